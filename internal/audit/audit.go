@@ -1,0 +1,215 @@
+// Package audit is the structured record of one decision and its outcome:
+// what the finding was, who the principal was, which rule matched, and what
+// each step did, how long it took and why. One record is written per finding.
+// Access key ids appear masked to their last four characters.
+package audit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/autocontain/autocontain/internal/finding"
+	"github.com/autocontain/autocontain/internal/plan"
+)
+
+// Step statuses.
+const (
+	StatusPlanned   = "planned"   // dry run: decided, not executed
+	StatusDone      = "done"      // the action changed the account
+	StatusUnchanged = "unchanged" // the account already was as the action wants it
+	StatusSkipped   = "skipped"   // decided against; the reason says why
+	StatusReported  = "reported"  // cannot be contained automatically; a human must act
+	StatusFailed    = "failed"    // the action failed; Error says how
+)
+
+// Outcomes of a whole record.
+const (
+	OutcomeDryRun    = "dry-run"
+	OutcomeContained = "contained" // at least one action changed the account, none failed
+	OutcomeNoChange  = "no-change" // nothing failed, nothing needed changing
+	OutcomeFailed    = "failed"    // at least one step failed
+)
+
+// Record is the audit record of one finding.
+type Record struct {
+	Time      time.Time `json:"time"`
+	Finding   Finding   `json:"finding"`
+	Principal Principal `json:"principal"`
+	Rule      string    `json:"rule,omitempty"`
+	DryRun    bool      `json:"dryRun"`
+	Outcome   string    `json:"outcome"`
+	Steps     []Step    `json:"steps"`
+}
+
+// Finding is the part of the finding an auditor reads.
+type Finding struct {
+	Source        string    `json:"source"`
+	ID            string    `json:"id"`
+	Type          string    `json:"type"`
+	EventSource   string    `json:"eventSource,omitempty"`
+	Severity      float64   `json:"severity"`
+	SeverityLabel string    `json:"severityLabel"`
+	Account       string    `json:"account"`
+	Region        string    `json:"region"`
+	UpdatedAt     time.Time `json:"updatedAt"`
+	Count         int       `json:"count,omitempty"`
+	Sample        bool      `json:"sample,omitempty"`
+	Archived      bool      `json:"archived,omitempty"`
+	Addresses     []string  `json:"addresses,omitempty"`
+}
+
+// Principal is who acted, key masked.
+type Principal struct {
+	Kind        string `json:"kind"`
+	Type        string `json:"type,omitempty"`
+	ARN         string `json:"arn,omitempty"`
+	UserName    string `json:"userName,omitempty"`
+	RoleName    string `json:"roleName,omitempty"`
+	SessionName string `json:"sessionName,omitempty"`
+	AccessKey   string `json:"accessKey,omitempty"`
+}
+
+// Step is one plan step and what became of it.
+type Step struct {
+	Action     string `json:"action"`
+	Skipped    string `json:"skipped,omitempty"`
+	Target     string `json:"target"`
+	Reason     string `json:"reason"`
+	Status     string `json:"status"`
+	Detail     string `json:"detail,omitempty"`
+	Error      string `json:"error,omitempty"`
+	DurationMS int64  `json:"durationMs"`
+}
+
+// New starts the record of p at time now, every step planned.
+func New(p plan.Plan, now time.Time) Record {
+	f := p.Finding
+	r := Record{
+		Time: now.UTC(),
+		Finding: Finding{
+			Source: string(f.Source), ID: f.ID, Type: f.Type, EventSource: f.EventSource,
+			Severity: f.Severity, SeverityLabel: finding.SeverityLabel(f.Severity),
+			Account: f.Account, Region: f.Region, UpdatedAt: f.UpdatedAt, Count: f.Count,
+			Sample: f.Sample, Archived: f.Archived,
+		},
+		Principal: Principal{
+			Kind: string(f.Principal.Kind), Type: f.Principal.Type, ARN: f.Principal.ARN,
+			UserName: f.Principal.UserName, RoleName: f.Principal.RoleName,
+			SessionName: f.Principal.SessionName, AccessKey: finding.MaskKey(f.Principal.AccessKeyID),
+		},
+		Rule:   p.Rule,
+		DryRun: p.DryRun,
+		Steps:  make([]Step, len(p.Steps)),
+	}
+	if f.Source == finding.SourceCloudTrail {
+		r.Finding.SeverityLabel = "n/a"
+	}
+	for _, a := range f.Addresses {
+		r.Finding.Addresses = append(r.Finding.Addresses, a.String())
+	}
+	for i, s := range p.Steps {
+		st := Step{Action: s.Action, Skipped: s.Skipped, Target: s.Target.String(), Reason: s.Reason, Status: StatusPlanned}
+		switch s.Action {
+		case plan.ActionSkip:
+			st.Status = StatusSkipped
+		case plan.ActionReport:
+			st.Status = StatusReported
+		}
+		r.Steps[i] = st
+	}
+	r.Outcome = r.outcome()
+	return r
+}
+
+// Finish sets the record's outcome from its steps' statuses.
+func (r *Record) Finish() { r.Outcome = r.outcome() }
+
+func (r *Record) outcome() string {
+	if r.DryRun {
+		return OutcomeDryRun
+	}
+	changed := false
+	for _, s := range r.Steps {
+		switch s.Status {
+		case StatusFailed:
+			return OutcomeFailed
+		case StatusDone:
+			changed = true
+		}
+	}
+	if changed {
+		return OutcomeContained
+	}
+	return OutcomeNoChange
+}
+
+// Failed reports whether a step failed.
+func (r Record) Failed() bool { return r.Outcome == OutcomeFailed }
+
+// Err returns an error naming the failed steps, or nil.
+func (r Record) Err() error {
+	var failed []string
+	for i, s := range r.Steps {
+		if s.Status == StatusFailed {
+			failed = append(failed, fmt.Sprintf("step %d %s (%s): %s", i+1, s.Action, s.Target, s.Error))
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("finding %s: %s", r.Finding.ID, strings.Join(failed, "; "))
+}
+
+// Log writes the record as one structured log entry, at error level when a
+// step failed.
+func (r Record) Log(ctx context.Context, log *slog.Logger) {
+	level := slog.LevelInfo
+	if r.Failed() {
+		level = slog.LevelError
+	}
+	log.LogAttrs(ctx, level, "autocontain decision", slog.Any("audit", r))
+}
+
+// Text renders the record for a person reading a notification or a terminal.
+func (r Record) Text() string {
+	var b strings.Builder
+	f := r.Finding
+	fmt.Fprintf(&b, "autocontain: %s for %s finding %s\n", r.Outcome, f.Source, f.Type)
+	if f.Source == string(finding.SourceGuardDuty) {
+		fmt.Fprintf(&b, "Severity: %g (%s)\n", f.Severity, f.SeverityLabel)
+	} else {
+		fmt.Fprintf(&b, "Event: %s %s\n", f.EventSource, f.Type)
+	}
+	fmt.Fprintf(&b, "Finding: %s, account %s, region %s, updated %s\n", f.ID, f.Account, f.Region, f.UpdatedAt.Format(time.RFC3339))
+	p := r.Principal
+	who := strings.TrimSpace(strings.Join([]string{p.ARN, p.UserName, p.RoleName, p.AccessKey}, " "))
+	fmt.Fprintf(&b, "Principal: %s %s\n", p.Kind, who)
+	if len(f.Addresses) > 0 {
+		fmt.Fprintf(&b, "Addresses: %s\n", strings.Join(f.Addresses, " "))
+	}
+	if r.Rule != "" {
+		fmt.Fprintf(&b, "Rule: %s\n", r.Rule)
+	}
+	if r.DryRun {
+		b.WriteString("Dry run: nothing was changed.\n")
+	}
+	b.WriteString("Steps:\n")
+	for i, s := range r.Steps {
+		action := s.Action
+		if s.Skipped != "" {
+			action += " " + s.Skipped
+		}
+		fmt.Fprintf(&b, "  %d. [%s] %s %s: %s", i+1, s.Status, action, s.Target, s.Reason)
+		if s.Detail != "" {
+			fmt.Fprintf(&b, " (%s)", s.Detail)
+		}
+		if s.Error != "" {
+			fmt.Fprintf(&b, " ERROR: %s", s.Error)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

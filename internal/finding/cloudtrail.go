@@ -1,0 +1,168 @@
+package finding
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// ctRecord holds the fields of a CloudTrail record that autocontain reads
+// (CloudTrail User Guide, "CloudTrail record contents").
+type ctRecord struct {
+	EventID            string       `json:"eventID"`
+	EventTime          string       `json:"eventTime"`
+	EventSource        string       `json:"eventSource"`
+	EventName          string       `json:"eventName"`
+	AWSRegion          string       `json:"awsRegion"`
+	SourceIPAddress    string       `json:"sourceIPAddress"`
+	ErrorCode          string       `json:"errorCode"`
+	RecipientAccountID string       `json:"recipientAccountId"`
+	UserIdentity       *ctIdentity  `json:"userIdentity"`
+	ResponseElements   *ctResponses `json:"responseElements"`
+}
+
+type ctResponses struct {
+	// ConsoleLogin is Success or Failure in console sign-in records.
+	ConsoleLogin string `json:"ConsoleLogin"`
+}
+
+type ctIdentity struct {
+	Type           string `json:"type"`
+	PrincipalID    string `json:"principalId"`
+	ARN            string `json:"arn"`
+	AccountID      string `json:"accountId"`
+	AccessKeyID    string `json:"accessKeyId"`
+	UserName       string `json:"userName"`
+	InvokedBy      string `json:"invokedBy"`
+	SessionContext *struct {
+		SessionIssuer *struct {
+			Type     string `json:"type"`
+			ARN      string `json:"arn"`
+			UserName string `json:"userName"`
+		} `json:"sessionIssuer"`
+	} `json:"sessionContext"`
+}
+
+func parseCloudTrail(env envelope) (Finding, error) {
+	var r ctRecord
+	if err := json.Unmarshal(env.Detail, &r); err != nil {
+		return Finding{}, fmt.Errorf("CloudTrail record: %w", describe(prefixField(err, "detail")))
+	}
+	switch {
+	case r.EventName == "":
+		return Finding{}, errors.New("CloudTrail record: detail.eventName is missing")
+	case r.EventSource == "":
+		return Finding{}, errors.New("CloudTrail record: detail.eventSource is missing")
+	case r.UserIdentity == nil:
+		return Finding{}, errors.New("CloudTrail record: detail.userIdentity is missing")
+	}
+	t, err := parseTime("detail.eventTime", r.EventTime)
+	if err != nil {
+		return Finding{}, fmt.Errorf("CloudTrail record: %w", err)
+	}
+	f := Finding{
+		Source:      SourceCloudTrail,
+		ID:          firstNonEmpty(r.EventID, env.ID),
+		Type:        r.EventName,
+		EventSource: r.EventSource,
+		Account:     firstNonEmpty(r.RecipientAccountID, env.Account),
+		Region:      firstNonEmpty(r.AWSRegion, env.Region),
+		UpdatedAt:   t,
+		ErrorCode:   r.ErrorCode,
+		Principal:   cloudTrailPrincipal(r.UserIdentity),
+	}
+	if f.ID == "" {
+		return Finding{}, errors.New("CloudTrail record: detail.eventID is missing")
+	}
+	if r.ResponseElements != nil && r.ResponseElements.ConsoleLogin != "" {
+		f.Title = r.EventName + " " + r.ResponseElements.ConsoleLogin
+	}
+	// sourceIPAddress is an address only for calls from outside AWS; AWS
+	// services appear by name (ec2.amazonaws.com) or as "AWS Internal"
+	// (CloudTrail User Guide, record contents).
+	if a, err := netip.ParseAddr(r.SourceIPAddress); err == nil && a.Zone() == "" {
+		f.Addresses = []netip.Addr{a.Unmap()}
+	}
+	return f, nil
+}
+
+// cloudTrailPrincipal classifies a userIdentity element (CloudTrail User
+// Guide, "CloudTrail userIdentity element").
+func cloudTrailPrincipal(u *ctIdentity) Principal {
+	p := Principal{
+		Type:        u.Type,
+		ARN:         u.ARN,
+		PrincipalID: u.PrincipalID,
+		AccessKeyID: u.AccessKeyID,
+		InvokedBy:   u.InvokedBy,
+	}
+	longTerm, temporary := accessKeyKind(u.AccessKeyID)
+	var issuerType, issuerARN, issuerName string
+	if u.SessionContext != nil && u.SessionContext.SessionIssuer != nil {
+		i := u.SessionContext.SessionIssuer
+		issuerType, issuerARN, issuerName = i.Type, i.ARN, i.UserName
+	}
+	switch u.Type {
+	case "IAMUser":
+		p.UserName = u.UserName
+		switch {
+		case u.UserName == "":
+			p.Kind = KindUnknown
+		case longTerm:
+			p.Kind = KindIAMUserKey
+		case temporary, u.AccessKeyID == "":
+			// ASIA: GetSessionToken credentials. No key at all: a console
+			// sign-in, which also makes a session.
+			p.Kind = KindIAMUserSession
+		default:
+			p.Kind = KindUnknown
+		}
+	case "AssumedRole":
+		p.Kind = KindAssumedRole
+		p.RoleARN, p.RoleName = issuerARN, issuerName
+		role, session, ok := assumedRoleFromARN(u.ARN)
+		if p.RoleName == "" && ok {
+			p.RoleName = role
+		}
+		if ok {
+			p.SessionName = session
+		}
+		if p.RoleName == "" {
+			p.Kind = KindUnknown
+		}
+	case "FederatedUser":
+		p.Kind = KindFederated
+		// The session issuer is the IAM user (or root) that called
+		// GetFederationToken: where a session deny must go.
+		if issuerType == "IAMUser" {
+			p.UserName = issuerName
+		}
+	case "Root":
+		p.Kind = KindRoot
+	case "AWSService":
+		p.Kind = KindService
+	default:
+		// AWSAccount, IdentityCenterUser, SAMLUser, WebIdentityUser, Unknown, ...
+		p.Kind = KindUnknown
+	}
+	return p
+}
+
+// assumedRoleFromARN splits arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION.
+func assumedRoleFromARN(arn string) (role, session string, ok bool) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "sts" {
+		return "", "", false
+	}
+	rest, found := strings.CutPrefix(parts[5], "assumed-role/")
+	if !found {
+		return "", "", false
+	}
+	role, session, ok = strings.Cut(rest, "/")
+	if !ok || role == "" || session == "" {
+		return "", "", false
+	}
+	return role, session, true
+}

@@ -1,0 +1,130 @@
+// Package finding turns an EventBridge event carrying a GuardDuty finding or a
+// CloudTrail record into one normalized Finding. It makes no AWS call and
+// knows nothing of what will be done with the result.
+package finding
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Source names where a finding came from.
+type Source string
+
+// The sources autocontain understands.
+const (
+	SourceGuardDuty  Source = "guardduty"
+	SourceCloudTrail Source = "cloudtrail"
+)
+
+// Finding is one normalized report of suspicious activity, whatever produced it.
+type Finding struct {
+	Source Source `json:"source"`
+	// ID is the GuardDuty finding id, or the CloudTrail eventID.
+	ID string `json:"id"`
+	// Type is the GuardDuty finding type, or the CloudTrail eventName.
+	Type string `json:"type"`
+	// EventSource is the CloudTrail eventSource (cloudtrail.amazonaws.com); empty for GuardDuty.
+	EventSource string `json:"eventSource,omitempty"`
+	// Severity is GuardDuty's number (1.0–10.0); zero for CloudTrail records, which carry none.
+	Severity float64 `json:"severity"`
+	Account  string  `json:"account"`
+	Region   string  `json:"region"`
+	// UpdatedAt is GuardDuty's updatedAt, or CloudTrail's eventTime.
+	UpdatedAt time.Time `json:"updatedAt"`
+	Title     string    `json:"title,omitempty"`
+	// Count is GuardDuty's service.count: how many times the activity was seen.
+	Count int `json:"count,omitempty"`
+	// Archived is GuardDuty's service.archived.
+	Archived bool `json:"archived,omitempty"`
+	// Sample is true for findings GuardDuty generated as samples.
+	Sample bool `json:"sample,omitempty"`
+	// ResourceType is GuardDuty's resource.resourceType (AccessKey, Instance, ...).
+	ResourceType string `json:"resourceType,omitempty"`
+	// ResourceRole is GuardDuty's service.resourceRole: TARGET when the account's
+	// resource was attacked, ACTOR when it did the acting (its remote addresses are victims).
+	ResourceRole string `json:"resourceRole,omitempty"`
+	// ErrorCode is CloudTrail's errorCode, set when the recorded call failed.
+	ErrorCode string `json:"errorCode,omitempty"`
+	// Principal is who acted, when the finding names someone.
+	Principal Principal `json:"principal"`
+	// Addresses are the remote addresses the finding carries, deduplicated, in
+	// the order they appear. They are not filtered: deciding which to block is
+	// the planner's job.
+	Addresses []netip.Addr `json:"addresses,omitempty"`
+}
+
+// SeverityLabel returns AWS's label for a GuardDuty severity: low 1.0–3.9,
+// medium 4.0–6.9, high 7.0–8.9, critical 9.0–10.0 (GuardDuty User Guide,
+// "Severity levels of findings"). Below 1.0 there is no label: "none".
+func SeverityLabel(s float64) string {
+	switch {
+	case s >= 9:
+		return "critical"
+	case s >= 7:
+		return "high"
+	case s >= 4:
+		return "medium"
+	case s >= 1:
+		return "low"
+	default:
+		return "none"
+	}
+}
+
+// Kind classifies a principal by what can be done to contain it.
+type Kind string
+
+// Principal kinds.
+const (
+	// KindNone: the finding names no principal (an EC2 brute force, a port probe).
+	KindNone Kind = "none"
+	// KindIAMUserKey: an IAM user acting with a long-term access key (AKIA...).
+	KindIAMUserKey Kind = "iam-user-key"
+	// KindIAMUserSession: an IAM user acting with temporary credentials
+	// (ASIA... from GetSessionToken, or a console session).
+	KindIAMUserSession Kind = "iam-user-session"
+	// KindAssumedRole: a session of an assumed IAM role (ASIA...).
+	KindAssumedRole Kind = "assumed-role"
+	// KindRoot: the account's root user, which IAM policies cannot restrict.
+	KindRoot Kind = "root"
+	// KindFederated: a GetFederationToken session; UserName is the IAM user
+	// that minted it, when the event says so.
+	KindFederated Kind = "federated-user"
+	// KindService: an AWS service acting on the account's behalf.
+	KindService Kind = "aws-service"
+	// KindUnknown: a principal the event names but autocontain cannot classify
+	// (another account, Identity Center, SAML or web identity users, malformed ids).
+	KindUnknown Kind = "unknown"
+)
+
+// Principal is who performed the activity.
+type Principal struct {
+	Kind Kind `json:"kind"`
+	// Type is the raw type the event gave (userType or userIdentity.type).
+	Type string `json:"type,omitempty"`
+	// ARN of the principal as the event gave it or as derived from it.
+	ARN         string `json:"arn,omitempty"`
+	PrincipalID string `json:"principalId,omitempty"`
+	AccessKeyID string `json:"accessKeyId,omitempty"`
+	// UserName is the IAM user for user kinds and, for federated sessions,
+	// the IAM user that called GetFederationToken.
+	UserName string `json:"userName,omitempty"`
+	// RoleName and RoleARN name the role of an assumed-role session. RoleARN
+	// is empty when the event does not carry it (GuardDuty gives only the name).
+	RoleName    string `json:"roleName,omitempty"`
+	RoleARN     string `json:"roleArn,omitempty"`
+	SessionName string `json:"sessionName,omitempty"`
+	// InvokedBy is the AWS service that made the call, for service principals.
+	InvokedBy string `json:"invokedBy,omitempty"`
+}
+
+// MaskKey returns an access key id with all but its last four characters
+// hidden, as it may appear in logs and notifications.
+func MaskKey(id string) string {
+	if len(id) <= 4 {
+		return id
+	}
+	const visible = 4
+	return id[:4] + "…" + id[len(id)-visible:]
+}

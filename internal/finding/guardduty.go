@@ -1,0 +1,263 @@
+package finding
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// gdFinding holds only the fields of a GuardDuty finding that autocontain
+// reads. AWS's own types.Finding is not used: older real findings carry
+// numbers where its model says strings (launchTime, organization.asn) and it
+// drops the sample marker in additionalInfo.
+type gdFinding struct {
+	ID        string   `json:"id"`
+	AccountID string   `json:"accountId"`
+	Region    string   `json:"region"`
+	Type      string   `json:"type"`
+	Severity  *float64 `json:"severity"`
+	UpdatedAt string   `json:"updatedAt"`
+	Title     string   `json:"title"`
+	Resource  struct {
+		ResourceType     string            `json:"resourceType"`
+		AccessKeyDetails *accessKeyDetails `json:"accessKeyDetails"`
+	} `json:"resource"`
+	Service struct {
+		Archived       bool            `json:"archived"`
+		Count          int             `json:"count"`
+		ResourceRole   string          `json:"resourceRole"`
+		AdditionalInfo json.RawMessage `json:"additionalInfo"`
+		Action         gdAction        `json:"action"`
+	} `json:"service"`
+}
+
+type accessKeyDetails struct {
+	AccessKeyID string `json:"accessKeyId"`
+	PrincipalID string `json:"principalId"`
+	UserName    string `json:"userName"`
+	UserType    string `json:"userType"`
+}
+
+type remoteIP struct {
+	IPAddressV4 string `json:"ipAddressV4"`
+	IPAddressV6 string `json:"ipAddressV6"`
+}
+
+type withRemoteIP struct {
+	RemoteIPDetails *remoteIP `json:"remoteIpDetails"`
+}
+
+type gdAction struct {
+	ActionType              string        `json:"actionType"`
+	AwsAPICallAction        *withRemoteIP `json:"awsApiCallAction"`
+	NetworkConnectionAction *withRemoteIP `json:"networkConnectionAction"`
+	RdsLoginAttemptAction   *withRemoteIP `json:"rdsLoginAttemptAction"`
+	KubernetesAPICallAction *struct {
+		withRemoteIP
+		SourceIPs []string `json:"sourceIPs"`
+	} `json:"kubernetesApiCallAction"`
+	PortProbeAction *struct {
+		PortProbeDetails []withRemoteIP `json:"portProbeDetails"`
+	} `json:"portProbeAction"`
+}
+
+func parseGuardDuty(env envelope) (Finding, error) {
+	var d gdFinding
+	if err := json.Unmarshal(env.Detail, &d); err != nil {
+		return Finding{}, fmt.Errorf("GuardDuty finding: %w", describe(prefixField(err, "detail")))
+	}
+	f := Finding{
+		Source:       SourceGuardDuty,
+		ID:           d.ID,
+		Type:         d.Type,
+		Account:      firstNonEmpty(d.AccountID, env.Account),
+		Region:       firstNonEmpty(env.Region, d.Region),
+		Title:        d.Title,
+		Count:        d.Service.Count,
+		Archived:     d.Service.Archived,
+		ResourceType: d.Resource.ResourceType,
+		ResourceRole: d.Service.ResourceRole,
+		Sample:       isSample(d.Service.AdditionalInfo),
+	}
+	switch {
+	case f.ID == "":
+		return Finding{}, errors.New("GuardDuty finding: detail.id is missing")
+	case f.Type == "":
+		return Finding{}, errors.New("GuardDuty finding: detail.type is missing")
+	case d.Severity == nil:
+		return Finding{}, errors.New("GuardDuty finding: detail.severity is missing")
+	case *d.Severity < 0 || *d.Severity > 10:
+		return Finding{}, fmt.Errorf("GuardDuty finding: detail.severity %g is outside 0–10", *d.Severity)
+	}
+	f.Severity = *d.Severity
+	t, err := parseTime("detail.updatedAt", d.UpdatedAt)
+	if err != nil {
+		return Finding{}, fmt.Errorf("GuardDuty finding: %w", err)
+	}
+	f.UpdatedAt = t
+	f.Principal = guardDutyPrincipal(d.Resource.AccessKeyDetails, f.Account)
+	if f.Addresses, err = guardDutyAddresses(d.Service.Action); err != nil {
+		return Finding{}, fmt.Errorf("GuardDuty finding: %w", err)
+	}
+	return f, nil
+}
+
+// guardDutyAddresses returns every remote address the action carries, in
+// every place GuardDuty puts one (aws-sdk-go-v2 service/guardduty types.Action).
+func guardDutyAddresses(a gdAction) ([]netip.Addr, error) {
+	var l addressList
+	remote := func(field string, r *remoteIP) error {
+		if r == nil {
+			return nil
+		}
+		if err := l.add(field+".ipAddressV4", r.IPAddressV4); err != nil {
+			return err
+		}
+		return l.add(field+".ipAddressV6", r.IPAddressV6)
+	}
+	const base = "detail.service.action."
+	if a.AwsAPICallAction != nil {
+		if err := remote(base+"awsApiCallAction.remoteIpDetails", a.AwsAPICallAction.RemoteIPDetails); err != nil {
+			return nil, err
+		}
+	}
+	if a.NetworkConnectionAction != nil {
+		if err := remote(base+"networkConnectionAction.remoteIpDetails", a.NetworkConnectionAction.RemoteIPDetails); err != nil {
+			return nil, err
+		}
+	}
+	if k := a.KubernetesAPICallAction; k != nil {
+		if err := remote(base+"kubernetesApiCallAction.remoteIpDetails", k.RemoteIPDetails); err != nil {
+			return nil, err
+		}
+		for i, s := range k.SourceIPs {
+			if err := l.add(fmt.Sprintf("%skubernetesApiCallAction.sourceIPs[%d]", base, i), s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if a.RdsLoginAttemptAction != nil {
+		if err := remote(base+"rdsLoginAttemptAction.remoteIpDetails", a.RdsLoginAttemptAction.RemoteIPDetails); err != nil {
+			return nil, err
+		}
+	}
+	if p := a.PortProbeAction; p != nil {
+		for i, d := range p.PortProbeDetails {
+			if err := remote(fmt.Sprintf("%sportProbeAction.portProbeDetails[%d].remoteIpDetails", base, i), d.RemoteIPDetails); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return l.addrs, nil
+}
+
+// guardDutyPrincipal classifies resource.accessKeyDetails. GuardDuty gives
+// userType IAMUser, AssumedRole (userName is the role's name, principalId
+// AROA...:session), Root, FederatedUser or AWSService.
+func guardDutyPrincipal(k *accessKeyDetails, account string) Principal {
+	if k == nil {
+		return Principal{Kind: KindNone}
+	}
+	p := Principal{
+		Type:        k.UserType,
+		PrincipalID: k.PrincipalID,
+		AccessKeyID: k.AccessKeyID,
+	}
+	longTerm, temporary := accessKeyKind(k.AccessKeyID)
+	switch k.UserType {
+	case "IAMUser":
+		p.UserName = k.UserName
+		p.ARN = iamARN(account, "user", k.UserName)
+		switch {
+		case k.UserName == "":
+			p.Kind = KindUnknown
+		case longTerm:
+			p.Kind = KindIAMUserKey
+		case temporary:
+			p.Kind = KindIAMUserSession
+		default:
+			// Sample findings say GeneratedFindingAccessKeyId: not a key at all.
+			p.Kind = KindUnknown
+		}
+	case "AssumedRole":
+		p.RoleName = k.UserName
+		if _, session, ok := strings.Cut(k.PrincipalID, ":"); ok {
+			p.SessionName = session
+		}
+		p.Kind = KindAssumedRole
+		if k.UserName == "" || !temporary {
+			p.Kind = KindUnknown
+		}
+	case "Root":
+		p.Kind = KindRoot
+		p.ARN = rootARN(account)
+	case "FederatedUser":
+		// GuardDuty does not say which IAM user minted the federation token.
+		p.Kind = KindFederated
+	case "AWSService":
+		p.Kind = KindService
+	default:
+		p.Kind = KindUnknown
+	}
+	return p
+}
+
+// isSample reports GuardDuty's sample marker: additionalInfo.sample = true, or
+// the same inside the JSON string additionalInfo.value (newer API output).
+func isSample(info json.RawMessage) bool {
+	if !isObject(info) {
+		return false
+	}
+	var ai struct {
+		Sample any    `json:"sample"`
+		Value  string `json:"value"`
+	}
+	if json.Unmarshal(info, &ai) != nil {
+		return false
+	}
+	if b, ok := ai.Sample.(bool); ok && b {
+		return true
+	}
+	if s, ok := ai.Sample.(string); ok && strings.EqualFold(s, "true") {
+		return true
+	}
+	if ai.Value != "" && isObject(json.RawMessage(ai.Value)) {
+		return isSample(json.RawMessage(ai.Value))
+	}
+	return false
+}
+
+// prefixField prefixes an UnmarshalTypeError's field path, so errors read as
+// JSON paths from the envelope.
+func prefixField(err error, prefix string) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		te.Field = prefix + "." + te.Field
+	}
+	return err
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func iamARN(account, kind, name string) string {
+	if account == "" || name == "" {
+		return ""
+	}
+	return "arn:aws:iam::" + account + ":" + kind + "/" + name
+}
+
+func rootARN(account string) string {
+	if account == "" {
+		return ""
+	}
+	return "arn:aws:iam::" + account + ":root"
+}

@@ -1,0 +1,151 @@
+package finding
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// MaxEventSize is the largest event Parse accepts: EventBridge's own limit
+// on an event's size is 256 KB (EventBridge User Guide, "Amazon EventBridge quotas").
+const MaxEventSize = 256 * 1024
+
+// The EventBridge detail-types autocontain reads.
+const (
+	DetailTypeGuardDuty     = "GuardDuty Finding"
+	DetailTypeAPICall       = "AWS API Call via CloudTrail"
+	DetailTypeConsoleSignIn = "AWS Console Sign In via CloudTrail"
+)
+
+// ErrUnsupported is wrapped by Parse's error for well-formed events that are
+// not a GuardDuty finding or a CloudTrail record.
+var ErrUnsupported = errors.New("unsupported event")
+
+// envelope is the EventBridge event around a finding.
+type envelope struct {
+	Version    string          `json:"version"`
+	ID         string          `json:"id"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Account    string          `json:"account"`
+	Time       string          `json:"time"`
+	Region     string          `json:"region"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// Parse reads one EventBridge event and returns the finding it carries.
+// Errors name the field that is wrong; ErrUnsupported marks events of other kinds.
+func Parse(raw []byte) (Finding, error) {
+	if len(raw) > MaxEventSize {
+		return Finding{}, fmt.Errorf("event is %d bytes, more than the %d that EventBridge delivers", len(raw), MaxEventSize)
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return Finding{}, errors.New("event is empty")
+	}
+	if raw[0] != '{' {
+		return Finding{}, errors.New("event is not a JSON object")
+	}
+	var env envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return Finding{}, fmt.Errorf("event is not a valid EventBridge envelope: %w", describe(err))
+	}
+	if env.Source == "" {
+		return Finding{}, errors.New("event has no \"source\": not an EventBridge event")
+	}
+	if env.DetailType == "" {
+		return Finding{}, errors.New("event has no \"detail-type\": not an EventBridge event")
+	}
+	if !isObject(env.Detail) {
+		return Finding{}, fmt.Errorf("event %q from %s has no \"detail\" object", env.DetailType, env.Source)
+	}
+	switch {
+	case env.Source == "aws.guardduty" && env.DetailType == DetailTypeGuardDuty:
+		return parseGuardDuty(env)
+	case env.DetailType == DetailTypeAPICall, env.DetailType == DetailTypeConsoleSignIn:
+		return parseCloudTrail(env)
+	}
+	return Finding{}, fmt.Errorf("%w: source %q with detail-type %q (want %q from aws.guardduty, %q or %q)",
+		ErrUnsupported, env.Source, env.DetailType, DetailTypeGuardDuty, DetailTypeAPICall, DetailTypeConsoleSignIn)
+}
+
+// isObject reports whether raw holds a JSON object.
+func isObject(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '{'
+}
+
+// describe turns encoding/json's type errors into messages that name the
+// field by its JSON path.
+func describe(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return fmt.Errorf("field %q is a JSON %s, want %s", te.Field, te.Value, jsonKind(te.Type.Kind().String()))
+	}
+	return err
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "float64", "int", "int64":
+		return "a number"
+	case "slice":
+		return "an array"
+	default:
+		return "an object"
+	}
+}
+
+// parseTime reads the timestamps AWS writes: RFC 3339 with or without
+// fractional seconds.
+func parseTime(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, fmt.Errorf("%s is missing", field)
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q is not an RFC 3339 time", field, s)
+	}
+	return t.UTC(), nil
+}
+
+// addressList collects addresses in order without duplicates.
+type addressList struct {
+	seen  map[netip.Addr]bool
+	addrs []netip.Addr
+}
+
+// add parses s (an address, not a CIDR) and appends it if new; empty strings
+// are ignored, malformed ones are an error naming field.
+func (l *addressList) add(field, s string) error {
+	if s == "" {
+		return nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return fmt.Errorf("%s %q is not an IP address", field, s)
+	}
+	a = a.Unmap()
+	if l.seen == nil {
+		l.seen = make(map[netip.Addr]bool)
+	}
+	if !l.seen[a] {
+		l.seen[a] = true
+		l.addrs = append(l.addrs, a)
+	}
+	return nil
+}
+
+// accessKeyKind tells long-term (AKIA) from temporary (ASIA) access keys
+// (IAM User Guide, "IAM identifiers": unique id prefixes).
+func accessKeyKind(id string) (longTerm, temporary bool) {
+	return strings.HasPrefix(id, "AKIA"), strings.HasPrefix(id, "ASIA")
+}

@@ -1,0 +1,240 @@
+package plan
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/autocontain/autocontain/internal/finding"
+	"github.com/autocontain/autocontain/internal/playbook"
+)
+
+// Build decides what to do about f under pb. It never fails: every case
+// that cannot be acted on becomes a skip or report step that says why.
+func Build(f finding.Finding, pb *playbook.Playbook) Plan {
+	p := Plan{Finding: f, DryRun: pb.Settings.DryRun}
+	s := pb.Settings
+	switch {
+	case f.Sample && !s.ActOnSamples:
+		p.skip("", Target{Kind: TargetFinding}, "GuardDuty generated this finding as a sample; settings.actOnSamples is off")
+		return p
+	case f.Archived && !s.ActOnArchived:
+		p.skip("", Target{Kind: TargetFinding}, "the finding is archived (suppressed or closed by a person); settings.actOnArchived is off")
+		return p
+	}
+	rule, ok := pb.Match(f)
+	if !ok {
+		p.skip("", Target{Kind: TargetFinding}, noRuleReason(f, pb))
+		return p
+	}
+	p.Rule = rule.Name
+	principalDone := false
+	for _, action := range playbook.Actions {
+		if !rule.Has(action) {
+			continue
+		}
+		switch action {
+		case playbook.ActionDeactivateKey, playbook.ActionRevokeSessions:
+			if !principalDone {
+				principalDone = p.principalGate(f.Principal, pb)
+			}
+			if !principalDone {
+				p.principalStep(action, f.Principal)
+			}
+		case playbook.ActionBlockIP:
+			p.blockSteps(f, pb)
+		case playbook.ActionNotify:
+			if s.TopicARN == "" {
+				p.skip(action, Target{Kind: TargetTopic}, "no SNS topic is configured (settings.topicArn)")
+			} else {
+				p.add(action, Target{Kind: TargetTopic, ARN: s.TopicARN}, "publish the decision and its outcome")
+			}
+		}
+	}
+	return p
+}
+
+func (p *Plan) add(action string, t Target, reason string) {
+	p.Steps = append(p.Steps, Step{Action: action, Target: t, Reason: reason})
+}
+
+func (p *Plan) skip(action string, t Target, reason string) {
+	p.Steps = append(p.Steps, Step{Action: ActionSkip, Skipped: action, Target: t, Reason: reason})
+}
+
+// noRuleReason explains why no rule matched, naming a rule that would have
+// matched but for the severity, if there is one.
+func noRuleReason(f finding.Finding, pb *playbook.Playbook) string {
+	for _, r := range pb.Rules {
+		if r.Source == f.Source && r.Matches(finding.Finding{
+			Source: f.Source, EventSource: f.EventSource, Type: f.Type, Severity: 10, Principal: f.Principal,
+		}, 0) {
+			need := max(r.MinSeverity, pb.Settings.MinSeverity)
+			if f.Source == finding.SourceGuardDuty && f.Severity < need {
+				return fmt.Sprintf("rule %s matches %s but needs severity %g or more; this finding is %g (%s)",
+					r.Name, f.Type, need, f.Severity, finding.SeverityLabel(f.Severity))
+			}
+		}
+	}
+	what := f.Type
+	if f.Source == finding.SourceCloudTrail {
+		what = f.EventSource + " " + f.Type
+	}
+	return fmt.Sprintf("no playbook rule matches %s %s by a principal of kind %s", f.Source, what, f.Principal.Kind)
+}
+
+// principalGate adds the one step that stops every principal action, if
+// there is one: the principal is protected, or is of a kind that cannot be
+// contained. It reports whether it stopped them.
+func (p *Plan) principalGate(pr finding.Principal, pb *playbook.Playbook) bool {
+	t := principalTarget(pr)
+	if pat, ok := pb.Protected(principalARNs(pr, p.Finding.Account)...); ok {
+		p.skip("contain-principal", t, fmt.Sprintf("the principal is protected by %q (settings.protect); a human must decide", pat))
+		return true
+	}
+	var why string
+	switch pr.Kind {
+	case finding.KindNone:
+		p.skip("contain-principal", Target{Kind: TargetNone}, "the finding names no principal")
+		return true
+	case finding.KindRoot:
+		why = "the root user cannot be restricted by IAM policies, nor can its temporary credentials " +
+			"(IAM User Guide, \"Disabling permissions for temporary security credentials\"): " +
+			"a human must secure root (rotate its password and keys, check MFA) and review its activity"
+	case finding.KindService:
+		why = fmt.Sprintf("an AWS service (%s) acted on the account's behalf: there is no credential of ours to contain", firstNonEmpty(pr.InvokedBy, "unnamed"))
+	case finding.KindFederated:
+		if pr.UserName != "" {
+			return false
+		}
+		why = "a federated session whose issuing IAM user the event does not name (or root issued it): " +
+			"there is no user to put a session deny on; a human must find who called GetFederationToken"
+	case finding.KindUnknown:
+		why = fmt.Sprintf("principal type %q with access key %q is not one autocontain can contain safely; not guessing",
+			pr.Type, finding.MaskKey(pr.AccessKeyID))
+	default:
+		return false
+	}
+	p.Steps = append(p.Steps, Step{Action: ActionReport, Target: t, Reason: why})
+	return true
+}
+
+// principalStep plans one principal action for a containable principal.
+func (p *Plan) principalStep(action string, pr finding.Principal) {
+	switch action {
+	case playbook.ActionDeactivateKey:
+		if pr.Kind == finding.KindIAMUserKey {
+			p.add(action, Target{Kind: TargetAccessKey, UserName: pr.UserName, AccessKeyID: pr.AccessKeyID},
+				"set the long-term access key to Inactive (reversible; never deleted)")
+			return
+		}
+		var why string
+		switch {
+		case pr.AccessKeyID == "":
+			why = "the event names no access key"
+		case strings.HasPrefix(pr.AccessKeyID, "ASIA"):
+			why = fmt.Sprintf("%s is a temporary credential: it cannot be deactivated, only denied by revoke-sessions", finding.MaskKey(pr.AccessKeyID))
+		default:
+			why = fmt.Sprintf("%s is not a long-term access key of an IAM user", finding.MaskKey(pr.AccessKeyID))
+		}
+		p.skip(action, principalTarget(pr), why)
+	case playbook.ActionRevokeSessions:
+		switch pr.Kind {
+		case finding.KindAssumedRole:
+			p.add(action, Target{Kind: TargetRole, RoleName: pr.RoleName, ARN: pr.RoleARN},
+				"deny every session of the role whose token was issued before now (aws:TokenIssueTime)")
+		case finding.KindIAMUserKey:
+			p.add(action, Target{Kind: TargetUser, UserName: pr.UserName},
+				"deny every temporary credential the user minted before now (GetSessionToken, GetFederationToken); they outlive the key")
+		case finding.KindIAMUserSession:
+			p.add(action, Target{Kind: TargetUser, UserName: pr.UserName},
+				"deny every temporary credential and console session of the user issued before now (aws:TokenIssueTime)")
+		case finding.KindFederated:
+			p.add(action, Target{Kind: TargetUser, UserName: pr.UserName},
+				"deny every federation token the issuing user minted before now (aws:TokenIssueTime)")
+		}
+	}
+}
+
+// blockSteps plans block-ip: one step per address family with every
+// blockable address, and a skip step for each address left alone.
+func (p *Plan) blockSteps(f finding.Finding, pb *playbook.Playbook) {
+	const action = playbook.ActionBlockIP
+	if len(f.Addresses) == 0 {
+		p.skip(action, Target{Kind: TargetAddresses}, "the finding carries no remote address")
+		return
+	}
+	if f.ResourceRole == "ACTOR" {
+		p.skip(action, addrTarget(f.Addresses...), "the account's resource was the actor: the remote addresses are its victims, not attackers")
+		return
+	}
+	var v4, v6 []netip.Prefix
+	for _, a := range f.Addresses {
+		if r, why := reservedRange(a); why != "" {
+			p.skip(action, addrTarget(a), fmt.Sprintf("%s is in %s, %s: never blocked", a, r, why))
+			continue
+		}
+		if n, ok := pb.Allowed(a); ok {
+			p.skip(action, addrTarget(a), fmt.Sprintf("%s is in %s, allow-listed in settings.allowCidrs", a, n))
+			continue
+		}
+		if a.Is4() {
+			v4 = append(v4, hostPrefix(a))
+		} else {
+			v6 = append(v6, hostPrefix(a))
+		}
+	}
+	for _, fam := range []struct {
+		name, field, arn string
+		addrs            []netip.Prefix
+	}{
+		{"IPv4", "settings.ipSets.ipv4", pb.Settings.IPSets.IPv4, v4},
+		{"IPv6", "settings.ipSets.ipv6", pb.Settings.IPSets.IPv6, v6},
+	} {
+		if len(fam.addrs) == 0 {
+			continue
+		}
+		if fam.arn == "" {
+			p.skip(action, Target{Kind: TargetAddresses, Addresses: fam.addrs}, fmt.Sprintf("no %s IP set is configured (%s)", fam.name, fam.field))
+			continue
+		}
+		p.add(action, Target{Kind: TargetIPSet, ARN: fam.arn, Addresses: fam.addrs},
+			fmt.Sprintf("block the attacker %s %s in the web ACL's IP set", fam.name, plural(len(fam.addrs), "address", "addresses")))
+	}
+}
+
+func addrTarget(as ...netip.Addr) Target {
+	t := Target{Kind: TargetAddresses}
+	for _, a := range as {
+		t.Addresses = append(t.Addresses, hostPrefix(a))
+	}
+	return t
+}
+
+func principalTarget(pr finding.Principal) Target {
+	return Target{Kind: TargetPrincipal, ARN: pr.ARN, UserName: pr.UserName, RoleName: pr.RoleName, AccessKeyID: pr.AccessKeyID}
+}
+
+// principalARNs lists the ARNs a protect pattern is matched against: the
+// principal's own and those of the user or role behind it. GuardDuty gives
+// names without paths, so derived ARNs have none.
+func principalARNs(pr finding.Principal, account string) []string {
+	arns := []string{pr.ARN, pr.RoleARN}
+	if account != "" {
+		if pr.UserName != "" {
+			arns = append(arns, "arn:aws:iam::"+account+":user/"+pr.UserName)
+		}
+		if pr.RoleName != "" {
+			arns = append(arns, "arn:aws:iam::"+account+":role/"+pr.RoleName)
+		}
+	}
+	return slices.DeleteFunc(arns, func(s string) bool { return s == "" })
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,124 @@
+// Package plan decides what to do about a finding: from the finding and the
+// playbook it builds a Plan, an ordered list of steps each with its action,
+// target and reason, including the steps that were decided against and why.
+// It makes no AWS call; a Plan is a value that can be printed, compared with a
+// golden file and executed later.
+package plan
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/autocontain/autocontain/internal/finding"
+)
+
+// Pseudo-actions: steps that record a decision and change nothing.
+const (
+	// ActionSkip: an action the playbook asked for was decided against; the reason says why.
+	ActionSkip = "skip"
+	// ActionReport: the principal cannot be contained automatically; a human must act.
+	ActionReport = "report"
+)
+
+// Plan is what autocontain will do about one finding.
+type Plan struct {
+	Finding finding.Finding `json:"finding"`
+	// Rule is the playbook rule that matched, if any.
+	Rule string `json:"rule,omitempty"`
+	// DryRun plans are recorded, never executed.
+	DryRun bool   `json:"dryRun"`
+	Steps  []Step `json:"steps"`
+}
+
+// Step is one decision.
+type Step struct {
+	// Action is a playbook action name, or ActionSkip or ActionReport.
+	Action string `json:"action"`
+	// Skipped is the action a skip step decided against.
+	Skipped string `json:"skipped,omitempty"`
+	Target  Target `json:"target"`
+	Reason  string `json:"reason"`
+}
+
+// Acts reports whether executing the step changes anything.
+func (s Step) Acts() bool { return s.Action != ActionSkip && s.Action != ActionReport }
+
+// Target is what a step acts on. Which fields are set depends on Kind.
+type Target struct {
+	// Kind is one of the Target* constants.
+	Kind        string `json:"kind"`
+	UserName    string `json:"userName,omitempty"`
+	RoleName    string `json:"roleName,omitempty"`
+	AccessKeyID string `json:"accessKeyId,omitempty"`
+	// ARN is the principal's, the IP set's or the topic's.
+	ARN string `json:"arn,omitempty"`
+	// Addresses are the CIDRs a block-ip step adds, or the addresses a skip step leaves alone.
+	Addresses []netip.Prefix `json:"addresses,omitempty"`
+}
+
+// Target kinds.
+const (
+	TargetNone      = "none"
+	TargetAccessKey = "access-key"
+	TargetUser      = "user"
+	TargetRole      = "role"
+	TargetPrincipal = "principal"
+	TargetIPSet     = "ip-set"
+	TargetAddresses = "addresses"
+	TargetTopic     = "topic"
+	TargetFinding   = "finding"
+)
+
+// String renders the target for people; access keys are masked.
+func (t Target) String() string {
+	switch t.Kind {
+	case TargetAccessKey:
+		return fmt.Sprintf("key %s of user %s", finding.MaskKey(t.AccessKeyID), t.UserName)
+	case TargetUser:
+		return "user " + t.UserName
+	case TargetRole:
+		return "role " + t.RoleName
+	case TargetPrincipal:
+		return "principal " + firstNonEmpty(t.ARN, t.UserName, t.RoleName, "(unnamed)")
+	case TargetIPSet:
+		return fmt.Sprintf("IP set %s += %s", ipSetName(t.ARN), joinPrefixes(t.Addresses))
+	case TargetAddresses:
+		return joinPrefixes(t.Addresses)
+	case TargetTopic:
+		return "topic " + lastSegment(t.ARN, ":")
+	case TargetFinding:
+		return "finding"
+	}
+	return "-"
+}
+
+func joinPrefixes(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, " ")
+}
+
+// ipSetName shortens arn:...:regional/ipset/NAME/ID to NAME.
+func ipSetName(arn string) string {
+	parts := strings.Split(arn, "/")
+	if len(parts) >= 3 {
+		return parts[len(parts)-2]
+	}
+	return arn
+}
+
+func lastSegment(s, sep string) string {
+	return s[strings.LastIndex(s, sep)+1:]
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

@@ -1,0 +1,73 @@
+package plan
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/autocontain/autocontain/internal/finding"
+)
+
+// WriteTable writes the plan for people: a summary of the finding, then one
+// row per step.
+func (p Plan) WriteTable(w io.Writer) error {
+	f := p.Finding
+	var b strings.Builder
+	fmt.Fprintf(&b, "finding   %s %s (%s)\n", f.Source, f.ID, f.Type)
+	if f.Source == finding.SourceGuardDuty {
+		fmt.Fprintf(&b, "severity  %g %s\n", f.Severity, finding.SeverityLabel(f.Severity))
+	} else {
+		fmt.Fprintf(&b, "event     %s %s\n", f.EventSource, f.Type)
+	}
+	fmt.Fprintf(&b, "principal %s\n", describePrincipal(f.Principal))
+	if len(f.Addresses) > 0 {
+		as := make([]string, len(f.Addresses))
+		for i, a := range f.Addresses {
+			as[i] = a.String()
+		}
+		fmt.Fprintf(&b, "addresses %s\n", strings.Join(as, " "))
+	}
+	rule := p.Rule
+	if rule == "" {
+		rule = "(none)"
+	}
+	fmt.Fprintf(&b, "rule      %s\n", rule)
+	if p.DryRun {
+		b.WriteString("mode      dry run: nothing will be changed\n")
+	}
+	b.WriteString("\n")
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tACTION\tTARGET\tREASON")
+	for i, s := range p.Steps {
+		action := s.Action
+		if s.Skipped != "" {
+			action += " " + s.Skipped
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", i+1, action, s.Target, s.Reason)
+	}
+	return tw.Flush()
+}
+
+// describePrincipal renders a principal in one line, its key masked.
+func describePrincipal(pr finding.Principal) string {
+	if pr.Kind == finding.KindNone {
+		return "none"
+	}
+	parts := []string{string(pr.Kind)}
+	for _, kv := range [][2]string{
+		{"user", pr.UserName}, {"role", pr.RoleName}, {"session", pr.SessionName},
+		{"arn", pr.ARN}, {"invokedBy", pr.InvokedBy},
+	} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+"="+kv[1])
+		}
+	}
+	if pr.AccessKeyID != "" {
+		parts = append(parts, "key="+finding.MaskKey(pr.AccessKeyID))
+	}
+	return strings.Join(parts, " ")
+}

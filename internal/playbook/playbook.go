@@ -1,0 +1,148 @@
+// Package playbook holds the declarative rules that say what autocontain does
+// about a finding: which finding types, at which severity, by which kinds of
+// principal, get which actions. It also holds the settings those actions
+// read (dry run, allow-listed networks, IP sets, the notification topic).
+// It makes no AWS call.
+package playbook
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/autocontain/autocontain/internal/finding"
+)
+
+// The actions a rule can name. The contain package implements each; a test
+// there keeps the two lists equal.
+const (
+	// ActionDeactivateKey sets a long-term access key (AKIA...) of an IAM user to Inactive.
+	ActionDeactivateKey = "deactivate-key"
+	// ActionRevokeSessions denies every token issued before now, on the role
+	// of an assumed-role session or on the IAM user that minted the tokens.
+	ActionRevokeSessions = "revoke-sessions"
+	// ActionBlockIP adds the finding's attacker addresses to the WAF IP sets.
+	ActionBlockIP = "block-ip"
+	// ActionNotify publishes the decision and its outcome to the SNS topic.
+	ActionNotify = "notify"
+)
+
+// Actions lists every action name in the order a plan runs them:
+// credentials first (the key, then the sessions it may have minted), then
+// addresses, then the notification that reports all of it.
+var Actions = []string{ActionDeactivateKey, ActionRevokeSessions, ActionBlockIP, ActionNotify}
+
+// PrincipalActions are the actions that contain a principal (as opposed to an address).
+var PrincipalActions = []string{ActionDeactivateKey, ActionRevokeSessions}
+
+// Playbook is a validated set of rules and settings. Build one with Load,
+// Default or FromEnv; the zero value has no rules.
+type Playbook struct {
+	Version  int      `json:"version"`
+	Settings Settings `json:"settings"`
+	Rules    []Rule   `json:"rules"`
+
+	allow []netip.Prefix
+}
+
+// Settings are the knobs the actions read.
+type Settings struct {
+	// DryRun makes every plan a dry run: decided and recorded, never executed.
+	DryRun bool `json:"dryRun"`
+	// MinSeverity is a floor under every GuardDuty rule's own minimum.
+	MinSeverity float64 `json:"minSeverity,omitempty"`
+	// AllowCIDRs are networks never blocked (offices, partners, scanners you run).
+	AllowCIDRs []string `json:"allowCidrs,omitempty"`
+	// Protect lists ARN globs of principals never contained.
+	Protect []Pattern `json:"protect,omitempty"`
+	// IPSets are the WAFv2 IP sets block-ip writes to, one per address family.
+	IPSets IPSets `json:"ipSets"`
+	// TopicARN is the SNS topic notify publishes to; empty disables notify.
+	TopicARN string `json:"topicArn,omitempty"`
+	// ActOnSamples lets GuardDuty's generated sample findings trigger actions.
+	ActOnSamples bool `json:"actOnSamples,omitempty"`
+	// ActOnArchived lets archived GuardDuty findings trigger actions.
+	ActOnArchived bool `json:"actOnArchived,omitempty"`
+}
+
+// IPSets names the WAFv2 IP sets by ARN. IPv4 and IPv6 need separate sets:
+// each set has one IPAddressVersion.
+type IPSets struct {
+	IPv4 string `json:"ipv4,omitempty"`
+	IPv6 string `json:"ipv6,omitempty"`
+}
+
+// Rule maps findings to actions. A finding matches when its source, type,
+// (for CloudTrail) event source, severity and principal kind all match.
+type Rule struct {
+	// Name identifies the rule in plans and audit records: lower-case kebab-case.
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Source is "guardduty" or "cloudtrail".
+	Source finding.Source `json:"source"`
+	// EventSource is the CloudTrail eventSource (cloudtrail.amazonaws.com);
+	// required for CloudTrail rules, absent for GuardDuty ones.
+	EventSource string `json:"eventSource,omitempty"`
+	// Types match the GuardDuty finding type, or the CloudTrail eventName.
+	Types []Pattern `json:"types"`
+	// MinSeverity is the lowest GuardDuty severity the rule acts on.
+	MinSeverity float64 `json:"minSeverity,omitempty"`
+	// Principals, when set, limits the rule to these principal kinds.
+	Principals []finding.Kind `json:"principals,omitempty"`
+	// Actions run in the order of the Actions list, whatever order they are written in.
+	Actions []string `json:"actions"`
+}
+
+// Match returns the first rule that matches f: rules are tried in order, so
+// put specific rules before general ones.
+func (p *Playbook) Match(f finding.Finding) (Rule, bool) {
+	for _, r := range p.Rules {
+		if r.Matches(f, p.Settings.MinSeverity) {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+// Matches reports whether r applies to f, with floor as a minimum severity
+// under the rule's own.
+func (r Rule) Matches(f finding.Finding, floor float64) bool {
+	if f.Source != r.Source {
+		return false
+	}
+	if r.Source == finding.SourceCloudTrail && f.EventSource != r.EventSource {
+		return false
+	}
+	if r.Source == finding.SourceGuardDuty && f.Severity < max(r.MinSeverity, floor) {
+		return false
+	}
+	if len(r.Principals) > 0 && !slices.Contains(r.Principals, f.Principal.Kind) {
+		return false
+	}
+	return slices.ContainsFunc(r.Types, func(p Pattern) bool { return p.Match(f.Type) })
+}
+
+// Has reports whether the rule names action.
+func (r Rule) Has(action string) bool { return slices.Contains(r.Actions, action) }
+
+// Allowed reports whether a falls inside one of the allow-listed networks,
+// and which.
+func (p *Playbook) Allowed(a netip.Addr) (netip.Prefix, bool) {
+	for _, n := range p.allow {
+		if n.Contains(a) {
+			return n, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+// Protected reports whether one of arns matches a protect pattern, and which.
+func (p *Playbook) Protected(arns ...string) (Pattern, bool) {
+	for _, pat := range p.Settings.Protect {
+		for _, a := range arns {
+			if a != "" && pat.Match(a) {
+				return pat, true
+			}
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,341 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	lambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/autocontain/autocontain/internal/contain"
+	"github.com/autocontain/autocontain/internal/engine"
+	"github.com/autocontain/autocontain/internal/finding"
+	"github.com/autocontain/autocontain/internal/playbook"
+)
+
+const usage = `autocontain contains abused AWS credentials and addresses.
+
+Usage:
+  autocontain plan   [-json] [-playbook FILE] EVENT.json...
+  autocontain apply  [-json] [-playbook FILE] [-dry-run] EVENT.json...
+  autocontain invoke -function NAME [-region REGION] EVENT.json
+  autocontain playbook [-check FILE]
+
+Commands:
+  plan      Print what autocontain would do about each event. Makes no AWS call.
+  apply     Plan and execute each event against the account of the default
+            credential chain (AWS_PROFILE, AWS_REGION, ...; AWS_ENDPOINT_URL
+            points it at an emulator). Exits 1 if a step failed.
+  invoke    Send an event to the deployed Lambda function and print its result.
+  playbook  Print the playbook in force, or check a playbook file.
+
+An EVENT is a file holding one EventBridge event, or - for standard input.
+The playbook in force is $AUTOCONTAIN_PLAYBOOK, else the file named by
+$AUTOCONTAIN_PLAYBOOK_FILE (or -playbook), else the embedded default; the
+AUTOCONTAIN_* setting variables override its settings (see README).
+
+Run 'autocontain COMMAND -h' for a command's flags.
+`
+
+// exit codes
+const (
+	exitOK     = 0
+	exitFailed = 1 // a step failed, or the invoked function returned an error
+	exitUsage  = 2 // bad flags, unreadable files, invalid events or playbook
+)
+
+func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, args := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "plan":
+		err = cmdPlan(args, stdout, stderr)
+	case "apply":
+		err = cmdApply(ctx, args, stdout, stderr)
+	case "invoke":
+		err = cmdInvoke(ctx, args, stdout, stderr)
+	case "playbook":
+		err = cmdPlaybook(args, stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "autocontain: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+	var failed failedError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &failed):
+		fmt.Fprintf(stderr, "autocontain %s: %v\n", cmd, err)
+		return exitFailed
+	default:
+		fmt.Fprintf(stderr, "autocontain %s: %v\n", cmd, err)
+		return exitUsage
+	}
+}
+
+// failedError marks errors that mean "the work ran and something failed",
+// as opposed to "the work could not start".
+type failedError struct{ error }
+
+func (e failedError) Unwrap() error { return e.error }
+
+// newFlags returns a flag set whose -h prints synopsis and flags to stderr.
+func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: autocontain %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// loadPlaybook returns the playbook in force; file, if set, replaces
+// $AUTOCONTAIN_PLAYBOOK and $AUTOCONTAIN_PLAYBOOK_FILE.
+func loadPlaybook(file string) (*playbook.Playbook, error) {
+	lookup := os.LookupEnv
+	if file != "" {
+		lookup = func(k string) (string, bool) {
+			switch k {
+			case playbook.EnvPlaybook:
+				return "", false
+			case playbook.EnvPlaybookFile:
+				return file, true
+			}
+			return os.LookupEnv(k)
+		}
+	}
+	return playbook.FromEnv(lookup)
+}
+
+// readEvent reads one event file, or standard input for "-".
+func readEvent(name string) ([]byte, error) {
+	var r io.Reader
+	if name == "-" {
+		r = os.Stdin
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	// One byte more than the limit, so Parse can say the event is too big.
+	data, err := io.ReadAll(io.LimitReader(r, finding.MaxEventSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return data, nil
+}
+
+func cmdPlan(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("plan", "plan [-json] [-playbook FILE] EVENT.json...", stderr)
+	asJSON := fs.Bool("json", false, "print each plan as JSON instead of a table")
+	pbFile := fs.String("playbook", "", "playbook `FILE` (default: $AUTOCONTAIN_PLAYBOOK_FILE, else the embedded default)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("name at least one event file")
+	}
+	pb, err := loadPlaybook(*pbFile)
+	if err != nil {
+		return err
+	}
+	eng := &engine.Engine{Playbook: pb}
+	for i, name := range fs.Args() {
+		raw, err := readEvent(name)
+		if err != nil {
+			return err
+		}
+		p, err := eng.Plan(raw)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if *asJSON {
+			if err := writeJSON(stdout, p); err != nil {
+				return err
+			}
+			continue
+		}
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		fmt.Fprintf(stdout, "== %s\n", name)
+		if err := p.WriteTable(stdout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cmdApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("apply", "apply [-json] [-playbook FILE] [-dry-run] EVENT.json...", stderr)
+	asJSON := fs.Bool("json", false, "print each audit record as JSON instead of text")
+	pbFile := fs.String("playbook", "", "playbook `FILE` (default: $AUTOCONTAIN_PLAYBOOK_FILE, else the embedded default)")
+	dryRun := fs.Bool("dry-run", false, "decide and record, change nothing (overrides the playbook's dryRun)")
+	verbose := fs.Bool("v", false, "also log each audit record to stderr as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("name at least one event file")
+	}
+	pb, err := loadPlaybook(*pbFile)
+	if err != nil {
+		return err
+	}
+	if *dryRun {
+		pb.Settings.DryRun = true
+	}
+	events := make([][]byte, fs.NArg())
+	for i, name := range fs.Args() {
+		if events[i], err = readEvent(name); err != nil {
+			return err
+		}
+	}
+	cfg, err := loadConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load AWS configuration: %w", err)
+	}
+	logOut := io.Discard
+	if *verbose {
+		logOut = stderr
+	}
+	eng := &engine.Engine{
+		Playbook: pb,
+		Executor: contain.NewExecutor(now, contain.Registry(clients(cfg))...),
+		Log:      slog.New(slog.NewJSONHandler(logOut, nil)),
+	}
+	var failed []string
+	for i, raw := range events {
+		name := fs.Arg(i)
+		rec, err := eng.Run(ctx, raw)
+		if rec.Finding.ID == "" && err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if *asJSON {
+			if err := writeJSON(stdout, rec); err != nil {
+				return err
+			}
+		} else {
+			if i > 0 {
+				fmt.Fprintln(stdout)
+			}
+			fmt.Fprintf(stdout, "== %s\n%s", name, rec.Text())
+		}
+		if err != nil {
+			failed = append(failed, name)
+		}
+	}
+	if len(failed) > 0 {
+		return failedError{fmt.Errorf("a step failed for %s", strings.Join(failed, ", "))}
+	}
+	return nil
+}
+
+// invoker is the part of the Lambda API that invoke needs.
+type invoker interface {
+	Invoke(ctx context.Context, in *lambdasvc.InvokeInput, opts ...func(*lambdasvc.Options)) (*lambdasvc.InvokeOutput, error)
+}
+
+var _ invoker = (*lambdasvc.Client)(nil)
+
+func cmdInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("invoke", "invoke -function NAME [-region REGION] EVENT.json", stderr)
+	function := fs.String("function", "", "`NAME` or ARN of the deployed autocontain function (required)")
+	region := fs.String("region", "", "`REGION` of the function (default: the configured region)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *function == "" || fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("name the function with -function and exactly one event file")
+	}
+	raw, err := readEvent(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	// Refuse what the function would refuse, before the round trip.
+	if _, err := finding.Parse(raw); err != nil {
+		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+	}
+	cfg, err := loadConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if *region != "" {
+		cfg.Region = *region
+	}
+	return invoke(ctx, lambdasvc.NewFromConfig(cfg), *function, raw, stdout)
+}
+
+// invoke runs the function synchronously and prints its answer, indented.
+func invoke(ctx context.Context, api invoker, function string, event []byte, stdout io.Writer) error {
+	out, err := api.Invoke(ctx, &lambdasvc.InvokeInput{
+		FunctionName:   aws.String(function),
+		InvocationType: lambdatypes.InvocationTypeRequestResponse,
+		Payload:        event,
+	})
+	if err != nil {
+		return fmt.Errorf("invoke %s: %w", function, err)
+	}
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, out.Payload, "", "  ") != nil {
+		pretty.Reset()
+		pretty.Write(out.Payload)
+	}
+	fmt.Fprintln(stdout, pretty.String())
+	if out.FunctionError != nil {
+		return failedError{fmt.Errorf("function %s returned an error (%s)", function, aws.ToString(out.FunctionError))}
+	}
+	return nil
+}
+
+func cmdPlaybook(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("playbook", "playbook [-check FILE]", stderr)
+	check := fs.String("check", "", "validate playbook `FILE` and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return errors.New("playbook takes no arguments")
+	}
+	pb, err := loadPlaybook(*check)
+	if err != nil {
+		return err
+	}
+	if *check != "" {
+		fmt.Fprintf(stdout, "%s: valid, %d rules\n", *check, len(pb.Rules))
+		return nil
+	}
+	return writeJSON(stdout, pb)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

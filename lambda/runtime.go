@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/autocontain/autocontain/internal/audit"
+	"github.com/autocontain/autocontain/internal/contain"
+	"github.com/autocontain/autocontain/internal/engine"
+	"github.com/autocontain/autocontain/internal/playbook"
+)
+
+// runLambda serves invocations. Init reads configuration only: the playbook
+// (validated, so a bad one fails the init rather than the first event) and
+// the SDK's configuration. Clients are built on the first invocation, and
+// nothing touches the network before one arrives.
+func runLambda() {
+	log := lambdacontext.NewLogger()
+	pb, err := playbook.FromEnv(os.LookupEnv)
+	if err != nil {
+		initFailed(log, "Playbook.Invalid", err)
+	}
+	cfg, err := loadConfig(context.Background())
+	if err != nil {
+		initFailed(log, "Config.Invalid", fmt.Errorf("load AWS configuration: %w", err))
+	}
+	log.Info("autocontain ready", slog.Bool("dryRun", pb.Settings.DryRun), slog.Int("rules", len(pb.Rules)))
+	eng := sync.OnceValue(func() *engine.Engine {
+		return &engine.Engine{
+			Playbook: pb,
+			Executor: contain.NewExecutor(now, contain.Registry(clients(cfg))...),
+			Log:      log,
+		}
+	})
+	lambda.Start(func(ctx context.Context, event json.RawMessage) (audit.Record, error) {
+		return eng().Run(ctx, event)
+	})
+}
+
+// initFailed reports an initialization error to the Runtime API
+// (POST /runtime/init/error), so Lambda shows why, and exits.
+func initFailed(log *slog.Logger, kind string, err error) {
+	log.Error("autocontain cannot start", slog.String("error", err.Error()))
+	body, _ := json.Marshal(map[string]any{"errorMessage": err.Error(), "errorType": kind})
+	url := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime/init/error"
+	req, rerr := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if rerr == nil {
+		req.Header.Set("Lambda-Runtime-Function-Error-Type", kind)
+		req.Header.Set("Content-Type", "application/json")
+		c := http.Client{Timeout: 2 * time.Second}
+		if resp, perr := c.Do(req); perr == nil {
+			resp.Body.Close()
+		}
+	}
+	os.Exit(1)
+}
