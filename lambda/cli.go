@@ -225,7 +225,7 @@ func cmdApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	eng := &engine.Engine{
 		Playbook: pb,
-		Executor: contain.NewExecutor(now, contain.Registry(clients(cfg))...),
+		Executor: contain.NewExecutor(now, contain.Registry(contain.NewClients(cfg))...),
 		Log:      slog.New(slog.NewJSONHandler(logOut, nil)),
 	}
 	var failed []string

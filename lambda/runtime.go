@@ -38,7 +38,7 @@ func runLambda() {
 	eng := sync.OnceValue(func() *engine.Engine {
 		return &engine.Engine{
 			Playbook: pb,
-			Executor: contain.NewExecutor(now, contain.Registry(clients(cfg))...),
+			Executor: contain.NewExecutor(now, contain.Registry(contain.NewClients(cfg))...),
 			Log:      log,
 		}
 	})

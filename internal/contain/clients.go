@@ -1,0 +1,32 @@
+package contain
+
+import (
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/wafv2"
+)
+
+// NewClients builds the real AWS clients from cfg. It makes no network call.
+// The WAF client follows each IP set's region, one client per region.
+func NewClients(cfg aws.Config) Clients {
+	var mu sync.Mutex
+	waf := map[string]*wafv2.Client{}
+	return Clients{
+		IAM: iam.NewFromConfig(cfg),
+		SNS: sns.NewFromConfig(cfg),
+		WAF: func(region string) IPSetAPI {
+			mu.Lock()
+			defer mu.Unlock()
+			if c, ok := waf[region]; ok {
+				return c
+			}
+			c := wafv2.NewFromConfig(cfg, func(o *wafv2.Options) { o.Region = region })
+			waf[region] = c
+			return c
+		},
+		Sleep: SleepContext,
+	}
+}

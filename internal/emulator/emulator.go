@@ -1,0 +1,213 @@
+// Package emulator starts and stops the moto server, the local AWS emulator
+// that stands in for AWS in the demo and the integration tests. The server
+// comes from the project's virtualenv (.venv, made by scripts/moto-venv.sh).
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// Environment variables that change where the server comes from.
+const (
+	// EnvServer is the path of a moto_server executable to use instead of .venv's.
+	EnvServer = "AUTOCONTAIN_MOTO_SERVER"
+	// EnvURL is the address of an already running moto server to use instead of starting one.
+	EnvURL = "AUTOCONTAIN_MOTO_URL"
+)
+
+// Region is the region the emulator is used in.
+const Region = "us-east-1"
+
+// InstallHint tells a person how to get the server.
+const InstallHint = "install it with `make moto` (scripts/moto-venv.sh), or set " + EnvServer + " or " + EnvURL
+
+// Server is a running moto server.
+type Server struct {
+	// URL is the server's endpoint, http://127.0.0.1:PORT.
+	URL  string
+	cmd  *exec.Cmd
+	log  *os.File
+	done chan struct{}
+}
+
+// RepoRoot finds the repository root: the nearest directory upwards from
+// the working directory that holds go.mod.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// ServerPath returns the moto_server executable to run.
+func ServerPath() (string, error) {
+	if p := os.Getenv(EnvServer); p != "" {
+		return p, nil
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(root, ".venv", "bin", "moto_server")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("moto server not found at %s: %s", p, InstallHint)
+	}
+	return p, nil
+}
+
+// Start runs a moto server on a free loopback port and waits until it
+// answers, or returns the server named by AUTOCONTAIN_MOTO_URL. The server
+// dies with this process (Pdeathsig) even if Stop is never called.
+func Start(ctx context.Context) (*Server, error) {
+	if u := os.Getenv(EnvURL); u != "" {
+		s := &Server{URL: strings.TrimRight(u, "/")}
+		return s, s.wait(ctx, 10*time.Second)
+	}
+	bin, err := ServerPath()
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.CreateTemp("", "moto-server-*.log")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, log: logf, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	if err := s.wait(ctx, 60*time.Second); err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("%w\nlast lines of the server's log:\n%s", err, s.logTail())
+	}
+	return s, nil
+}
+
+// wait polls the server until it answers.
+func (s *Server) wait(ctx context.Context, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	c := http.Client{Timeout: time.Second}
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/moto-api/data.json", nil)
+		resp, err := c.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-s.done:
+			return errors.New("moto server exited during start-up")
+		case <-ctx.Done():
+			return fmt.Errorf("moto server at %s did not answer within %s", s.URL, limit)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Reset empties every service's state (moto's /moto-api/reset).
+func (s *Server) Reset(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/moto-api/reset", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("reset moto server: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("reset moto server: %s", resp.Status)
+	}
+	return nil
+}
+
+// Config returns an SDK configuration pointed at the server with test
+// credentials. Shared config files are ignored, so nothing on the machine
+// can send it elsewhere.
+func (s *Server) Config(ctx context.Context) (aws.Config, error) {
+	return Config(ctx, s.URL)
+}
+
+// Config returns an SDK configuration pointed at endpoint.
+func Config(ctx context.Context, endpoint string) (aws.Config, error) {
+	return config.LoadDefaultConfig(ctx,
+		config.WithRegion(Region),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")),
+		config.WithBaseEndpoint(endpoint),
+		config.WithSharedConfigFiles([]string{}),
+		config.WithSharedCredentialsFiles([]string{}),
+	)
+}
+
+// Stop ends the server and its children.
+func (s *Server) Stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.done
+	s.log.Close()
+	os.Remove(s.log.Name())
+}
+
+func (s *Server) logTail() string {
+	if s.log == nil {
+		return ""
+	}
+	f, err := os.Open(s.log.Name())
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(f)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,458 @@
+package finding
+
+import (
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// gdEvent wraps a GuardDuty finding detail in an EventBridge envelope.
+func gdEvent(t *testing.T, detail map[string]any) []byte {
+	t.Helper()
+	return envelopeOf(t, "aws.guardduty", DetailTypeGuardDuty, detail)
+}
+
+func ctEvent(t *testing.T, detailType string, detail map[string]any) []byte {
+	t.Helper()
+	return envelopeOf(t, "aws.cloudtrail", detailType, detail)
+}
+
+func envelopeOf(t *testing.T, source, detailType string, detail map[string]any) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{
+		"version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": detailType,
+		"source": source, "account": "123456789012", "time": "2026-11-20T10:00:00Z",
+		"region": "us-east-1", "resources": []string{}, "detail": detail,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// gdDetail returns a minimal valid finding with the given resource and action.
+func gdDetail(typ string, resource, service map[string]any) map[string]any {
+	if service == nil {
+		service = map[string]any{}
+	}
+	return map[string]any{
+		"schemaVersion": "2.0", "accountId": "123456789012", "region": "us-east-1",
+		"id": "8ec4112177d98dd3e09397321135caea", "type": typ, "severity": 5,
+		"createdAt": "2026-11-20T09:00:00.123Z", "updatedAt": "2026-11-20T09:30:00.456Z",
+		"resource": resource, "service": service,
+	}
+}
+
+func accessKey(id, principal, user, userType string) map[string]any {
+	return map[string]any{"resourceType": "AccessKey", "accessKeyDetails": map[string]any{
+		"accessKeyId": id, "principalId": principal, "userName": user, "userType": userType,
+	}}
+}
+
+func apiCall(v4, v6 string) map[string]any {
+	r := map[string]any{}
+	if v4 != "" {
+		r["ipAddressV4"] = v4
+	}
+	if v6 != "" {
+		r["ipAddressV6"] = v6
+	}
+	return map[string]any{"resourceRole": "TARGET", "action": map[string]any{
+		"actionType": "AWS_API_CALL", "awsApiCallAction": map[string]any{"api": "ListBuckets", "remoteIpDetails": r},
+	}}
+}
+
+func addrs(ss ...string) []netip.Addr {
+	var out []netip.Addr
+	for _, s := range ss {
+		out = append(out, netip.MustParseAddr(s))
+	}
+	return out
+}
+
+func TestParseGuardDutyPrincipals(t *testing.T) {
+	tests := []struct {
+		name     string
+		resource map[string]any
+		want     Principal
+	}{
+		{
+			name:     "iam_user_with_long_term_key",
+			resource: accessKey("AKIA3EXAMPLEALICE001", "AIDAEXAMPLEALICE0001", "alice", "IAMUser"),
+			want: Principal{Kind: KindIAMUserKey, Type: "IAMUser", AccessKeyID: "AKIA3EXAMPLEALICE001", PrincipalID: "AIDAEXAMPLEALICE0001",
+				UserName: "alice", ARN: "arn:aws:iam::123456789012:user/alice"},
+		},
+		{
+			name:     "iam_user_with_session_token",
+			resource: accessKey("ASIA3EXAMPLEBOB00001", "AIDAEXAMPLEBOB000001", "bob", "IAMUser"),
+			want: Principal{Kind: KindIAMUserSession, Type: "IAMUser", AccessKeyID: "ASIA3EXAMPLEBOB00001", PrincipalID: "AIDAEXAMPLEBOB000001",
+				UserName: "bob", ARN: "arn:aws:iam::123456789012:user/bob"},
+		},
+		{
+			name:     "assumed_role_session",
+			resource: accessKey("ASIA3EXAMPLEWEBAPP01", "AROAEXAMPLEWEBAPP001:i-0a1b2c3d4e5f67890", "web-app-role", "AssumedRole"),
+			want: Principal{Kind: KindAssumedRole, Type: "AssumedRole", AccessKeyID: "ASIA3EXAMPLEWEBAPP01",
+				PrincipalID: "AROAEXAMPLEWEBAPP001:i-0a1b2c3d4e5f67890", RoleName: "web-app-role", SessionName: "i-0a1b2c3d4e5f67890"},
+		},
+		{
+			name:     "root",
+			resource: accessKey("ASIA5X5CZLUQGWWD3ZGU", "123456789012", "Root", "Root"),
+			want: Principal{Kind: KindRoot, Type: "Root", AccessKeyID: "ASIA5X5CZLUQGWWD3ZGU", PrincipalID: "123456789012",
+				ARN: "arn:aws:iam::123456789012:root"},
+		},
+		{
+			name:     "federated_user_has_no_known_issuer",
+			resource: accessKey("ASIA3EXAMPLEFED00001", "123456789012:contractor", "contractor", "FederatedUser"),
+			want:     Principal{Kind: KindFederated, Type: "FederatedUser", AccessKeyID: "ASIA3EXAMPLEFED00001", PrincipalID: "123456789012:contractor"},
+		},
+		{
+			name:     "sample_placeholder_key_is_unknown",
+			resource: accessKey("GeneratedFindingAccessKeyId", "GeneratedFindingPrincipalId", "GeneratedFindingUserName", "IAMUser"),
+			want: Principal{Kind: KindUnknown, Type: "IAMUser", AccessKeyID: "GeneratedFindingAccessKeyId", PrincipalID: "GeneratedFindingPrincipalId",
+				UserName: "GeneratedFindingUserName", ARN: "arn:aws:iam::123456789012:user/GeneratedFindingUserName"},
+		},
+		{
+			name:     "assumed_role_with_long_term_key_is_unknown",
+			resource: accessKey("AKIA3EXAMPLEODD00001", "AROAEXAMPLE:x", "odd", "AssumedRole"),
+			want: Principal{Kind: KindUnknown, Type: "AssumedRole", AccessKeyID: "AKIA3EXAMPLEODD00001", PrincipalID: "AROAEXAMPLE:x",
+				RoleName: "odd", SessionName: "x"},
+		},
+		{
+			name:     "generated_user_type_is_unknown",
+			resource: accessKey("GeneratedFindingAccessKeyId", "p", "u", "GeneratedFindingUserType"),
+			want:     Principal{Kind: KindUnknown, Type: "GeneratedFindingUserType", AccessKeyID: "GeneratedFindingAccessKeyId", PrincipalID: "p"},
+		},
+		{
+			name:     "instance_finding_has_no_principal",
+			resource: map[string]any{"resourceType": "Instance", "instanceDetails": map[string]any{"instanceId": "i-1", "launchTime": 1497058274000}},
+			want:     Principal{Kind: KindNone},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse(gdEvent(t, gdDetail("UnauthorizedAccess:IAMUser/MaliciousIPCaller", tt.resource, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(f.Principal, tt.want) {
+				t.Errorf("principal\n got %+v\nwant %+v", f.Principal, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseGuardDutyFields(t *testing.T) {
+	d := gdDetail("Recon:IAMUser/MaliciousIPCaller", accessKey("AKIA3EXAMPLEALICE001", "AIDA1", "alice", "IAMUser"), apiCall("185.220.101.42", ""))
+	d["severity"] = 7.5
+	d["title"] = "API ListBuckets was invoked from a known malicious IP address."
+	svc := d["service"].(map[string]any)
+	svc["count"] = 12
+	svc["archived"] = true
+	f, err := Parse(gdEvent(t, d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Finding{
+		Source: SourceGuardDuty, ID: "8ec4112177d98dd3e09397321135caea", Type: "Recon:IAMUser/MaliciousIPCaller",
+		Severity: 7.5, Account: "123456789012", Region: "us-east-1",
+		UpdatedAt: time.Date(2026, 11, 20, 9, 30, 0, 456e6, time.UTC),
+		Title:     "API ListBuckets was invoked from a known malicious IP address.",
+		Count:     12, Archived: true, ResourceType: "AccessKey", ResourceRole: "TARGET",
+		Principal: f.Principal, Addresses: addrs("185.220.101.42"),
+	}
+	if !reflect.DeepEqual(f, want) {
+		t.Errorf("finding\n got %+v\nwant %+v", f, want)
+	}
+}
+
+func TestParseGuardDutyAddresses(t *testing.T) {
+	remote := func(v4, v6 string) map[string]any {
+		r := map[string]any{"organization": map[string]any{"asn": 17877}}
+		if v4 != "" {
+			r["ipAddressV4"] = v4
+		}
+		if v6 != "" {
+			r["ipAddressV6"] = v6
+		}
+		return r
+	}
+	tests := []struct {
+		name   string
+		action map[string]any
+		want   []netip.Addr
+	}{
+		{"api_call_v4_and_v6", map[string]any{"awsApiCallAction": map[string]any{"remoteIpDetails": remote("185.220.101.42", "2a0b:f4c2:2::1")}},
+			addrs("185.220.101.42", "2a0b:f4c2:2::1")},
+		{"api_call_v6_only", map[string]any{"awsApiCallAction": map[string]any{"remoteIpDetails": remote("", "2604:a880:400:d0::2a1:e001")}},
+			addrs("2604:a880:400:d0::2a1:e001")},
+		{"network_connection", map[string]any{"networkConnectionAction": map[string]any{"connectionDirection": "INBOUND", "remoteIpDetails": remote("45.155.205.233", "")}},
+			addrs("45.155.205.233")},
+		{"port_probes_deduplicated_in_order", map[string]any{"portProbeAction": map[string]any{"portProbeDetails": []any{
+			map[string]any{"remoteIpDetails": remote("221.132.75.236", "")},
+			map[string]any{"remoteIpDetails": remote("71.6.167.142", "")},
+			map[string]any{"remoteIpDetails": remote("221.132.75.236", "")},
+			map[string]any{"localPortDetails": map[string]any{"port": 22}},
+			map[string]any{"remoteIpDetails": remote("10.20.30.40", "")},
+		}}}, addrs("221.132.75.236", "71.6.167.142", "10.20.30.40")},
+		{"kubernetes_remote_and_source_ips", map[string]any{"kubernetesApiCallAction": map[string]any{
+			"remoteIpDetails": remote("91.240.118.172", ""), "sourceIPs": []string{"10.0.0.23", "91.240.118.172"}}},
+			addrs("91.240.118.172", "10.0.0.23")},
+		{"rds_login_attempt", map[string]any{"rdsLoginAttemptAction": map[string]any{"remoteIpDetails": remote("80.82.77.139", "")}},
+			addrs("80.82.77.139")},
+		{"ipv4_mapped_ipv6_is_ipv4", map[string]any{"awsApiCallAction": map[string]any{"remoteIpDetails": remote("", "::ffff:80.82.77.139")}},
+			addrs("80.82.77.139")},
+		{"dns_request_has_none", map[string]any{"dnsRequestAction": map[string]any{"domain": "example.com"}}, nil},
+		{"empty_runtime_action", map[string]any{}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := gdDetail("Recon:EC2/PortProbeUnprotectedPort", map[string]any{"resourceType": "Instance"},
+				map[string]any{"action": tt.action})
+			f, err := Parse(gdEvent(t, d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(f.Addresses, tt.want) {
+				t.Errorf("addresses = %v, want %v", f.Addresses, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseGuardDutySample(t *testing.T) {
+	tests := []struct {
+		name string
+		info any
+		want bool
+	}{
+		{"flag", map[string]any{"sample": true}, true},
+		{"flag_as_string", map[string]any{"sample": "true"}, true},
+		{"inside_value_string", map[string]any{"value": `{"sample":true}`, "type": "default"}, true},
+		{"real_finding_value", map[string]any{"value": "{}", "type": "default"}, false},
+		{"false_flag", map[string]any{"sample": false}, false},
+		{"absent", nil, false},
+		{"not_an_object", "sample", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := gdDetail("Recon:IAMUser/TorIPCaller", accessKey("AKIA3EXAMPLEALICE001", "p", "alice", "IAMUser"),
+				map[string]any{"additionalInfo": tt.info})
+			f, err := Parse(gdEvent(t, d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Sample != tt.want {
+				t.Errorf("Sample = %v, want %v", f.Sample, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseCloudTrail(t *testing.T) {
+	record := func(identity map[string]any, sourceIP string) map[string]any {
+		return map[string]any{
+			"eventVersion": "1.09", "userIdentity": identity, "eventTime": "2026-11-20T11:00:00Z",
+			"eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging", "awsRegion": "us-east-1",
+			"sourceIPAddress": sourceIP, "eventID": "3f5e7c1a-0d63-4c4e-9a57-1e2f3a4b5c6d",
+			"recipientAccountId": "123456789012", "requestParameters": map[string]any{"name": "trail"},
+		}
+	}
+	issuer := func(typ, arn, name string) map[string]any {
+		return map[string]any{"sessionIssuer": map[string]any{"type": typ, "arn": arn, "userName": name, "principalId": "AROA1"},
+			"attributes": map[string]any{"creationDate": "20131102T010628Z", "mfaAuthenticated": "false"}}
+	}
+	tests := []struct {
+		name      string
+		identity  map[string]any
+		sourceIP  string
+		want      Principal
+		wantAddrs []netip.Addr
+	}{
+		{
+			name: "iam_user_long_term_key",
+			identity: map[string]any{"type": "IAMUser", "principalId": "AIDA1", "arn": "arn:aws:iam::123456789012:user/alice",
+				"accountId": "123456789012", "accessKeyId": "AKIA3EXAMPLEALICE001", "userName": "alice"},
+			sourceIP: "185.220.101.42",
+			want: Principal{Kind: KindIAMUserKey, Type: "IAMUser", ARN: "arn:aws:iam::123456789012:user/alice", PrincipalID: "AIDA1",
+				AccessKeyID: "AKIA3EXAMPLEALICE001", UserName: "alice"},
+			wantAddrs: addrs("185.220.101.42"),
+		},
+		{
+			name: "iam_user_console_session_has_no_key",
+			identity: map[string]any{"type": "IAMUser", "principalId": "AIDA1", "arn": "arn:aws:iam::123456789012:user/alice",
+				"accessKeyId": "", "userName": "alice"},
+			sourceIP: "2a0b:f4c2:2::1",
+			want: Principal{Kind: KindIAMUserSession, Type: "IAMUser", ARN: "arn:aws:iam::123456789012:user/alice", PrincipalID: "AIDA1",
+				UserName: "alice"},
+			wantAddrs: addrs("2a0b:f4c2:2::1"),
+		},
+		{
+			name: "assumed_role_from_session_issuer_with_path",
+			identity: map[string]any{"type": "AssumedRole", "principalId": "AROA1:etl", "arn": "arn:aws:sts::123456789012:assumed-role/data-pipeline-role/etl",
+				"accessKeyId": "ASIA3EXAMPLEPIPE0001", "sessionContext": issuer("Role", "arn:aws:iam::123456789012:role/service/data-pipeline-role", "data-pipeline-role")},
+			sourceIP: "AWS Internal",
+			want: Principal{Kind: KindAssumedRole, Type: "AssumedRole", ARN: "arn:aws:sts::123456789012:assumed-role/data-pipeline-role/etl",
+				PrincipalID: "AROA1:etl", AccessKeyID: "ASIA3EXAMPLEPIPE0001", RoleName: "data-pipeline-role",
+				RoleARN: "arn:aws:iam::123456789012:role/service/data-pipeline-role", SessionName: "etl"},
+		},
+		{
+			name: "assumed_role_from_arn_only",
+			identity: map[string]any{"type": "AssumedRole", "principalId": "AROA1:etl", "arn": "arn:aws:sts::123456789012:assumed-role/data-pipeline-role/etl",
+				"accessKeyId": "ASIA3EXAMPLEPIPE0001"},
+			sourceIP: "ec2.amazonaws.com",
+			want: Principal{Kind: KindAssumedRole, Type: "AssumedRole", ARN: "arn:aws:sts::123456789012:assumed-role/data-pipeline-role/etl",
+				PrincipalID: "AROA1:etl", AccessKeyID: "ASIA3EXAMPLEPIPE0001", RoleName: "data-pipeline-role", SessionName: "etl"},
+		},
+		{
+			name:     "assumed_role_without_any_role_is_unknown",
+			identity: map[string]any{"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/", "accessKeyId": "ASIA3EXAMPLEPIPE0001"},
+			want:     Principal{Kind: KindUnknown, Type: "AssumedRole", ARN: "arn:aws:sts::123456789012:assumed-role/", AccessKeyID: "ASIA3EXAMPLEPIPE0001"},
+		},
+		{
+			name: "federated_user_issued_by_iam_user",
+			identity: map[string]any{"type": "FederatedUser", "principalId": "123456789012:contractor", "arn": "arn:aws:sts::123456789012:federated-user/contractor",
+				"accessKeyId": "ASIA3EXAMPLEFED00001", "sessionContext": issuer("IAMUser", "arn:aws:iam::123456789012:user/ci-deployer", "ci-deployer")},
+			want: Principal{Kind: KindFederated, Type: "FederatedUser", ARN: "arn:aws:sts::123456789012:federated-user/contractor",
+				PrincipalID: "123456789012:contractor", AccessKeyID: "ASIA3EXAMPLEFED00001", UserName: "ci-deployer"},
+		},
+		{
+			name: "federated_user_issued_by_root_names_no_user",
+			identity: map[string]any{"type": "FederatedUser", "arn": "arn:aws:sts::123456789012:federated-user/x",
+				"accessKeyId": "ASIA3EXAMPLEFED00001", "sessionContext": issuer("Root", "arn:aws:iam::123456789012:root", "")},
+			want: Principal{Kind: KindFederated, Type: "FederatedUser", ARN: "arn:aws:sts::123456789012:federated-user/x", AccessKeyID: "ASIA3EXAMPLEFED00001"},
+		},
+		{
+			name:      "root",
+			identity:  map[string]any{"type": "Root", "principalId": "123456789012", "arn": "arn:aws:iam::123456789012:root", "accessKeyId": ""},
+			sourceIP:  "80.82.77.139",
+			want:      Principal{Kind: KindRoot, Type: "Root", ARN: "arn:aws:iam::123456789012:root", PrincipalID: "123456789012"},
+			wantAddrs: addrs("80.82.77.139"),
+		},
+		{
+			name:     "aws_service_and_service_name_source",
+			identity: map[string]any{"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"},
+			sourceIP: "cloudformation.amazonaws.com",
+			want:     Principal{Kind: KindService, Type: "AWSService", InvokedBy: "cloudformation.amazonaws.com"},
+		},
+		{
+			name:     "identity_center_user_is_unknown",
+			identity: map[string]any{"type": "IdentityCenterUser", "accountId": "123456789012"},
+			want:     Principal{Kind: KindUnknown, Type: "IdentityCenterUser"},
+		},
+		{
+			name:     "aws_account_is_unknown",
+			identity: map[string]any{"type": "AWSAccount", "principalId": "AIDA2", "accountId": "210987654321"},
+			want:     Principal{Kind: KindUnknown, Type: "AWSAccount", PrincipalID: "AIDA2"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse(ctEvent(t, DetailTypeAPICall, record(tt.identity, tt.sourceIP)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(f.Principal, tt.want) {
+				t.Errorf("principal\n got %+v\nwant %+v", f.Principal, tt.want)
+			}
+			if !reflect.DeepEqual(f.Addresses, tt.wantAddrs) {
+				t.Errorf("addresses = %v, want %v", f.Addresses, tt.wantAddrs)
+			}
+			if f.Source != SourceCloudTrail || f.Type != "StopLogging" || f.EventSource != "cloudtrail.amazonaws.com" ||
+				f.ID != "3f5e7c1a-0d63-4c4e-9a57-1e2f3a4b5c6d" || f.Account != "123456789012" || f.Severity != 0 {
+				t.Errorf("record fields wrong: %+v", f)
+			}
+		})
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	valid := gdDetail("Recon:IAMUser/TorIPCaller", accessKey("AKIA3EXAMPLEALICE001", "p", "alice", "IAMUser"), apiCall("185.220.101.42", ""))
+	with := func(key string, v any) []byte {
+		d := map[string]any{}
+		for k, x := range valid {
+			d[k] = x
+		}
+		if v == nil {
+			delete(d, key)
+		} else {
+			d[key] = v
+		}
+		return gdEvent(t, d)
+	}
+	tests := []struct {
+		name    string
+		event   []byte
+		wantErr string
+	}{
+		{"empty", nil, "event is empty"},
+		{"not_json", []byte("hello"), "not a JSON object"},
+		{"json_array", []byte("[1,2]"), "not a JSON object"},
+		{"truncated", gdEvent(t, valid)[:100], "not a valid EventBridge envelope"},
+		{"oversize", append([]byte(`{"x":"`), make([]byte, MaxEventSize)...), "more than the"},
+		{"no_source", []byte(`{"detail-type":"GuardDuty Finding","detail":{}}`), `no "source"`},
+		{"no_detail_type", []byte(`{"source":"aws.guardduty","detail":{}}`), `no "detail-type"`},
+		{"detail_not_object", []byte(`{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":"x"}`), `no "detail" object`},
+		{"unknown_source", envelopeOf(t, "aws.ec2", "EC2 Instance State-change Notification", map[string]any{"state": "running"}), "unsupported event"},
+		{"guardduty_other_detail_type", envelopeOf(t, "aws.guardduty", "GuardDuty Runtime Protection Healthy", map[string]any{}), "unsupported event"},
+		{"missing_id", with("id", nil), "detail.id is missing"},
+		{"missing_type", with("type", nil), "detail.type is missing"},
+		{"missing_severity", with("severity", nil), "detail.severity is missing"},
+		{"severity_as_string", with("severity", "high"), `"detail.severity"`},
+		{"severity_out_of_range", with("severity", 11), "outside 0–10"},
+		{"bad_updated_at", with("updatedAt", "yesterday"), "detail.updatedAt"},
+		{"missing_updated_at", with("updatedAt", nil), "detail.updatedAt is missing"},
+		{"resource_wrong_type", with("resource", []int{1}), `"detail.resource"`},
+		{"bad_address", with("service", apiCall("999.1.1.1", "")), "ipAddressV4 \"999.1.1.1\" is not an IP address"},
+		{"address_with_zone", with("service", apiCall("", "fe80::1%eth0")), "is not an IP address"},
+		{"cloudtrail_missing_identity", ctEvent(t, DetailTypeAPICall, map[string]any{"eventName": "StopLogging", "eventSource": "cloudtrail.amazonaws.com", "eventTime": "2026-11-20T11:00:00Z", "eventID": "x"}), "userIdentity is missing"},
+		{"cloudtrail_missing_name", ctEvent(t, DetailTypeAPICall, map[string]any{"eventSource": "cloudtrail.amazonaws.com"}), "eventName is missing"},
+		{"cloudtrail_bad_time", ctEvent(t, DetailTypeAPICall, map[string]any{"eventName": "StopLogging", "eventSource": "cloudtrail.amazonaws.com", "eventTime": "11/20/2026", "userIdentity": map[string]any{"type": "Root"}}), "detail.eventTime"},
+		{"cloudtrail_identity_not_object", ctEvent(t, DetailTypeAPICall, map[string]any{"eventName": "StopLogging", "eventSource": "cloudtrail.amazonaws.com", "userIdentity": "root"}), `"detail.userIdentity"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(tt.event)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Parse error = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseUnsupportedIsMarked(t *testing.T) {
+	_, err := Parse(envelopeOf(t, "aws.ec2", "EC2 Instance State-change Notification", map[string]any{}))
+	if !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("error %v does not wrap ErrUnsupported", err)
+	}
+}
+
+func TestSeverityLabel(t *testing.T) {
+	tests := []struct {
+		sev  float64
+		want string
+	}{
+		{0, "none"}, {0.9, "none"}, {1, "low"}, {3.9, "low"}, {4, "medium"}, {6.9, "medium"},
+		{7, "high"}, {8.9, "high"}, {9, "critical"}, {10, "critical"},
+	}
+	for _, tt := range tests {
+		if got := SeverityLabel(tt.sev); got != tt.want {
+			t.Errorf("SeverityLabel(%g) = %q, want %q", tt.sev, got, tt.want)
+		}
+	}
+}
+
+func TestMaskKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"AKIA3EXAMPLEALICE001": "AKIA…E001",
+		"ABC":                  "ABC",
+		"":                     "",
+	} {
+		if got := MaskKey(in); got != want {
+			t.Errorf("MaskKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

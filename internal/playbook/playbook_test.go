@@ -1,0 +1,326 @@
+package playbook
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/autocontain/autocontain/internal/finding"
+)
+
+func TestPatternMatch(t *testing.T) {
+	tests := []struct {
+		pattern Pattern
+		kind    PatternKind
+		s       string
+		want    bool
+	}{
+		{"Recon:IAMUser/TorIPCaller", Exact, "Recon:IAMUser/TorIPCaller", true},
+		{"Recon:IAMUser/TorIPCaller", Exact, "Recon:IAMUser/TorIPCaller.Custom", false},
+		{"UnauthorizedAccess:IAMUser/*", Prefix, "UnauthorizedAccess:IAMUser/MaliciousIPCaller", true},
+		{"UnauthorizedAccess:IAMUser/*", Prefix, "UnauthorizedAccess:EC2/SSHBruteForce", false},
+		{"UnauthorizedAccess:IAMUser/MaliciousIPCaller*", Prefix, "UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom", true},
+		{"*:IAMUser/AnomalousBehavior", Glob, "CredentialAccess:IAMUser/AnomalousBehavior", true},
+		{"*:IAMUser/AnomalousBehavior", Glob, "CredentialAccess:IAMUser/AnomalousBehavior.X", false},
+		{"*:S3/MaliciousIPCaller*", Glob, "Discovery:S3/MaliciousIPCaller.Custom", true},
+		{"*:S3/MaliciousIPCaller*", Glob, "Discovery:S3/TorIPCaller", false},
+		{"a*b*c", Glob, "abc", true},
+		{"a*b*c", Glob, "axxbyyc", true},
+		{"a*b*c", Glob, "axxbyy", false},
+		{"a*b*c", Glob, "acb", false},
+		{"arn:aws:iam::*:role/break-glass-*", Glob, "arn:aws:iam::123456789012:role/break-glass-admin", true},
+		{"arn:aws:iam::*:role/break-glass-*", Glob, "arn:aws:iam::123456789012:role/ops/break-glass-admin", false},
+		{"arn:aws:iam::*:role/*break-glass-*", Glob, "arn:aws:iam::123456789012:role/ops/break-glass-admin", true},
+	}
+	for _, tt := range tests {
+		if k := tt.pattern.Kind(); k != tt.kind {
+			t.Errorf("%q.Kind() = %v, want %v", tt.pattern, k, tt.kind)
+		}
+		if got := tt.pattern.Match(tt.s); got != tt.want {
+			t.Errorf("%q.Match(%q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
+		}
+	}
+}
+
+func TestDefaultIsValid(t *testing.T) {
+	p := Default()
+	if p.Settings.DryRun {
+		t.Error("the embedded default is a dry run; dry run is the deployment's choice (AUTOCONTAIN_DRY_RUN)")
+	}
+	if len(p.Rules) < 10 {
+		t.Errorf("default has %d rules", len(p.Rules))
+	}
+}
+
+// TestDefaultCoversIAMFindingTypes checks that every GuardDuty finding type
+// whose resource is an access key, and those that carry attacker addresses,
+// match a rule with the expected action (GuardDuty User Guide, "IAM finding
+// types"; shared/reference/aws-facts-detailed.md §1.5).
+func TestDefaultCoversIAMFindingTypes(t *testing.T) {
+	p := Default()
+	contains := []string{ActionDeactivateKey, ActionRevokeSessions, ActionNotify}
+	tests := []struct {
+		typ      string
+		severity float64
+		kind     finding.Kind
+		want     []string // actions the matching rule must have
+		wantNot  []string
+	}{
+		{"CredentialAccess:IAMUser/AnomalousBehavior", 5, finding.KindIAMUserKey, contains, []string{ActionBlockIP}},
+		{"DefenseEvasion:IAMUser/AnomalousBehavior", 5, finding.KindIAMUserKey, contains, nil},
+		{"DefenseEvasion:IAMUser/BedrockLoggingDisabled", 5, finding.KindIAMUserKey, contains, nil},
+		{"Discovery:IAMUser/AnomalousBehavior", 2, finding.KindIAMUserKey, []string{ActionNotify}, []string{ActionDeactivateKey}},
+		{"Exfiltration:IAMUser/AnomalousBehavior", 8, finding.KindIAMUserKey, contains, nil},
+		{"Impact:IAMUser/AnomalousBehavior", 8, finding.KindIAMUserKey, contains, nil},
+		{"InitialAccess:IAMUser/AnomalousBehavior", 5, finding.KindIAMUserKey, contains, nil},
+		{"PenTest:IAMUser/KaliLinux", 5, finding.KindIAMUserKey, append(contains, ActionBlockIP), nil},
+		{"PenTest:IAMUser/ParrotLinux", 5, finding.KindIAMUserKey, append(contains, ActionBlockIP), nil},
+		{"PenTest:IAMUser/PentooLinux", 5, finding.KindIAMUserKey, append(contains, ActionBlockIP), nil},
+		{"Persistence:IAMUser/AnomalousBehavior", 5, finding.KindIAMUserKey, contains, nil},
+		{"Policy:IAMUser/RootCredentialUsage", 2, finding.KindRoot, []string{ActionNotify}, []string{ActionBlockIP}},
+		{"Policy:IAMUser/ShortTermRootCredentialUsage", 2, finding.KindRoot, []string{ActionNotify}, nil},
+		{"PrivilegeEscalation:IAMUser/AnomalousBehavior", 5, finding.KindIAMUserKey, contains, nil},
+		{"Recon:IAMUser/MaliciousIPCaller", 5, finding.KindIAMUserSession, append(contains, ActionBlockIP), nil},
+		{"Recon:IAMUser/MaliciousIPCaller.Custom", 5, finding.KindIAMUserKey, append(contains, ActionBlockIP), nil},
+		{"Recon:IAMUser/TorIPCaller", 5, finding.KindIAMUserKey, append(contains, ActionBlockIP), nil},
+		{"Stealth:IAMUser/CloudTrailLoggingDisabled", 2, finding.KindIAMUserKey, contains, nil},
+		{"Stealth:IAMUser/PasswordPolicyChange", 2, finding.KindIAMUserKey, []string{ActionNotify}, []string{ActionDeactivateKey}},
+		{"UnauthorizedAccess:IAMUser/ConsoleLoginSuccess.B", 5, finding.KindIAMUserSession, []string{ActionNotify}, nil},
+		{"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS", 8, finding.KindAssumedRole, []string{ActionRevokeSessions}, []string{ActionBlockIP}},
+		{"UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", 8, finding.KindAssumedRole, []string{ActionRevokeSessions, ActionBlockIP}, nil},
+		{"UnauthorizedAccess:IAMUser/MaliciousIPCaller", 5, finding.KindIAMUserKey, append(contains, ActionBlockIP), nil},
+		{"UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom", 5, finding.KindIAMUserKey, append(contains, ActionBlockIP), nil},
+		{"UnauthorizedAccess:IAMUser/TorIPCaller", 5, finding.KindIAMUserKey, append(contains, ActionBlockIP), nil},
+		{"Impact:IAMUser/CostHarvesting", 5, finding.KindIAMUserKey, []string{ActionNotify}, nil},
+		{"UnauthorizedAccess:EC2/SSHBruteForce", 2, finding.KindNone, []string{ActionBlockIP}, []string{ActionDeactivateKey}},
+		{"UnauthorizedAccess:EC2/RDPBruteForce", 2, finding.KindNone, []string{ActionBlockIP}, nil},
+		{"Recon:EC2/PortProbeUnprotectedPort", 2, finding.KindNone, []string{ActionBlockIP}, nil},
+		{"Discovery:S3/MaliciousIPCaller", 5, finding.KindIAMUserKey, []string{ActionBlockIP}, nil},
+		{"Discovery:Kubernetes/MaliciousIPCaller", 5, finding.KindNone, []string{ActionBlockIP}, nil},
+		{"CredentialAccess:RDS/MaliciousIPCaller.FailedLogin", 5, finding.KindNone, []string{ActionBlockIP}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ, func(t *testing.T) {
+			r, ok := p.Match(finding.Finding{Source: finding.SourceGuardDuty, Type: tt.typ, Severity: tt.severity, Principal: finding.Principal{Kind: tt.kind}})
+			if !ok {
+				t.Fatal("no rule matches")
+			}
+			for _, a := range tt.want {
+				if !r.Has(a) {
+					t.Errorf("rule %s lacks %s", r.Name, a)
+				}
+			}
+			for _, a := range tt.wantNot {
+				if r.Has(a) {
+					t.Errorf("rule %s has %s", r.Name, a)
+				}
+			}
+		})
+	}
+}
+
+func TestDefaultCloudTrailRules(t *testing.T) {
+	p := Default()
+	tests := []struct {
+		eventSource, name string
+		kind              finding.Kind
+		wantRule          string
+	}{
+		{"cloudtrail.amazonaws.com", "StopLogging", finding.KindIAMUserKey, "audit-trail-tampering"},
+		{"cloudtrail.amazonaws.com", "DeleteTrail", finding.KindAssumedRole, "audit-trail-tampering"},
+		{"cloudtrail.amazonaws.com", "DeleteTrail", finding.KindService, ""},
+		{"cloudtrail.amazonaws.com", "StopLogging", finding.KindRoot, "audit-trail-tampering"},
+		{"guardduty.amazonaws.com", "DeleteDetector", finding.KindAssumedRole, "guardduty-tampering"},
+		{"securityhub.amazonaws.com", "DisableSecurityHub", finding.KindFederated, "securityhub-tampering"},
+		{"signin.amazonaws.com", "ConsoleLogin", finding.KindRoot, "root-console-sign-in"},
+		{"signin.amazonaws.com", "ConsoleLogin", finding.KindIAMUserSession, ""},
+		{"guardduty.amazonaws.com", "StopLogging", finding.KindIAMUserKey, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.eventSource+"/"+tt.name+"/"+string(tt.kind), func(t *testing.T) {
+			r, ok := p.Match(finding.Finding{Source: finding.SourceCloudTrail, EventSource: tt.eventSource, Type: tt.name, Principal: finding.Principal{Kind: tt.kind}})
+			if r.Name != tt.wantRule || ok != (tt.wantRule != "") {
+				t.Errorf("matched %q (%v), want %q", r.Name, ok, tt.wantRule)
+			}
+		})
+	}
+}
+
+func TestMatchSeverityFloorAndOrder(t *testing.T) {
+	p := Default()
+	f := finding.Finding{Source: finding.SourceGuardDuty, Type: "CredentialAccess:IAMUser/AnomalousBehavior", Severity: 5,
+		Principal: finding.Principal{Kind: finding.KindIAMUserKey}}
+	if r, _ := p.Match(f); r.Name != "anomalous-credential-use" {
+		t.Fatalf("severity 5 matched %s", r.Name)
+	}
+	f.Severity = 3
+	if r, _ := p.Match(f); r.Name != "other-credential-findings" {
+		t.Fatalf("severity 3 matched %s, want the notify-only rule below it", r.Name)
+	}
+	p.Settings.MinSeverity = 9
+	f.Severity = 8
+	if r, ok := p.Match(f); ok {
+		t.Fatalf("settings.minSeverity 9 still matched %s at 8", r.Name)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, text, want string
+	}{
+		{"empty", ``, "empty"},
+		{"syntax_error_names_line", "{\n  \"version\": 1,\n  \"rules\": [\n    {\"name\": \"x\",}\n  ]\n}", "4:19"},
+		{"unknown_field_names_it", "{\n  \"version\": 1,\n  \"setings\": {}\n}", `unknown field "setings"`},
+		{"wrong_type_names_field_and_line", "{\n  \"version\": 1,\n  \"settings\": {\"dryRun\": \"yes\"}\n}", `3:`},
+		{"wrong_type_field", `{"version": 1, "settings": {"dryRun": "yes"}}`, `settings.dryRun`},
+		{"trailing_data", `{"version":1,"rules":[]} {}`, "unexpected data"},
+		{"version", `{"version": 2, "rules": []}`, "version: 2 is not supported"},
+		{"no_rules", `{"version": 1}`, "at least one rule"},
+		{"bad_rule_name", rules(`{"name":"Stolen Keys","source":"guardduty","types":["A:B/C"],"actions":["notify"]}`), `rules[0] (Stolen Keys): name`},
+		{"bad_source", rules(`{"name":"x","source":"securityhub","types":["A"],"actions":["notify"]}`), `source: "securityhub"`},
+		{"unknown_action", rules(`{"name":"x","source":"guardduty","types":["A"],"actions":["delete-key"]}`), `actions[0]: "delete-key" is not one of`},
+		{"duplicate_action", rules(`{"name":"x","source":"guardduty","types":["A"],"actions":["notify","notify"]}`), `listed twice`},
+		{"no_actions", rules(`{"name":"x","source":"guardduty","types":["A"],"actions":[]}`), `at least one action`},
+		{"no_types", rules(`{"name":"x","source":"guardduty","actions":["notify"]}`), `types: a rule needs`},
+		{"catch_all", rules(`{"name":"x","source":"guardduty","types":["*"],"actions":["notify"]}`), `types[0]: pattern "*" matches everything`},
+		{"question_mark", rules(`{"name":"x","source":"guardduty","types":["Recon:IAMUser/Tor?PCaller"],"actions":["notify"]}`), `only * is supported`},
+		{"family_without_star", rules(`{"name":"x","source":"guardduty","types":["UnauthorizedAccess:IAMUser/"],"actions":["notify"]}`), `"UnauthorizedAccess:IAMUser/*"`},
+		{"severity_range", rules(`{"name":"x","source":"guardduty","types":["A"],"minSeverity":11,"actions":["notify"]}`), `minSeverity: 11`},
+		{"cloudtrail_needs_event_source", rules(`{"name":"x","source":"cloudtrail","types":["StopLogging"],"actions":["notify"]}`), `eventSource: ""`},
+		{"cloudtrail_has_no_severity", rules(`{"name":"x","source":"cloudtrail","eventSource":"cloudtrail.amazonaws.com","types":["StopLogging"],"minSeverity":5,"actions":["notify"]}`), `carry no severity`},
+		{"guardduty_has_no_event_source", rules(`{"name":"x","source":"guardduty","eventSource":"cloudtrail.amazonaws.com","types":["A"],"actions":["notify"]}`), `only CloudTrail rules`},
+		{"bad_principal_kind", rules(`{"name":"x","source":"guardduty","types":["A"],"principals":["admin"],"actions":["notify"]}`), `principals[0]: "admin"`},
+		{"duplicate_rule_name", rules(`{"name":"x","source":"guardduty","types":["A"],"actions":["notify"]},{"name":"x","source":"guardduty","types":["B"],"actions":["notify"]}`), `already used by rules[0]`},
+		{"bad_cidr", settings(`"allowCidrs":["10.0.0.0/33"]`), `settings.allowCidrs[0]: "10.0.0.0/33"`},
+		{"bad_protect", settings(`"protect":["break-glass"]`), `settings.protect[0]`},
+		{"bad_ipset_arn", settings(`"ipSets":{"ipv4":"arn:aws:s3:::bucket"}`), `settings.ipSets.ipv4`},
+		{"bad_ipset_scope", settings(`"ipSets":{"ipv6":"arn:aws:wafv2:us-east-1:123456789012:zonal/ipset/x/1"}`), `scope "zonal"`},
+		{"bad_topic", settings(`"topicArn":"alerts"`), `settings.topicArn`},
+		{"min_severity_setting", settings(`"minSeverity":-1`), `settings.minSeverity`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.text), "test.json")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want one containing %q", err, tt.want)
+			}
+			if !strings.HasPrefix(err.Error(), "playbook test.json") {
+				t.Errorf("error %q does not name the file", err)
+			}
+		})
+	}
+}
+
+func rules(r string) string { return `{"version":1,"rules":[` + r + `]}` }
+
+func settings(s string) string {
+	return `{"version":1,"settings":{` + s + `},"rules":[{"name":"x","source":"guardduty","types":["A"],"actions":["notify"]}]}`
+}
+
+func TestFromEnv(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pb.json")
+	if err := os.WriteFile(file, []byte(settings(`"dryRun":false,"allowCidrs":["192.0.2.0/24"]`)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v4 := "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/autocontain-v4/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
+	tests := []struct {
+		name    string
+		env     map[string]string
+		check   func(t *testing.T, p *Playbook)
+		wantErr string
+	}{
+		{"default", nil, func(t *testing.T, p *Playbook) {
+			if len(p.Rules) != len(Default().Rules) {
+				t.Error("not the default playbook")
+			}
+		}, ""},
+		{"file_then_overrides", map[string]string{
+			EnvPlaybookFile: file, EnvDryRun: "true", EnvAllowCIDRs: " 10.1.0.0/16 , 2001:db8::/32,", EnvIPSetV4: v4,
+			EnvTopicARN: "arn:aws:sns:us-east-1:123456789012:alerts", EnvMinSeverity: "4.5", EnvProtect: "arn:aws:iam::*:role/admin",
+			EnvActOnSamples: "1", EnvActOnArchived: "false",
+		}, func(t *testing.T, p *Playbook) {
+			s := p.Settings
+			if len(p.Rules) != 1 || !s.DryRun || s.IPSets.IPv4 != v4 || s.MinSeverity != 4.5 || !s.ActOnSamples ||
+				s.TopicARN != "arn:aws:sns:us-east-1:123456789012:alerts" || len(s.Protect) != 1 {
+				t.Errorf("settings not applied: %+v", s)
+			}
+			if _, ok := p.Allowed(netip.MustParseAddr("10.1.2.3")); !ok {
+				t.Error("10.1.2.3 not allowed")
+			}
+			if _, ok := p.Allowed(netip.MustParseAddr("192.0.2.1")); ok {
+				t.Error("the file's allow list should be replaced by the variable's")
+			}
+			if _, ok := p.Protected("arn:aws:iam::123456789012:role/admin"); !ok {
+				t.Error("protect pattern not applied")
+			}
+		}, ""},
+		{"inline_beats_file", map[string]string{EnvPlaybook: settings(`"dryRun":true`), EnvPlaybookFile: "/nonexistent"},
+			func(t *testing.T, p *Playbook) {
+				if !p.Settings.DryRun {
+					t.Error("inline playbook not used")
+				}
+			}, ""},
+		{"missing_file", map[string]string{EnvPlaybookFile: filepath.Join(dir, "nope.json")}, nil, "AUTOCONTAIN_PLAYBOOK_FILE"},
+		{"bad_bool", map[string]string{EnvDryRun: "sure"}, nil, `$AUTOCONTAIN_DRY_RUN: "sure"`},
+		{"bad_number", map[string]string{EnvMinSeverity: "high"}, nil, `$AUTOCONTAIN_MIN_SEVERITY`},
+		{"bad_cidr_in_env", map[string]string{EnvAllowCIDRs: "office"}, nil, `allowCidrs[0]: "office"`},
+		{"bad_arn_in_env", map[string]string{EnvIPSetV6: "my-set"}, nil, `settings.ipSets.ipv6`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := FromEnv(func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, p)
+		})
+	}
+}
+
+// TestReadmeDocumentsEveryEnvVariable keeps the README's table of
+// variables honest.
+func TestReadmeDocumentsEveryEnvVariable(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Skip("README.md not written yet")
+	}
+	src, err := os.ReadFile("load.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`"(AUTOCONTAIN_[A-Z0-9_]+)"`).FindAllStringSubmatch(string(src), -1) {
+		if !strings.Contains(string(readme), m[1]) {
+			t.Errorf("README.md does not document %s", m[1])
+		}
+	}
+}
+
+func FuzzParsePlaybook(f *testing.F) {
+	f.Add(DefaultJSON())
+	f.Add([]byte(rules(`{"name":"x","source":"cloudtrail","eventSource":"cloudtrail.amazonaws.com","types":["Stop*"],"actions":["notify"]}`)))
+	f.Add([]byte(settings(`"allowCidrs":["10.0.0.0/8"],"protect":["arn:*"]`)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse(data, "fuzz.json")
+		if err != nil {
+			return
+		}
+		// What validates must be usable without panicking.
+		p.Match(finding.Finding{Source: finding.SourceGuardDuty, Type: "Recon:IAMUser/TorIPCaller", Severity: 5})
+		p.Match(finding.Finding{Source: finding.SourceCloudTrail, EventSource: "cloudtrail.amazonaws.com", Type: "StopLogging"})
+		p.Allowed(netip.MustParseAddr("2001:db8::1"))
+		p.Protected("arn:aws:iam::123456789012:user/alice")
+		if len(p.Rules) == 0 {
+			t.Fatal("a valid playbook has rules")
+		}
+	})
+}

@@ -1,0 +1,261 @@
+// Package sandbox builds, in an AWS emulator, the account that the sample
+// events in events/ talk about: the IAM users with their access keys, the
+// roles, the WAF IP sets and the notification topic. The demo and the
+// integration tests use it. It refuses any endpoint that is not on this
+// machine, so it can never create users in a real account.
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/aws-sdk-go-v2/service/wafv2"
+	waftypes "github.com/aws/aws-sdk-go-v2/service/wafv2/types"
+
+	"github.com/autocontain/autocontain/internal/finding"
+	"github.com/autocontain/autocontain/internal/ipset"
+	"github.com/autocontain/autocontain/internal/playbook"
+)
+
+// Users and roles the sample events name.
+var (
+	Users = []string{"alice", "bob", "ci-deployer"}
+	Roles = []string{"web-app-role", "data-pipeline-role"}
+)
+
+// Account is the sandbox's state as created.
+type Account struct {
+	// Keys maps each user to the ids of the access keys created for it.
+	Keys     map[string][]string
+	IPSetV4  string
+	IPSetV6  string
+	TopicARN string
+	// QueueURL is an SQS queue subscribed to the topic, to read notifications back.
+	QueueURL string
+}
+
+// CheckLocal refuses configurations whose endpoint is not on this machine.
+func CheckLocal(cfg aws.Config) error {
+	if cfg.BaseEndpoint == nil {
+		return errors.New("sandbox: no endpoint is set (AWS_ENDPOINT_URL): refusing to touch a real AWS account")
+	}
+	u, err := url.Parse(*cfg.BaseEndpoint)
+	if err != nil {
+		return fmt.Errorf("sandbox: endpoint %q: %w", *cfg.BaseEndpoint, err)
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("sandbox: endpoint %q is not on this machine: refusing to touch it", *cfg.BaseEndpoint)
+	}
+	return nil
+}
+
+// Create builds the account in the emulator cfg points at.
+func Create(ctx context.Context, cfg aws.Config) (*Account, error) {
+	if err := CheckLocal(cfg); err != nil {
+		return nil, err
+	}
+	iamc, waf, snsc, sqsc := iam.NewFromConfig(cfg), wafv2.NewFromConfig(cfg), sns.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
+	a := &Account{Keys: map[string][]string{}}
+	keys := map[string]int{"alice": 2, "bob": 1, "ci-deployer": 1}
+	for _, u := range Users {
+		if _, err := iamc.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u)}); err != nil {
+			return nil, fmt.Errorf("create user %s: %w", u, err)
+		}
+		for range keys[u] {
+			out, err := iamc.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(u)})
+			if err != nil {
+				return nil, fmt.Errorf("create access key for %s: %w", u, err)
+			}
+			a.Keys[u] = append(a.Keys[u], aws.ToString(out.AccessKey.AccessKeyId))
+		}
+	}
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	for _, r := range Roles {
+		if _, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(r), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+			return nil, fmt.Errorf("create role %s: %w", r, err)
+		}
+	}
+	for _, s := range []struct {
+		name    string
+		version waftypes.IPAddressVersion
+		dst     *string
+	}{
+		{"autocontain-blocklist-v4", waftypes.IPAddressVersionIpv4, &a.IPSetV4},
+		{"autocontain-blocklist-v6", waftypes.IPAddressVersionIpv6, &a.IPSetV6},
+	} {
+		out, err := waf.CreateIPSet(ctx, &wafv2.CreateIPSetInput{
+			Name: aws.String(s.name), Scope: waftypes.ScopeRegional, IPAddressVersion: s.version, Addresses: []string{},
+			Description: aws.String("Addresses blocked by autocontain"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("create IP set %s: %w", s.name, err)
+		}
+		*s.dst = aws.ToString(out.Summary.ARN)
+	}
+	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("autocontain-notifications")})
+	if err != nil {
+		return nil, fmt.Errorf("create topic: %w", err)
+	}
+	a.TopicARN = aws.ToString(topic.TopicArn)
+	q, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("autocontain-notifications-inbox")})
+	if err != nil {
+		return nil, fmt.Errorf("create queue: %w", err)
+	}
+	a.QueueURL = aws.ToString(q.QueueUrl)
+	qa, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return nil, fmt.Errorf("read queue ARN: %w", err)
+	}
+	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{
+		TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(qa.Attributes["QueueArn"]),
+		Attributes: map[string]string{"RawMessageDelivery": "true"},
+	}); err != nil {
+		return nil, fmt.Errorf("subscribe queue to topic: %w", err)
+	}
+	return a, nil
+}
+
+// Settings returns the playbook settings that point the actions at the sandbox.
+func (a *Account) Settings(base playbook.Settings) playbook.Settings {
+	base.IPSets = playbook.IPSets{IPv4: a.IPSetV4, IPv6: a.IPSetV6}
+	base.TopicARN = a.TopicARN
+	return base
+}
+
+// Env returns the same settings as AUTOCONTAIN_* environment variables.
+func (a *Account) Env() []string {
+	return []string{
+		playbook.EnvIPSetV4 + "=" + a.IPSetV4,
+		playbook.EnvIPSetV6 + "=" + a.IPSetV6,
+		playbook.EnvTopicARN + "=" + a.TopicARN,
+	}
+}
+
+// Rewrite returns event with the long-term access key id it names replaced
+// by the sandbox's first key of the same user: the emulator makes up its own
+// key ids, the sample events carry realistic ones.
+func (a *Account) Rewrite(event []byte) []byte {
+	f, err := finding.Parse(event)
+	if err != nil || f.Principal.Kind != finding.KindIAMUserKey {
+		return event
+	}
+	keys := a.Keys[f.Principal.UserName]
+	if len(keys) == 0 || f.Principal.AccessKeyID == "" {
+		return event
+	}
+	return bytes.ReplaceAll(event, []byte(f.Principal.AccessKeyID), []byte(keys[0]))
+}
+
+// Messages receives the notifications published so far (at most max).
+func (a *Account) Messages(ctx context.Context, cfg aws.Config, max int) ([]string, error) {
+	sqsc := sqs.NewFromConfig(cfg)
+	var out []string
+	for len(out) < max {
+		r, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(a.QueueURL), MaxNumberOfMessages: int32(min(10, max-len(out)))})
+		if err != nil {
+			return nil, fmt.Errorf("receive notifications: %w", err)
+		}
+		if len(r.Messages) == 0 {
+			break
+		}
+		for _, m := range r.Messages {
+			out = append(out, aws.ToString(m.Body))
+			if _, err := sqsc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(a.QueueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				return nil, fmt.Errorf("delete notification: %w", err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// State is what containment changes in the sandbox, read back through the API.
+type State struct {
+	// KeyStatus maps user -> key id -> Active or Inactive.
+	KeyStatus map[string]map[string]string
+	// UserPolicies and RolePolicies map a name to its inline policies' names.
+	UserPolicies map[string][]string
+	RolePolicies map[string][]string
+	// IPv4 and IPv6 are the IP sets' addresses, sorted.
+	IPv4, IPv6 []string
+}
+
+// Snapshot reads the state back.
+func (a *Account) Snapshot(ctx context.Context, cfg aws.Config) (State, error) {
+	iamc, waf := iam.NewFromConfig(cfg), wafv2.NewFromConfig(cfg)
+	s := State{KeyStatus: map[string]map[string]string{}, UserPolicies: map[string][]string{}, RolePolicies: map[string][]string{}}
+	for _, u := range Users {
+		keys, err := iamc.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(u)})
+		if err != nil {
+			return State{}, fmt.Errorf("list keys of %s: %w", u, err)
+		}
+		s.KeyStatus[u] = map[string]string{}
+		for _, k := range keys.AccessKeyMetadata {
+			s.KeyStatus[u][aws.ToString(k.AccessKeyId)] = string(k.Status)
+		}
+		pols, err := iamc.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: aws.String(u)})
+		if err != nil {
+			return State{}, fmt.Errorf("list policies of user %s: %w", u, err)
+		}
+		s.UserPolicies[u] = pols.PolicyNames
+	}
+	for _, r := range Roles {
+		pols, err := iamc.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String(r)})
+		if err != nil {
+			return State{}, fmt.Errorf("list policies of role %s: %w", r, err)
+		}
+		s.RolePolicies[r] = pols.PolicyNames
+	}
+	for _, set := range []struct {
+		arn string
+		dst *[]string
+	}{{a.IPSetV4, &s.IPv4}, {a.IPSetV6, &s.IPv6}} {
+		ref, err := ipset.Parse(set.arn)
+		if err != nil {
+			return State{}, err
+		}
+		out, err := waf.GetIPSet(ctx, &wafv2.GetIPSetInput{Name: aws.String(ref.Name), Id: aws.String(ref.ID), Scope: waftypes.Scope(ref.Scope)})
+		if err != nil {
+			return State{}, fmt.Errorf("get IP set %s: %w", ref.Name, err)
+		}
+		*set.dst = slices.Sorted(slices.Values(out.IPSet.Addresses))
+	}
+	return s, nil
+}
+
+// String renders the state for the demo, keys masked.
+func (s State) String() string {
+	var b strings.Builder
+	for _, u := range Users {
+		var keys []string
+		for id, st := range s.KeyStatus[u] {
+			keys = append(keys, finding.MaskKey(id)+" "+st)
+		}
+		sort.Strings(keys)
+		fmt.Fprintf(&b, "  user %-12s keys: %-42s inline policies: %s\n", u, strings.Join(keys, ", "), list(s.UserPolicies[u]))
+	}
+	for _, r := range Roles {
+		fmt.Fprintf(&b, "  role %-19s inline policies: %s\n", r, list(s.RolePolicies[r]))
+	}
+	fmt.Fprintf(&b, "  WAF IPv4 set: %s\n  WAF IPv6 set: %s\n", list(s.IPv4), list(s.IPv6))
+	return b.String()
+}
+
+func list(ss []string) string {
+	if len(ss) == 0 {
+		return "(none)"
+	}
+	return strings.Join(ss, " ")
+}
