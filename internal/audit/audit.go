@@ -8,11 +8,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/plan"
+	"github.com/autocontain/autocontain/internal/playbook"
 )
 
 // Step statuses.
@@ -29,6 +31,7 @@ const (
 const (
 	OutcomeDryRun    = "dry-run"
 	OutcomeContained = "contained" // at least one action changed the account, none failed
+	OutcomeReported  = "reported"  // nothing contained; a principal was reported for a human to act on
 	OutcomeNoChange  = "no-change" // nothing failed, nothing needed changing
 	OutcomeFailed    = "failed"    // at least one step failed
 )
@@ -131,17 +134,23 @@ func (r *Record) outcome() string {
 	if r.DryRun {
 		return OutcomeDryRun
 	}
-	changed := false
+	changed, reported := false, false
 	for _, s := range r.Steps {
 		switch s.Status {
 		case StatusFailed:
 			return OutcomeFailed
 		case StatusDone:
-			changed = true
+			// A notification reports; it contains nothing.
+			changed = changed || s.Action != playbook.ActionNotify
+		case StatusReported:
+			reported = true
 		}
 	}
-	if changed {
+	switch {
+	case changed:
 		return OutcomeContained
+	case reported:
+		return OutcomeReported
 	}
 	return OutcomeNoChange
 }
@@ -185,8 +194,8 @@ func (r Record) Text() string {
 	}
 	fmt.Fprintf(&b, "Finding: %s, account %s, region %s, updated %s\n", f.ID, f.Account, f.Region, f.UpdatedAt.Format(time.RFC3339))
 	p := r.Principal
-	who := strings.TrimSpace(strings.Join([]string{p.ARN, p.UserName, p.RoleName, p.AccessKey}, " "))
-	fmt.Fprintf(&b, "Principal: %s %s\n", p.Kind, who)
+	who := strings.Join(slices.DeleteFunc([]string{p.Kind, p.ARN, p.UserName, p.RoleName, p.AccessKey}, func(s string) bool { return s == "" }), " ")
+	fmt.Fprintf(&b, "Principal: %s\n", who)
 	if len(f.Addresses) > 0 {
 		fmt.Fprintf(&b, "Addresses: %s\n", strings.Join(f.Addresses, " "))
 	}

@@ -131,7 +131,7 @@ func (a *IPBlocker) add(ctx context.Context, api IPSetAPI, ref ipset.Ref, addrs 
 	if err != nil {
 		return Outcome{}, fmt.Errorf("block-ip: update IP set %s: %w", ref.Name, err)
 	}
-	return Outcome{Changed: true, Detail: fmt.Sprintf("IP set %s += %s (%d addresses)", ref.Name, strings.Join(added, " "), len(merged))}, nil
+	return Outcome{Changed: true, Detail: fmt.Sprintf("IP set %s += %s (now %d addresses)", ref.Name, strings.Join(added, " "), len(merged))}, nil
 }
 
 func joinPrefixes(ps []netip.Prefix) string {

@@ -200,7 +200,7 @@ func (p *Plan) blockSteps(f finding.Finding, pb *playbook.Playbook) {
 			continue
 		}
 		p.add(action, Target{Kind: TargetIPSet, ARN: fam.arn, Addresses: fam.addrs},
-			fmt.Sprintf("block the attacker %s %s in the web ACL's IP set", fam.name, plural(len(fam.addrs), "address", "addresses")))
+			fmt.Sprintf("block %s in the web ACL's IP set", plural(len(fam.addrs), "attacker "+fam.name+" address", "attacker "+fam.name+" addresses")))
 	}
 }
 

@@ -1,0 +1,74 @@
+# The make targets are the project's interface: demo, test, bench, synth, lint.
+SHELL := /bin/bash
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+GO          ?= go
+BIN         := $(CURDIR)/bin
+STATICCHECK := $(BIN)/staticcheck
+STATICCHECK_VERSION := v0.8.2
+FUZZTIME    ?= 10s
+# The Lambda binary, built exactly as deployed.
+BOOTSTRAP   := $(BIN)/lambda/bootstrap
+BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
+
+.PHONY: all demo test unit lint fmt-check vet staticcheck fuzz bench size build synth moto clean
+
+all: lint test
+
+## demo: start the emulator, build the demo account, contain every sample event, show before/after
+demo: moto
+	$(GO) run ./internal/demo
+
+## test: lint, unit and integration tests (against the moto server), brief fuzzing
+test: moto lint
+	CI=$${CI:-} AUTOCONTAIN_REQUIRE_EMULATOR=1 $(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz
+
+## unit: the tests alone, without lint and fuzzing
+unit: moto
+	AUTOCONTAIN_REQUIRE_EMULATOR=1 $(GO) test -count=1 ./...
+
+## moto: install the moto server into .venv (idempotent)
+moto:
+	@bash scripts/moto-venv.sh >/dev/null
+
+lint: fmt-check vet staticcheck
+
+fmt-check:
+	@out=$$(gofmt -l lambda internal infra); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+$(STATICCHECK):
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) ./...
+
+## fuzz: run each fuzz target for FUZZTIME (seeded from events/)
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/finding
+	$(GO) test -run='^$$' -fuzz='^FuzzParsePlaybook$$' -fuzztime=$(FUZZTIME) ./internal/playbook
+
+## build: the Lambda binary as deployed (linux/arm64, provided.al2023)
+build:
+	@mkdir -p $(dir $(BOOTSTRAP))
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(BUILD_FLAGS) -o $(BOOTSTRAP) ./lambda
+
+## size: the size of the deployed binary
+size: build
+	@stat -c '%s' $(BOOTSTRAP) | awk '{printf "bootstrap (linux/arm64, as deployed): %d bytes = %.2f MiB\n", $$1, $$1/1048576}'
+
+## bench: parse+plan and apply benchmarks, and the Lambda binary's size
+bench: moto size
+	AUTOCONTAIN_REQUIRE_EMULATOR=1 $(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
+
+## synth: synthesize the CloudFormation template into cdk.out (no credentials needed)
+synth:
+	$(GO) run ./infra
+
+clean:
+	rm -rf $(BIN) cdk.out

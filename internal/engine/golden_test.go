@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/autocontain/autocontain/internal/playbook"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden plans in events/")
+
+// Fixed settings, so golden plans do not depend on an emulator's ids.
+const (
+	goldenV4    = "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/autocontain-blocklist-v4/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+	goldenV6    = "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/autocontain-blocklist-v6/1a2b3c4d-5e6f-7081-92a3-b4c5d6e7f809"
+	goldenTopic = "arn:aws:sns:us-east-1:123456789012:autocontain-notifications"
+)
+
+func goldenPlaybook() *playbook.Playbook {
+	pb := playbook.Default()
+	pb.Settings.IPSets = playbook.IPSets{IPv4: goldenV4, IPv6: goldenV6}
+	pb.Settings.TopicARN = goldenTopic
+	return pb
+}
+
+func sampleEvents(t testing.TB) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "events", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 12 {
+		t.Fatalf("found %d sample events in events/, want at least 12", len(files))
+	}
+	return files
+}
+
+// TestGoldenPlans replays every sample event through parse and plan and
+// compares the plan, as a table and as JSON, with events/NAME.plan.golden.
+// Run with -update to rewrite them after a deliberate change, then review
+// the diff.
+func TestGoldenPlans(t *testing.T) {
+	eng := &Engine{Playbook: goldenPlaybook()}
+	for _, file := range sampleEvents(t) {
+		name := strings.TrimSuffix(filepath.Base(file), ".json")
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := eng.Plan(raw)
+			if err != nil {
+				t.Fatalf("plan: %v", err)
+			}
+			var got bytes.Buffer
+			if err := p.WriteTable(&got); err != nil {
+				t.Fatal(err)
+			}
+			got.WriteString("\n")
+			js, err := json.MarshalIndent(p, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.Write(js)
+			got.WriteString("\n")
+			golden := strings.TrimSuffix(file, ".json") + ".plan.golden"
+			if *update {
+				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/engine -run TestGoldenPlans -update to create it)", err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Errorf("plan differs from %s (if the change is deliberate, rerun with -update and review the diff)\n--- got\n%s", golden, got.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/autocontain/autocontain/internal/plan"
+	"github.com/autocontain/autocontain/internal/sandbox"
+	"github.com/autocontain/autocontain/internal/testenv"
+)
+
+func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = runCLI(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCLIUsage(t *testing.T) {
+	badPlaybook := writeFile(t, "pb.json", "{\n  \"version\": 1,\n  \"rules\": [\n    {\"name\": \"x\", \"source\": \"guardduty\", \"types\": [\"A\"], \"actions\": [\"delete-key\"]}\n  ]\n}\n")
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{"no_command", nil, exitUsage, "", "Usage:"},
+		{"help", []string{"-h"}, exitOK, "autocontain plan", ""},
+		{"unknown_command", []string{"contain"}, exitUsage, "", `unknown command "contain"`},
+		{"plan_without_event", []string{"plan"}, exitUsage, "", "name at least one event file"},
+		{"plan_flag_help", []string{"plan", "-h"}, exitOK, "", "-json"},
+		{"plan_missing_file", []string{"plan", "nope.json"}, exitUsage, "", "nope.json"},
+		{"plan_not_an_event", []string{"plan", writeFile(t, "x.json", `{"hello":"world"}`)}, exitUsage, "", `no "source"`},
+		{"plan_bad_playbook", []string{"plan", "-playbook", badPlaybook, "../events/guardduty-ec2-ssh-bruteforce.json"}, exitUsage, "", `actions[0]: "delete-key"`},
+		{"playbook_check_bad", []string{"playbook", "-check", badPlaybook}, exitUsage, "", "delete-key"},
+		{"playbook_check_good", []string{"playbook", "-check", writeFile(t, "ok.json", `{"version":1,"rules":[{"name":"x","source":"guardduty","types":["A"],"actions":["notify"]}]}`)}, exitOK, "valid, 1 rules", ""},
+		{"playbook_prints_default", []string{"playbook"}, exitOK, `"known-bad-caller"`, ""},
+		{"invoke_without_function", []string{"invoke", "../events/guardduty-ec2-ssh-bruteforce.json"}, exitUsage, "", "-function"},
+		{"invoke_refuses_bad_event", []string{"invoke", "-function", "autocontain", writeFile(t, "x.json", `[]`)}, exitUsage, "", "not a JSON object"},
+		{"apply_without_event", []string{"apply"}, exitUsage, "", "name at least one event file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := cli(t, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, out, errOut)
+			}
+			if !strings.Contains(out, tt.wantStdout) {
+				t.Errorf("stdout lacks %q:\n%s", tt.wantStdout, out)
+			}
+			if !strings.Contains(errOut, tt.wantStderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.wantStderr, errOut)
+			}
+		})
+	}
+}
+
+func TestCLIPlan(t *testing.T) {
+	// plan must not need AWS at all: no credentials, an unreachable endpoint.
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	code, out, errOut := cli(t, "plan", "../events/guardduty-maliciousipcaller-custom-akia.json", "../events/guardduty-root-credential-usage.json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"known-bad-caller", "deactivate-key", "root-credential-usage", "report", "ACTION", "REASON"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, errOut = cli(t, "plan", "-json", "../events/guardduty-instance-credential-exfiltration-outsideaws.json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var p plan.Plan
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("-json output is not a plan: %v\n%s", err, out)
+	}
+	if p.Rule != "instance-credentials-used-outside-aws" || len(p.Steps) == 0 {
+		t.Errorf("plan %+v", p)
+	}
+}
+
+func TestCLIApply(t *testing.T) {
+	emu := testenv.Moto(t)
+	cfg := emu.Config(t)
+	ctx := context.Background()
+	acct, err := sandbox.Create(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ENDPOINT_URL", emu.URL)
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	for _, kv := range acct.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	event := writeFile(t, "alice.json", string(acct.Rewrite(readEventFile(t, "guardduty-maliciousipcaller-custom-akia.json"))))
+
+	code, out, errOut := cli(t, "apply", "-dry-run", event)
+	if code != exitOK || !strings.Contains(out, "dry-run") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	st, err := acct.Snapshot(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.KeyStatus["alice"][acct.Keys["alice"][0]] != "Active" {
+		t.Fatal("apply -dry-run changed the key")
+	}
+
+	code, out, errOut = cli(t, "apply", event)
+	if code != exitOK || !strings.Contains(out, "[done] deactivate-key") {
+		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if st, err = acct.Snapshot(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if st.KeyStatus["alice"][acct.Keys["alice"][0]] != "Inactive" {
+		t.Error("apply did not deactivate the key")
+	}
+
+	missing := writeFile(t, "nobody.json", strings.ReplaceAll(string(readEventFile(t, "cloudtrail-stoplogging-iamuser.json")), `"alice"`, `"nobody"`))
+	code, out, errOut = cli(t, "apply", "-json", missing)
+	if code != exitFailed || !strings.Contains(errOut, "a step failed") || !strings.Contains(out, `"status": "failed"`) {
+		t.Errorf("failing apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+}

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/autocontain/autocontain/internal/audit"
+	"github.com/autocontain/autocontain/internal/playbook"
+	"github.com/autocontain/autocontain/internal/sandbox"
+	"github.com/autocontain/autocontain/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var (
+	buildOnce sync.Once
+	builtPath string
+	buildErr  error
+)
+
+// bootstrap builds the Lambda binary with the flags it is deployed with
+// (Makefile BUILD_FLAGS), for this machine's architecture so the test can
+// run it: the deployed one is linux/arm64.
+func bootstrap(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "autocontain-bootstrap-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtPath = filepath.Join(dir, "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", builtPath, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtPath
+}
+
+// runtimeAPI is an in-test server speaking the Lambda Runtime API
+// (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html).
+type runtimeAPI struct {
+	srv     *httptest.Server
+	events  chan invocation
+	results chan result
+	initErr chan string
+}
+
+type invocation struct {
+	id    string
+	event []byte
+}
+
+type result struct {
+	id      string
+	isError bool
+	body    []byte
+}
+
+func newRuntimeAPI(t *testing.T) *runtimeAPI {
+	r := &runtimeAPI{events: make(chan invocation), results: make(chan result, 16), initErr: make(chan string, 1)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, req *http.Request) {
+		select {
+		case inv := <-r.events:
+			w.Header().Set("Lambda-Runtime-Aws-Request-Id", inv.id)
+			w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(time.Now().Add(30*time.Second).UnixMilli(), 10))
+			w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:autocontain")
+			w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1")
+			w.Write(inv.event)
+		case <-req.Context().Done():
+		}
+	})
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.results <- result{id: req.PathValue("id"), body: body}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.results <- result{id: req.PathValue("id"), isError: true, body: body}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	mux.HandleFunc("POST /2018-06-01/runtime/init/error", func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.initErr <- req.Header.Get("Lambda-Runtime-Function-Error-Type") + " " + string(body)
+		w.WriteHeader(http.StatusAccepted)
+	})
+	r.srv = httptest.NewServer(mux)
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// invoke hands the function one event and waits for its answer.
+func (r *runtimeAPI) invoke(t *testing.T, id string, event []byte) result {
+	t.Helper()
+	select {
+	case r.events <- invocation{id: id, event: event}:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: the function never asked for the next invocation", id)
+	}
+	select {
+	case res := <-r.results:
+		if res.id != id {
+			t.Fatalf("answer for %s, want %s", res.id, id)
+		}
+		return res
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: no answer", id)
+	}
+	return result{}
+}
+
+// startFunction runs the bootstrap binary as Lambda would, with env added.
+func startFunction(t *testing.T, api *runtimeAPI, endpoint string, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bootstrap(t))
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(api.srv.URL, "http://"),
+		"AWS_LAMBDA_FUNCTION_NAME=autocontain", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_ENDPOINT_URL=" + endpoint,
+	}, env...)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("function output:\n%s", logs.String())
+		}
+	})
+	return cmd
+}
+
+func readEventFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLambdaRuntime runs the deployable binary under the Runtime API and
+// checks its answers and the emulator's state.
+func TestLambdaRuntime(t *testing.T) {
+	emu := testenv.Moto(t)
+	cfg := emu.Config(t)
+	ctx := context.Background()
+	acct, err := sandbox.Create(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := newRuntimeAPI(t)
+	startFunction(t, api, emu.URL, acct.Env()...)
+
+	aliceEvent := acct.Rewrite(readEventFile(t, "guardduty-maliciousipcaller-custom-akia.json"))
+	res := api.invoke(t, "req-1", aliceEvent)
+	if res.isError {
+		t.Fatalf("error answer: %s", res.body)
+	}
+	var rec audit.Record
+	if err := json.Unmarshal(res.body, &rec); err != nil {
+		t.Fatalf("answer is not an audit record: %v\n%s", err, res.body)
+	}
+	if rec.Outcome != audit.OutcomeContained || rec.Rule != "known-bad-caller" {
+		t.Errorf("outcome %s rule %s", rec.Outcome, rec.Rule)
+	}
+	if strings.Contains(string(res.body), acct.Keys["alice"][0]) {
+		t.Error("the answer carries an unmasked access key id")
+	}
+	st, err := acct.Snapshot(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.KeyStatus["alice"][acct.Keys["alice"][0]]; got != "Inactive" {
+		t.Errorf("alice's key is %s after the invocation", got)
+	}
+	if len(st.IPv4) == 0 {
+		t.Error("no address blocked")
+	}
+
+	// Same process, next invocations: a malformed event and a failing step
+	// are errors, so that Lambda's retries and failure destination apply.
+	tests := []struct {
+		name, id string
+		event    []byte
+		wantErr  string
+	}{
+		{"malformed_event", "req-2", []byte(`{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{"id":"x"}}`), "detail.type is missing"},
+		{"unsupported_event", "req-3", []byte(`{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification","detail":{}}`), "unsupported event"},
+		{"step_fails", "req-4", bytes.ReplaceAll(readEventFile(t, "cloudtrail-stoplogging-iamuser.json"), []byte(`"alice"`), []byte(`"nobody"`)), "does not exist"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := api.invoke(t, tt.id, tt.event)
+			if !res.isError || !strings.Contains(string(res.body), tt.wantErr) {
+				t.Errorf("answer (error %v): %s, want an error containing %q", res.isError, res.body, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestLambdaDryRun(t *testing.T) {
+	emu := testenv.Moto(t)
+	cfg := emu.Config(t)
+	ctx := context.Background()
+	acct, err := sandbox.Create(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := acct.Snapshot(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := newRuntimeAPI(t)
+	startFunction(t, api, emu.URL, append(acct.Env(), playbook.EnvDryRun+"=true")...)
+	res := api.invoke(t, "dry-1", acct.Rewrite(readEventFile(t, "guardduty-maliciousipcaller-custom-akia.json")))
+	var rec audit.Record
+	if err := json.Unmarshal(res.body, &rec); err != nil || rec.Outcome != audit.OutcomeDryRun {
+		t.Fatalf("answer %s (%v)", res.body, err)
+	}
+	after, err := acct.Snapshot(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.String() != before.String() {
+		t.Errorf("dry run changed the account:\n%s\nwas\n%s", after, before)
+	}
+}
+
+// TestLambdaInitError: a bad configuration fails the init, reported to the
+// Runtime API, rather than the first event.
+func TestLambdaInitError(t *testing.T) {
+	api := newRuntimeAPI(t)
+	cmd := startFunction(t, api, "http://127.0.0.1:1", playbook.EnvAllowCIDRs+"=office-network")
+	select {
+	case msg := <-api.initErr:
+		if !strings.Contains(msg, "Playbook.Invalid") || !strings.Contains(msg, "office-network") {
+			t.Errorf("init error %q", msg)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no init error reported")
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("the process exited 0 after an init error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the process did not exit after an init error")
+	}
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// maxBootstrapSize is the budget for the deployed binary: a smaller zip
+// uploads faster and starts no slower.
+const maxBootstrapSize = 12 << 20
+
+// buildDeployed builds the binary exactly as deployed: linux/arm64,
+// provided.al2023, Makefile BUILD_FLAGS.
+func buildDeployed(tb testing.TB) int64 {
+	tb.Helper()
+	out := filepath.Join(tb.TempDir(), "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, b)
+	}
+	fi, err := os.Stat(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fi.Size()
+}
+
+func TestBootstrapSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the deployed binary")
+	}
+	if size := buildDeployed(t); size > maxBootstrapSize {
+		t.Errorf("bootstrap is %d bytes, over the %d budget", size, maxBootstrapSize)
+	}
+}
+
+// BenchmarkBootstrapSize reports the deployed binary's size (bytes/op is
+// not meaningful here; read the "bytes" metric).
+func BenchmarkBootstrapSize(b *testing.B) {
+	size := buildDeployed(b)
+	for b.Loop() {
+	}
+	b.ReportMetric(float64(size), "bytes")
+	b.ReportMetric(float64(size)/(1<<20), "MiB")
+}
