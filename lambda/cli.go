@@ -16,7 +16,6 @@ import (
 	lambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/engine"
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/playbook"
@@ -223,11 +222,7 @@ func cmdApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *verbose {
 		logOut = stderr
 	}
-	eng := &engine.Engine{
-		Playbook: pb,
-		Executor: contain.NewExecutor(now, contain.Registry(contain.NewClients(cfg))...),
-		Log:      slog.New(slog.NewJSONHandler(logOut, nil)),
-	}
+	eng := engine.New(cfg, pb, slog.New(slog.NewJSONHandler(logOut, nil)), os.Getenv(engine.EnvSelfRoleARN))
 	var failed []string
 	for i, raw := range events {
 		name := fs.Arg(i)

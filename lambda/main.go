@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -31,6 +30,3 @@ func main() {
 func loadConfig(ctx context.Context) (aws.Config, error) {
 	return config.LoadDefaultConfig(ctx)
 }
-
-// now is the clock, in UTC.
-func now() time.Time { return time.Now().UTC() }

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/autocontain/autocontain/internal/audit"
-	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/engine"
 	"github.com/autocontain/autocontain/internal/playbook"
 )
@@ -36,11 +35,7 @@ func runLambda() {
 	}
 	log.Info("autocontain ready", slog.Bool("dryRun", pb.Settings.DryRun), slog.Int("rules", len(pb.Rules)))
 	eng := sync.OnceValue(func() *engine.Engine {
-		return &engine.Engine{
-			Playbook: pb,
-			Executor: contain.NewExecutor(now, contain.Registry(contain.NewClients(cfg))...),
-			Log:      log,
-		}
+		return engine.New(cfg, pb, log, os.Getenv(engine.EnvSelfRoleARN))
 	})
 	lambda.Start(func(ctx context.Context, event json.RawMessage) (audit.Record, error) {
 		return eng().Run(ctx, event)

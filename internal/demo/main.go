@@ -14,9 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/emulator"
 	"github.com/autocontain/autocontain/internal/engine"
 	"github.com/autocontain/autocontain/internal/playbook"
@@ -66,11 +64,7 @@ func run(ctx context.Context, dir string, verbose bool, out io.Writer) error {
 	if verbose {
 		logOut = out
 	}
-	eng := &engine.Engine{
-		Playbook: pb,
-		Executor: contain.NewExecutor(func() time.Time { return time.Now().UTC() }, contain.Registry(contain.NewClients(cfg))...),
-		Log:      slog.New(slog.NewJSONHandler(logOut, nil)),
-	}
+	eng := engine.New(cfg, pb, slog.New(slog.NewJSONHandler(logOut, nil)), "")
 	for _, name := range files {
 		raw, err := os.ReadFile(name)
 		if err != nil {

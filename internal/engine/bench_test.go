@@ -69,7 +69,7 @@ func BenchmarkApply(b *testing.B) {
 		}
 		event := strings.NewReplacer(
 			`"alice"`, `"`+user+`"`,
-			"AKIA3EXAMPLEALICE001", aws.ToString(key.AccessKey.AccessKeyId),
+			"AKIA5EXAMPLEALICE7Q2", aws.ToString(key.AccessKey.AccessKeyId),
 			"185.220.101.42", fmt.Sprintf("185.%d.%d.%d", 100+i/65536, i/256%256, i%256),
 		).Replace(string(template))
 		b.StartTimer()

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -27,11 +26,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func newEngine(cfg aws.Config, acct *sandbox.Account) *Engine {
 	pb := playbook.Default()
 	pb.Settings = acct.Settings(pb.Settings)
-	return &Engine{
-		Playbook: pb,
-		Executor: contain.NewExecutor(func() time.Time { return time.Now().UTC() }, contain.Registry(contain.NewClients(cfg))...),
-		Log:      slog.New(slog.NewJSONHandler(io.Discard, nil)),
-	}
+	return New(cfg, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), "")
 }
 
 // expect applies to s the effect each acting step of p should have had.

@@ -10,9 +10,24 @@ import (
 	"github.com/autocontain/autocontain/internal/playbook"
 )
 
+// Facts are what was learned about the principal from the account before
+// planning (see package protect). The zero value means nothing was checked.
+type Facts struct {
+	// Protected says why the principal is exempt from containment; "" when it is not.
+	Protected string
+	// Unverified says why protection could not be checked; the principal is
+	// then not contained, to be safe.
+	Unverified string
+}
+
 // Build decides what to do about f under pb. It never fails: every case
 // that cannot be acted on becomes a skip or report step that says why.
 func Build(f finding.Finding, pb *playbook.Playbook) Plan {
+	return BuildWith(f, pb, Facts{})
+}
+
+// BuildWith is Build with facts learned from the account.
+func BuildWith(f finding.Finding, pb *playbook.Playbook, facts Facts) Plan {
 	p := Plan{Finding: f, DryRun: pb.Settings.DryRun}
 	s := pb.Settings
 	switch {
@@ -37,7 +52,7 @@ func Build(f finding.Finding, pb *playbook.Playbook) Plan {
 		switch action {
 		case playbook.ActionDeactivateKey, playbook.ActionRevokeSessions:
 			if !principalDone {
-				principalDone = p.principalGate(f.Principal, pb)
+				principalDone = p.principalGate(f.Principal, pb, facts)
 			}
 			if !principalDone {
 				p.principalStep(action, f.Principal)
@@ -87,16 +102,25 @@ func noRuleReason(f finding.Finding, pb *playbook.Playbook) string {
 // principalGate adds the one step that stops every principal action, if
 // there is one: the principal is protected, or is of a kind that cannot be
 // contained. It reports whether it stopped them.
-func (p *Plan) principalGate(pr finding.Principal, pb *playbook.Playbook) bool {
+func (p *Plan) principalGate(pr finding.Principal, pb *playbook.Playbook, facts Facts) bool {
 	t := principalTarget(pr)
 	if pat, ok := pb.Protected(principalARNs(pr, p.Finding.Account)...); ok {
-		p.skip("contain-principal", t, fmt.Sprintf("the principal is protected by %q (settings.protect); a human must decide", pat))
+		p.skip(SkippedPrincipal, t, fmt.Sprintf("the principal is protected by %q (settings.protect); a human must decide", pat))
+		return true
+	}
+	if facts.Protected != "" {
+		p.skip(SkippedPrincipal, t, fmt.Sprintf("the principal is protected: %s; a human must decide", facts.Protected))
+		return true
+	}
+	if facts.Unverified != "" {
+		p.Steps = append(p.Steps, Step{Action: ActionReport, Target: t,
+			Reason: fmt.Sprintf("could not verify that the principal is not protected (%s): not contained, to be safe", facts.Unverified)})
 		return true
 	}
 	var why string
 	switch pr.Kind {
 	case finding.KindNone:
-		p.skip("contain-principal", Target{Kind: TargetNone}, "the finding names no principal")
+		p.skip(SkippedPrincipal, Target{Kind: TargetNone}, "the finding names no principal")
 		return true
 	case finding.KindRoot:
 		why = "the root user cannot be restricted by IAM policies, nor can its temporary credentials " +

@@ -19,6 +19,9 @@ const (
 	ActionSkip = "skip"
 	// ActionReport: the principal cannot be contained automatically; a human must act.
 	ActionReport = "report"
+	// SkippedPrincipal is what a skip step names when it stops every
+	// principal action at once (deactivate-key and revoke-sessions).
+	SkippedPrincipal = "contain-principal"
 )
 
 // Plan is what autocontain will do about one finding.
