@@ -141,7 +141,7 @@ func TestCLIApply(t *testing.T) {
 
 	missing := writeFile(t, "nobody.json", strings.ReplaceAll(string(readEventFile(t, "cloudtrail-stoplogging-iamuser.json")), `"alice"`, `"nobody"`))
 	code, out, errOut = cli(t, "apply", "-json", missing)
-	if code != exitFailed || !strings.Contains(errOut, "a step failed") || !strings.Contains(out, `"status": "failed"`) {
+	if code != exitFailed || !strings.Contains(errOut, "a step failed") || !strings.Contains(out, `"outcome": "failed"`) {
 		t.Errorf("failing apply: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

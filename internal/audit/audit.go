@@ -44,7 +44,10 @@ type Record struct {
 	Rule      string    `json:"rule,omitempty"`
 	DryRun    bool      `json:"dryRun"`
 	Outcome   string    `json:"outcome"`
-	Steps     []Step    `json:"steps"`
+	// Error is a failure outside the steps (protection could not be
+	// verified); it makes the outcome failed.
+	Error string `json:"error,omitempty"`
+	Steps []Step `json:"steps"`
 }
 
 // Finding is the part of the finding an auditor reads.
@@ -134,6 +137,9 @@ func (r *Record) outcome() string {
 	if r.DryRun {
 		return OutcomeDryRun
 	}
+	if r.Error != "" {
+		return OutcomeFailed
+	}
 	changed, reported := false, false
 	for _, s := range r.Steps {
 		switch s.Status {
@@ -165,6 +171,9 @@ func (r Record) Err() error {
 		if s.Status == StatusFailed {
 			failed = append(failed, fmt.Sprintf("step %d %s (%s): %s", i+1, s.Action, s.Target, s.Error))
 		}
+	}
+	if r.Error != "" {
+		failed = append([]string{r.Error}, failed...)
 	}
 	if len(failed) == 0 {
 		return nil
@@ -204,6 +213,9 @@ func (r Record) Text() string {
 	}
 	if r.DryRun {
 		b.WriteString("Dry run: nothing was changed.\n")
+	}
+	if r.Error != "" {
+		fmt.Fprintf(&b, "ERROR: %s\n", r.Error)
 	}
 	b.WriteString("Steps:\n")
 	for i, s := range r.Steps {

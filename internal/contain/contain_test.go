@@ -319,8 +319,7 @@ func TestBlockIPRetriesStaleLockToken(t *testing.T) {
 
 	proxy := faultproxy.New(emu.URL)
 	t.Cleanup(proxy.Close)
-	cfg := direct.Copy()
-	cfg.BaseEndpoint = aws.String(proxy.URL())
+	cfg := testenv.ConfigAt(t, proxy.URL())
 	const update = "AWSWAF_20190729.UpdateIPSet"
 	proxy.Inject(update, faultproxy.StaleLock, 2)
 
@@ -357,8 +356,7 @@ func TestDryRunMakesNoCall(t *testing.T) {
 	emu := testenv.Moto(t)
 	proxy := faultproxy.New(emu.URL)
 	t.Cleanup(proxy.Close)
-	cfg := emu.Config(t).Copy()
-	cfg.BaseEndpoint = aws.String(proxy.URL())
+	cfg := testenv.ConfigAt(t, proxy.URL())
 	ex := contain.NewExecutor(clock, contain.Registry(contain.NewClients(cfg))...)
 	rec := ex.Execute(context.Background(), plan.Plan{DryRun: true, Steps: []plan.Step{
 		keyStep("alice", "AKIAIOSFODNN7EXAMPLE"),

@@ -5,7 +5,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -62,8 +61,12 @@ func (e *Engine) Run(ctx context.Context, raw []byte) (audit.Record, error) {
 		p = plan.BuildWith(p.Finding, e.Playbook, facts)
 	}
 	rec := e.Executor.Execute(ctx, p)
+	if guardErr != nil {
+		rec.Error = guardErr.Error()
+		rec.Finish()
+	}
 	rec.Log(ctx, e.Log)
-	return rec, errors.Join(guardErr, rec.Err())
+	return rec, rec.Err()
 }
 
 // containsPrincipal reports whether p has a step that changes a principal.

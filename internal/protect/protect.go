@@ -91,7 +91,7 @@ func (g *Guard) checkRole(ctx context.Context, name, arn string) (string, error)
 		return "", fmt.Errorf("check protection of role %s: %w", name, notFound(err))
 	}
 	r := out.Role
-	if aws.ToString(r.Path) == serviceLinkedPath {
+	if strings.HasPrefix(aws.ToString(r.Path), serviceLinkedPath) {
 		return "it is a service-linked role, owned by AWS", nil
 	}
 	if why := g.matchPattern(aws.ToString(r.Arn)); why != "" {

@@ -55,8 +55,12 @@ func TestGuard(t *testing.T) {
 		SelfRoleARN: "arn:aws:iam::123456789012:role/autocontain-responder",
 		Patterns:    []playbook.Pattern{"arn:aws:iam::*:user/admins/*"},
 	}
-	user := func(kind finding.Kind, name string) finding.Principal { return finding.Principal{Kind: kind, UserName: name} }
-	role := func(name string) finding.Principal { return finding.Principal{Kind: finding.KindAssumedRole, RoleName: name} }
+	user := func(kind finding.Kind, name string) finding.Principal {
+		return finding.Principal{Kind: kind, UserName: name}
+	}
+	role := func(name string) finding.Principal {
+		return finding.Principal{Kind: finding.KindAssumedRole, RoleName: name}
+	}
 	tests := []struct {
 		name    string
 		p       finding.Principal

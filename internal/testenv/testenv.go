@@ -1,0 +1,94 @@
+// Package testenv gives integration tests a moto server: one per test
+// binary, started on first use, reset before each test, stopped when the
+// binary exits. In CI it fails a test that cannot have one; elsewhere it
+// skips it with instructions.
+package testenv
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/autocontain/autocontain/internal/emulator"
+)
+
+// Emulator is the shared moto server, as a test sees it.
+type Emulator struct {
+	// URL is the server's endpoint.
+	URL string
+	srv *emulator.Server
+}
+
+var (
+	once     sync.Once
+	shared   *Emulator
+	startErr error
+	// serial makes tests that share the server take turns: each resets it.
+	serial sync.Mutex
+)
+
+// Required reports whether a missing emulator must fail tests: in CI
+// (CI=true) or when AUTOCONTAIN_REQUIRE_EMULATOR=1.
+func Required() bool {
+	return os.Getenv("CI") == "true" || os.Getenv("AUTOCONTAIN_REQUIRE_EMULATOR") == "1"
+}
+
+// Moto returns the shared emulator with its state reset, holding it for
+// this test until the test ends.
+func Moto(tb testing.TB) *Emulator {
+	tb.Helper()
+	once.Do(func() {
+		srv, err := emulator.Start(context.Background())
+		if err != nil {
+			startErr = err
+			return
+		}
+		shared = &Emulator{URL: srv.URL, srv: srv}
+	})
+	if startErr != nil {
+		if Required() {
+			tb.Fatalf("the moto server cannot start: %v\n(%s)", startErr, emulator.InstallHint)
+		}
+		tb.Skipf("the moto server cannot start: %v\n(%s)", startErr, emulator.InstallHint)
+	}
+	serial.Lock()
+	tb.Cleanup(serial.Unlock)
+	if err := shared.srv.Reset(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return shared
+}
+
+// Config returns an SDK configuration pointed at the emulator.
+func (e *Emulator) Config(tb testing.TB) aws.Config {
+	tb.Helper()
+	cfg, err := e.srv.Config(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg
+}
+
+// Main runs the tests and stops the emulator after them. Use it as
+// func TestMain(m *testing.M) { testenv.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		shared.srv.Stop()
+	}
+	os.Exit(code)
+}
+
+// ConfigAt returns an SDK configuration like Config's but pointed at
+// endpoint: a fault proxy in front of the emulator.
+func ConfigAt(tb testing.TB, endpoint string) aws.Config {
+	tb.Helper()
+	cfg, err := emulator.Config(context.Background(), endpoint)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg
+}
