@@ -37,7 +37,8 @@ func Required() bool {
 }
 
 // Moto returns the shared emulator with its state reset, holding it for
-// this test until the test ends.
+// this test until the test ends: tests that use it take turns. Call it once
+// per test; subtests of a test that holds it use the same Emulator.
 func Moto(tb testing.TB) *Emulator {
 	tb.Helper()
 	once.Do(func() {
