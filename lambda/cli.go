@@ -222,7 +222,7 @@ func cmdApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *verbose {
 		logOut = stderr
 	}
-	eng := engine.New(cfg, pb, slog.New(slog.NewJSONHandler(logOut, nil)), os.Getenv(engine.EnvSelfRoleARN))
+	eng := engine.New(cfg, pb, slog.New(slog.NewJSONHandler(logOut, nil)), engineOptions())
 	var failed []string
 	for i, raw := range events {
 		name := fs.Arg(i)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/autocontain/autocontain/internal/engine"
 )
 
 func main() {
@@ -29,4 +31,9 @@ func main() {
 // network call; AWS_ENDPOINT_URL points every client at an emulator.
 func loadConfig(ctx context.Context) (aws.Config, error) {
 	return config.LoadDefaultConfig(ctx)
+}
+
+// engineOptions reads the engine's settings from the environment.
+func engineOptions() engine.Options {
+	return engine.Options{SelfRoleARN: os.Getenv(engine.EnvSelfRoleARN), LedgerTable: os.Getenv(engine.EnvLedgerTable)}
 }

@@ -35,7 +35,7 @@ func runLambda() {
 	}
 	log.Info("autocontain ready", slog.Bool("dryRun", pb.Settings.DryRun), slog.Int("rules", len(pb.Rules)))
 	eng := sync.OnceValue(func() *engine.Engine {
-		return engine.New(cfg, pb, log, os.Getenv(engine.EnvSelfRoleARN))
+		return engine.New(cfg, pb, log, engineOptions())
 	})
 	lambda.Start(func(ctx context.Context, event json.RawMessage) (audit.Record, error) {
 		return eng().Run(ctx, event)

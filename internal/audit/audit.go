@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/autocontain/autocontain/internal/finding"
+	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/plan"
 	"github.com/autocontain/autocontain/internal/playbook"
 )
@@ -48,6 +49,9 @@ type Record struct {
 	// verified); it makes the outcome failed.
 	Error string `json:"error,omitempty"`
 	Steps []Step `json:"steps"`
+	// Changes are what the steps changed, unmasked, for the ledger and
+	// undo; never logged or returned.
+	Changes []ledger.Change `json:"-"`
 }
 
 // Finding is the part of the finding an auditor reads.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/autocontain/autocontain/internal/audit"
+	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/plan"
 )
 
@@ -37,6 +38,8 @@ type Outcome struct {
 	Changed bool
 	// Detail says what changed, for the audit record.
 	Detail string
+	// Changes are what undo needs to put things back.
+	Changes []ledger.Change
 }
 
 // Clients are the AWS API clients the actions need. A nil client is fine
@@ -49,15 +52,26 @@ type Clients struct {
 	SNS Publisher
 	// Sleep waits between lock-token retries; time.Sleep-like, but honouring ctx.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Ledger, when set, makes block-ip record addresses in the ledger and
+	// leave the writing of each IP set to its single writer (Reconciler).
+	Ledger *ledger.Ledger
+	// Writer is the IP sets' writer when Ledger is set.
+	Writer *Reconciler
+	// BlockTTL is how long a block lasts when Ledger is set.
+	BlockTTL time.Duration
 }
 
 // Registry returns every action, in one explicit list: adding an action is
 // one new file and one line here.
 func Registry(c Clients) []Action {
+	var block Action = &IPBlocker{WAF: c.WAF, Sleep: c.Sleep}
+	if c.Ledger != nil {
+		block = &LedgerBlocker{Ledger: c.Ledger, Writer: c.Writer, TTL: c.BlockTTL}
+	}
 	return []Action{
 		&KeyDeactivator{IAM: c.IAM},
 		&SessionRevoker{IAM: c.IAM},
-		&IPBlocker{WAF: c.WAF, Sleep: c.Sleep},
+		block,
 		&Notifier{SNS: c.SNS},
 	}
 }
@@ -98,6 +112,7 @@ func (e *Executor) Execute(ctx context.Context, p plan.Plan) audit.Record {
 			st.Status, st.Error = audit.StatusFailed, err.Error()
 		case out.Changed:
 			st.Status, st.Detail = audit.StatusDone, out.Detail
+			rec.Changes = append(rec.Changes, out.Changes...)
 		default:
 			st.Status, st.Detail = audit.StatusUnchanged, out.Detail
 		}

@@ -12,6 +12,7 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/autocontain/autocontain/internal/finding"
+	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/plan"
 	"github.com/autocontain/autocontain/internal/playbook"
 )
@@ -64,7 +65,8 @@ func (a *KeyDeactivator) Execute(ctx context.Context, req Request) (Outcome, err
 	if err != nil {
 		return Outcome{}, fmt.Errorf("deactivate key %s of user %s: %w", key, t.UserName, err)
 	}
-	return Outcome{Changed: true, Detail: fmt.Sprintf("key %s of user %s: %s -> Inactive", key, t.UserName, status)}, nil
+	return Outcome{Changed: true, Detail: fmt.Sprintf("key %s of user %s: %s -> Inactive", key, t.UserName, status),
+		Changes: []ledger.Change{{Kind: ledger.ChangeKey, User: t.UserName, AccessKeyID: t.AccessKeyID, At: req.Now}}}, nil
 }
 
 func (a *KeyDeactivator) keyStatus(ctx context.Context, user, id string) (iamtypes.StatusType, error) {
@@ -136,14 +138,17 @@ func (a *SessionRevoker) Execute(ctx context.Context, req Request) (Outcome, err
 	cutoff := req.Now.UTC().Format(time.RFC3339)
 	var err error
 	var who string
+	change := ledger.Change{Policy: RevokePolicyName, Document: doc, At: req.Now}
 	switch {
 	case t.Kind == plan.TargetRole && t.RoleName != "":
 		who = "role " + t.RoleName
+		change.Kind, change.Role = ledger.ChangeRolePolicy, t.RoleName
 		_, err = a.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
 			RoleName: aws.String(t.RoleName), PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc),
 		})
 	case t.Kind == plan.TargetUser && t.UserName != "":
 		who = "user " + t.UserName
+		change.Kind, change.User = ledger.ChangeUserPolicy, t.UserName
 		_, err = a.IAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{
 			UserName: aws.String(t.UserName), PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc),
 		})
@@ -164,5 +169,6 @@ func (a *SessionRevoker) Execute(ctx context.Context, req Request) (Outcome, err
 		}
 		return Outcome{}, fmt.Errorf("revoke sessions of %s: %w", who, err)
 	}
-	return Outcome{Changed: true, Detail: fmt.Sprintf("%s: inline policy %s denies tokens issued before %s", who, RevokePolicyName, cutoff)}, nil
+	return Outcome{Changed: true, Detail: fmt.Sprintf("%s: inline policy %s denies tokens issued before %s", who, RevokePolicyName, cutoff),
+		Changes: []ledger.Change{change}}, nil
 }

@@ -14,6 +14,7 @@ import (
 	waftypes "github.com/aws/aws-sdk-go-v2/service/wafv2/types"
 
 	"github.com/autocontain/autocontain/internal/ipset"
+	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/plan"
 	"github.com/autocontain/autocontain/internal/playbook"
 )
@@ -61,24 +62,35 @@ func (a *IPBlocker) Execute(ctx context.Context, req Request) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, fmt.Errorf("block-ip: %w", err)
 	}
-	sleep := a.Sleep
+	api := a.WAF(ref.Region)
+	var out Outcome
+	err = withLockRetry(ctx, a.Sleep, ref, func() error {
+		var err error
+		out, err = a.add(ctx, api, ref, t.Addresses)
+		return err
+	})
+	return out, err
+}
+
+// withLockRetry runs one read-merge-write round of an IP set, again after
+// a WAFOptimisticLockException, with jittered backoff, at most lockAttempts times.
+func withLockRetry(ctx context.Context, sleep func(context.Context, time.Duration) error, ref ipset.Ref, round func() error) error {
 	if sleep == nil {
 		sleep = SleepContext
 	}
-	api := a.WAF(ref.Region)
 	for attempt := 1; ; attempt++ {
-		out, err := a.add(ctx, api, ref, t.Addresses)
+		err := round()
 		var lock *waftypes.WAFOptimisticLockException
 		if !errors.As(err, &lock) || attempt == lockAttempts {
 			if err != nil && attempt > 1 {
 				err = fmt.Errorf("%w (after %d attempts)", err, attempt)
 			}
-			return out, err
+			return err
 		}
 		// Full jitter: concurrent writers that collided spread out.
 		d := min(lockBackoff<<(attempt-1), lockMaxWait)
 		if err := sleep(ctx, rand.N(d)+time.Millisecond); err != nil {
-			return Outcome{}, fmt.Errorf("block-ip on %s: waiting to retry after a lock conflict: %w", ref.Name, err)
+			return fmt.Errorf("IP set %s: waiting to retry after a lock conflict: %w", ref.Name, err)
 		}
 	}
 }
@@ -131,7 +143,12 @@ func (a *IPBlocker) add(ctx context.Context, api IPSetAPI, ref ipset.Ref, addrs 
 	if err != nil {
 		return Outcome{}, fmt.Errorf("block-ip: update IP set %s: %w", ref.Name, err)
 	}
-	return Outcome{Changed: true, Detail: fmt.Sprintf("IP set %s += %s (now %d addresses)", ref.Name, strings.Join(added, " "), len(merged))}, nil
+	changes := make([]ledger.Change, len(added))
+	for i, a := range added {
+		changes[i] = ledger.Change{Kind: ledger.ChangeBlock, IPSet: ref.ARN, Address: a}
+	}
+	return Outcome{Changed: true, Detail: fmt.Sprintf("IP set %s += %s (now %d addresses)", ref.Name, strings.Join(added, " "), len(merged)),
+		Changes: changes}, nil
 }
 
 func joinPrefixes(ps []netip.Prefix) string {

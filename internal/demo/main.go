@@ -64,7 +64,7 @@ func run(ctx context.Context, dir string, verbose bool, out io.Writer) error {
 	if verbose {
 		logOut = out
 	}
-	eng := engine.New(cfg, pb, slog.New(slog.NewJSONHandler(logOut, nil)), "")
+	eng := engine.New(cfg, pb, slog.New(slog.NewJSONHandler(logOut, nil)), engine.Options{LedgerTable: acct.LedgerTable})
 	for _, name := range files {
 		raw, err := os.ReadFile(name)
 		if err != nil {

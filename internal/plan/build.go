@@ -18,6 +18,16 @@ type Facts struct {
 	// Unverified says why protection could not be checked; the principal is
 	// then not contained, to be safe.
 	Unverified string
+	// BreakerOpen says why principals are not being contained right now
+	// (the blast-radius breaker): the principal is reported instead.
+	BreakerOpen string
+	// Contained says when an earlier delivery of the same finding contained
+	// the principal; an updated finding does not contain it again.
+	Contained string
+	// Blocked are the addresses earlier deliveries of the finding blocked.
+	Blocked map[string]bool
+	// Undone: an operator undid this finding's containment; nothing is done again.
+	Undone bool
 }
 
 // Build decides what to do about f under pb. It never fails: every case
@@ -36,6 +46,10 @@ func BuildWith(f finding.Finding, pb *playbook.Playbook, facts Facts) Plan {
 		return p
 	case f.Archived && !s.ActOnArchived:
 		p.skip("", Target{Kind: TargetFinding}, "the finding is archived (suppressed or closed by a person); settings.actOnArchived is off")
+		return p
+	}
+	if facts.Undone {
+		p.skip("", Target{Kind: TargetFinding}, "an operator undid this finding's containment (autocontain undo): it is not contained again")
 		return p
 	}
 	rule, ok := pb.Match(f)
@@ -58,7 +72,7 @@ func BuildWith(f finding.Finding, pb *playbook.Playbook, facts Facts) Plan {
 				p.principalStep(action, f.Principal)
 			}
 		case playbook.ActionBlockIP:
-			p.blockSteps(f, pb)
+			p.blockSteps(f, pb, facts.Blocked)
 		case playbook.ActionNotify:
 			if s.TopicARN == "" {
 				p.skip(action, Target{Kind: TargetTopic}, "no SNS topic is configured (settings.topicArn)")
@@ -110,6 +124,15 @@ func (p *Plan) principalGate(pr finding.Principal, pb *playbook.Playbook, facts 
 	}
 	if facts.Protected != "" {
 		p.skip(SkippedPrincipal, t, fmt.Sprintf("the principal is protected: %s; a human must decide", facts.Protected))
+		return true
+	}
+	if facts.Contained != "" {
+		p.skip(SkippedPrincipal, t, "already contained for this finding: "+facts.Contained)
+		return true
+	}
+	if facts.BreakerOpen != "" {
+		p.Steps = append(p.Steps, Step{Action: ActionReport, Target: t,
+			Reason: "BREAKER OPEN: " + facts.BreakerOpen + "; principals are reported, not contained, until the window ends (addresses are still blocked)"})
 		return true
 	}
 	if facts.Unverified != "" {
@@ -183,7 +206,7 @@ func (p *Plan) principalStep(action string, pr finding.Principal) {
 
 // blockSteps plans block-ip: one step per address family with every
 // blockable address, and a skip step for each address left alone.
-func (p *Plan) blockSteps(f finding.Finding, pb *playbook.Playbook) {
+func (p *Plan) blockSteps(f finding.Finding, pb *playbook.Playbook, done map[string]bool) {
 	const action = playbook.ActionBlockIP
 	if len(f.Addresses) == 0 {
 		p.skip(action, Target{Kind: TargetAddresses}, "the finding carries no remote address")
@@ -201,6 +224,10 @@ func (p *Plan) blockSteps(f finding.Finding, pb *playbook.Playbook) {
 		}
 		if n, ok := pb.Allowed(a); ok {
 			p.skip(action, addrTarget(a), fmt.Sprintf("%s is in %s, allow-listed in settings.allowCidrs", a, n))
+			continue
+		}
+		if done[hostPrefix(a).String()] {
+			p.skip(action, addrTarget(a), fmt.Sprintf("%s was already blocked for this finding", a))
 			continue
 		}
 		if a.Is4() {

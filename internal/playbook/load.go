@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/ipset"
@@ -138,6 +139,17 @@ func (p *Playbook) validate() error {
 			return fmt.Errorf("%s: %w", field, err)
 		}
 	}
+	if s.BreakerMax < 0 {
+		return fmt.Errorf("settings.breakerMax: %d is negative", s.BreakerMax)
+	}
+	for field, v := range map[string]string{"settings.breakerWindow": s.BreakerWindow, "settings.blockTtl": s.BlockTTL} {
+		if v == "" {
+			continue
+		}
+		if d, err := time.ParseDuration(v); err != nil || d < time.Minute {
+			return fmt.Errorf("%s: %q is not a Go duration of a minute or more (such as 1h or 168h)", field, v)
+		}
+	}
 	if s.TopicARN != "" && !strings.HasPrefix(s.TopicARN, "arn:") {
 		return fmt.Errorf("settings.topicArn: %q is not an ARN", s.TopicARN)
 	}
@@ -219,6 +231,9 @@ const (
 	EnvTopicARN      = "AUTOCONTAIN_TOPIC_ARN"
 	EnvActOnSamples  = "AUTOCONTAIN_ACT_ON_SAMPLES"  // true or false
 	EnvActOnArchived = "AUTOCONTAIN_ACT_ON_ARCHIVED" // true or false
+	EnvBreakerMax    = "AUTOCONTAIN_BREAKER_MAX"     // principals per window
+	EnvBreakerWindow = "AUTOCONTAIN_BREAKER_WINDOW"  // a Go duration
+	EnvBlockTTL      = "AUTOCONTAIN_BLOCK_TTL"       // a Go duration
 )
 
 // FromEnv builds the playbook in force: the one in AUTOCONTAIN_PLAYBOOK, else
@@ -293,6 +308,15 @@ func (p *Playbook) applyEnv(lookup func(string) (string, bool)) error {
 		}
 		s.MinSeverity = f
 	}
+	if v, ok := lookup(EnvBreakerMax); ok && v != "" {
+		i, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("$%s: %q is not a whole number", EnvBreakerMax, v)
+		}
+		s.BreakerMax = i
+	}
+	str(EnvBreakerWindow, &s.BreakerWindow)
+	str(EnvBlockTTL, &s.BlockTTL)
 	list(EnvAllowCIDRs, &s.AllowCIDRs)
 	var protect []string
 	if _, ok := lookup(EnvProtect); ok {

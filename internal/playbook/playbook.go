@@ -8,6 +8,7 @@ package playbook
 import (
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/autocontain/autocontain/internal/finding"
 )
@@ -62,6 +63,42 @@ type Settings struct {
 	ActOnSamples bool `json:"actOnSamples,omitempty"`
 	// ActOnArchived lets archived GuardDuty findings trigger actions.
 	ActOnArchived bool `json:"actOnArchived,omitempty"`
+	// BreakerMax is the most principals contained per BreakerWindow per
+	// account; past it principals are reported, not contained. 0 means 10.
+	BreakerMax int `json:"breakerMax,omitempty"`
+	// BreakerWindow is a Go duration ("1h"); empty means one hour.
+	BreakerWindow string `json:"breakerWindow,omitempty"`
+	// BlockTTL is how long a block lasts after the address was last seen,
+	// a Go duration ("168h"); empty means seven days. It applies when the
+	// ledger is in use.
+	BlockTTL string `json:"blockTtl,omitempty"`
+}
+
+// Defaults of the settings whose zero value means "the default".
+const (
+	DefaultBreakerMax    = 10
+	DefaultBreakerWindow = time.Hour
+	DefaultBlockTTL      = 7 * 24 * time.Hour
+)
+
+// Breaker returns the breaker's limit and window, defaults applied.
+func (s Settings) Breaker() (max int, window time.Duration) {
+	max, window = s.BreakerMax, DefaultBreakerWindow
+	if max == 0 {
+		max = DefaultBreakerMax
+	}
+	if d, err := time.ParseDuration(s.BreakerWindow); err == nil && d > 0 {
+		window = d
+	}
+	return max, window
+}
+
+// TTL returns how long a block lasts, default applied.
+func (s Settings) TTL() time.Duration {
+	if d, err := time.ParseDuration(s.BlockTTL); err == nil && d > 0 {
+		return d
+	}
+	return DefaultBlockTTL
 }
 
 // IPSets names the WAFv2 IP sets by ARN. IPv4 and IPv6 need separate sets:

@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -26,6 +28,7 @@ import (
 
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/ipset"
+	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/playbook"
 )
 
@@ -44,6 +47,35 @@ type Account struct {
 	TopicARN string
 	// QueueURL is an SQS queue subscribed to the topic, to read notifications back.
 	QueueURL string
+	// LedgerTable is the ledger's DynamoDB table.
+	LedgerTable string
+}
+
+// CreateLedgerTable makes the ledger's table as the CDK stack does: a
+// string partition key and sort key, on-demand, with TTL.
+func CreateLedgerTable(ctx context.Context, cfg aws.Config, name string) error {
+	db := dynamodb.NewFromConfig(cfg)
+	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String(name),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{
+			{AttributeName: aws.String(ledger.AttrPK), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String(ledger.AttrSK), AttributeType: ddbtypes.ScalarAttributeTypeS},
+		},
+		KeySchema: []ddbtypes.KeySchemaElement{
+			{AttributeName: aws.String(ledger.AttrPK), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String(ledger.AttrSK), KeyType: ddbtypes.KeyTypeRange},
+		},
+		BillingMode: ddbtypes.BillingModePayPerRequest,
+	})
+	if err != nil {
+		return fmt.Errorf("create table %s: %w", name, err)
+	}
+	_, err = db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(name),
+		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: aws.String(ledger.AttrTTL), Enabled: aws.Bool(true)}})
+	if err != nil {
+		return fmt.Errorf("enable TTL on %s: %w", name, err)
+	}
+	return nil
 }
 
 // CheckLocal refuses configurations whose endpoint is not on this machine.
@@ -68,7 +100,10 @@ func Create(ctx context.Context, cfg aws.Config) (*Account, error) {
 		return nil, err
 	}
 	iamc, waf, snsc, sqsc := iam.NewFromConfig(cfg), wafv2.NewFromConfig(cfg), sns.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
-	a := &Account{Keys: map[string][]string{}}
+	a := &Account{Keys: map[string][]string{}, LedgerTable: "autocontain-ledger"}
+	if err := CreateLedgerTable(ctx, cfg, a.LedgerTable); err != nil {
+		return nil, err
+	}
 	keys := map[string]int{"alice": 2, "bob": 1, "ci-deployer": 1}
 	for _, u := range Users {
 		if _, err := iamc.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u)}); err != nil {
@@ -141,6 +176,7 @@ func (a *Account) Env() []string {
 		playbook.EnvIPSetV4 + "=" + a.IPSetV4,
 		playbook.EnvIPSetV6 + "=" + a.IPSetV6,
 		playbook.EnvTopicARN + "=" + a.TopicARN,
+		"AUTOCONTAIN_LEDGER_TABLE=" + a.LedgerTable,
 	}
 }
 

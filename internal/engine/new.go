@@ -1,0 +1,65 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/autocontain/autocontain/internal/contain"
+	"github.com/autocontain/autocontain/internal/ledger"
+	"github.com/autocontain/autocontain/internal/playbook"
+	"github.com/autocontain/autocontain/internal/protect"
+)
+
+// Environment variables the engine reads besides the playbook's. The CDK
+// stack sets both.
+const (
+	// EnvSelfRoleARN names the responder's own role, which is never contained.
+	EnvSelfRoleARN = "AUTOCONTAIN_SELF_ROLE_ARN"
+	// EnvLedgerTable names the ledger's DynamoDB table. Without it there is
+	// no deduplication, breaker, single IP-set writer, expiry or undo.
+	EnvLedgerTable = "AUTOCONTAIN_LEDGER_TABLE"
+)
+
+// Options are the engine's settings that are not the playbook's.
+type Options struct {
+	SelfRoleARN string
+	LedgerTable string
+}
+
+// New returns an engine that acts on the account cfg reaches, with the
+// real AWS clients. It makes no network call.
+func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) *Engine {
+	now := func() time.Time { return time.Now().UTC() }
+	clients := contain.NewClients(cfg)
+	iamc := iam.NewFromConfig(cfg)
+	e := &Engine{
+		Playbook: pb,
+		Guard:    &protect.Guard{IAM: iamc, SelfRoleARN: opts.SelfRoleARN, Patterns: pb.Settings.Protect},
+		Log:      log,
+		Now:      now,
+	}
+	if opts.LedgerTable != "" {
+		e.Ledger = &ledger.Ledger{DB: dynamodb.NewFromConfig(cfg), Table: opts.LedgerTable, Now: now}
+		e.Writer = &contain.Reconciler{
+			WAF: clients.WAF, Ledger: e.Ledger, Owner: owner(), Now: now, Sleep: contain.SleepContext,
+			MinInterval: time.Second, Lease: 30 * time.Second,
+		}
+		e.Undoer = &contain.Undoer{IAM: iamc, Ledger: e.Ledger, Writer: e.Writer}
+		clients.Ledger, clients.Writer, clients.BlockTTL = e.Ledger, e.Writer, pb.Settings.TTL()
+	}
+	e.Executor = contain.NewExecutor(now, contain.Registry(clients)...)
+	return e
+}
+
+// owner names this process as an IP set writer.
+func owner() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
