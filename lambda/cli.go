@@ -27,6 +27,8 @@ Usage:
   autocontain plan   [-json] [-playbook FILE] EVENT.json...
   autocontain apply  [-json] [-playbook FILE] [-dry-run] EVENT.json...
   autocontain invoke -function NAME [-region REGION] EVENT.json
+  autocontain undo   [-table TABLE | -function NAME] FINDING-ID
+  autocontain reconcile [-table TABLE | -function NAME]
   autocontain playbook [-check FILE]
 
 Commands:
@@ -35,6 +37,12 @@ Commands:
             credential chain (AWS_PROFILE, AWS_REGION, ...; AWS_ENDPOINT_URL
             points it at an emulator). Exits 1 if a step failed.
   invoke    Send an event to the deployed Lambda function and print its result.
+  undo      Restore what autocontain changed for a finding, as its ledger
+            recorded it: reactivate the keys it deactivated, delete the deny
+            policies it wrote (if still its own), unblock the addresses it
+            added. Locally with the ledger table, or through the function.
+  reconcile Write the IP sets from the ledger now: expired blocks leave, the
+            oldest go past WAF's 10,000-address limit (the schedule does this).
   playbook  Print the playbook in force, or check a playbook file.
 
 An EVENT is a file holding one EventBridge event, or - for standard input.
@@ -68,6 +76,8 @@ func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdInvoke(ctx, args, stdout, stderr)
 	case "playbook":
 		err = cmdPlaybook(args, stdout, stderr)
+	case "undo", "reconcile":
+		err = cmdLedger(ctx, cmd, args, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -333,4 +343,65 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// cmdLedger runs undo or reconcile, locally against the ledger table or
+// through the deployed function.
+func cmdLedger(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
+	synopsis := "reconcile [-table TABLE | -function NAME]"
+	if cmd == "undo" {
+		synopsis = "undo [-table TABLE | -function NAME] FINDING-ID"
+	}
+	fs := newFlags(cmd, synopsis, stderr)
+	table := fs.String("table", os.Getenv(engine.EnvLedgerTable), "the ledger's DynamoDB `TABLE` (default $"+engine.EnvLedgerTable+")")
+	function := fs.String("function", "", "run it in the deployed function `NAME` instead")
+	pbFile := fs.String("playbook", "", "playbook `FILE`: its IP sets are the ones reconciled")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	want := 0
+	if cmd == "undo" {
+		want = 1
+	}
+	if fs.NArg() != want {
+		fs.Usage()
+		if want == 1 {
+			return errors.New("name exactly one finding id")
+		}
+		return errors.New("reconcile takes no arguments")
+	}
+	command := engine.Command{Command: cmd, FindingID: fs.Arg(0)}
+	cfg, err := loadConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if *function != "" {
+		event, err := json.Marshal(map[string]engine.Command{"autocontain": command})
+		if err != nil {
+			return err
+		}
+		return invoke(ctx, lambdasvc.NewFromConfig(cfg), *function, event, stdout)
+	}
+	if *table == "" {
+		return fmt.Errorf("%s needs the ledger: name its table with -table or $%s, or use -function", cmd, engine.EnvLedgerTable)
+	}
+	pb, err := loadPlaybook(*pbFile)
+	if err != nil {
+		return err
+	}
+	opts := engineOptions()
+	opts.LedgerTable = *table
+	eng := engine.New(cfg, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), opts)
+	raw, err := json.Marshal(map[string]engine.Command{"autocontain": command})
+	if err != nil {
+		return err
+	}
+	out, err := eng.Handle(ctx, raw)
+	if werr := writeJSON(stdout, out); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return failedError{err}
+	}
+	return nil
 }

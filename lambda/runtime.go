@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/engine"
 	"github.com/autocontain/autocontain/internal/playbook"
 )
@@ -37,8 +36,8 @@ func runLambda() {
 	eng := sync.OnceValue(func() *engine.Engine {
 		return engine.New(cfg, pb, log, engineOptions())
 	})
-	lambda.Start(func(ctx context.Context, event json.RawMessage) (audit.Record, error) {
-		return eng().Run(ctx, event)
+	lambda.Start(func(ctx context.Context, event json.RawMessage) (any, error) {
+		return eng().Handle(ctx, event)
 	})
 }
 

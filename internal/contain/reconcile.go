@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,7 +28,8 @@ import (
 type Reconciler struct {
 	WAF    func(region string) IPSetAPI
 	Ledger *ledger.Ledger
-	// Owner names this writer in the lease: unique per process.
+	// Owner names this process in leases; each Run adds its own token, so
+	// concurrent runs in one process are distinct writers too.
 	Owner string
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -38,6 +40,9 @@ type Reconciler struct {
 	// Max is the most addresses a set holds; past it the oldest blocks go.
 	Max int
 }
+
+// runs numbers the writer runs of this process.
+var runs atomic.Int64
 
 // Report says what one reconciliation did.
 type Report struct {
@@ -75,7 +80,8 @@ func (r *Reconciler) Run(ctx context.Context, setARN string) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	gen, ok, err := r.Ledger.Acquire(ctx, setARN, r.Owner, r.Lease)
+	owner := fmt.Sprintf("%s/%d", r.Owner, runs.Add(1))
+	gen, ok, err := r.Ledger.Acquire(ctx, setARN, owner, r.Lease)
 	if err != nil || !ok {
 		rep.Deferred = err == nil
 		return rep, err
@@ -86,21 +92,21 @@ func (r *Reconciler) Run(ctx context.Context, setARN string) (Report, error) {
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 2*r.MinInterval+time.Second {
 			// Out of time: leave the rest to the next writer or the schedule.
 			return rep, errors.Join(errors.New("reconcile: out of time; the next writer or the scheduled reconcile finishes"),
-				r.Ledger.Abandon(context.WithoutCancel(ctx), setARN, r.Owner))
+				r.Ledger.Abandon(context.WithoutCancel(ctx), setARN, owner))
 		}
 		changed, err := r.pass(ctx, api, ref, &rep, &last)
 		if err != nil {
-			return rep, errors.Join(err, r.Ledger.Abandon(context.WithoutCancel(ctx), setARN, r.Owner))
+			return rep, errors.Join(err, r.Ledger.Abandon(context.WithoutCancel(ctx), setARN, owner))
 		}
 		if changed {
 			rep.Updates++
 		}
-		released, err := r.Ledger.Release(ctx, setARN, r.Owner, gen)
+		released, err := r.Ledger.Release(ctx, setARN, owner, gen)
 		if err != nil || released {
 			return rep, err
 		}
 		// Something was recorded meanwhile: renew the lease and go again.
-		if gen, ok, err = r.Ledger.Acquire(ctx, setARN, r.Owner, r.Lease); err != nil || !ok {
+		if gen, ok, err = r.Ledger.Acquire(ctx, setARN, owner, r.Lease); err != nil || !ok {
 			return rep, errors.Join(err, errors.New("reconcile: lost the writer lease"))
 		}
 	}
@@ -146,7 +152,7 @@ func (r *Reconciler) pass(ctx context.Context, api IPSetAPI, ref ipset.Ref, rep 
 		}
 		want6 := got.IPSet.IPAddressVersion == waftypes.IPAddressVersionIpv6
 		present := map[netip.Prefix]bool{}
-		var next []string
+		next := []string{} // UpdateIPSet requires the list, even empty
 		// Addresses the ledger does not know (put there by hand) stay.
 		for _, a := range got.IPSet.Addresses {
 			p, err := netip.ParsePrefix(a)

@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+// Command is an instruction to the function itself rather than an event:
+// {"autocontain": {"command": "reconcile"}} from the scheduled rule, or
+// {"autocontain": {"command": "undo", "findingId": "..."}} from an operator.
+type Command struct {
+	Command   string `json:"command"`
+	FindingID string `json:"findingId,omitempty"`
+}
+
+// Command names.
+const (
+	CommandReconcile = "reconcile"
+	CommandUndo      = "undo"
+)
+
+// ParseCommand reports whether raw is a command, and reads it.
+func ParseCommand(raw []byte) (Command, bool, error) {
+	if !bytes.Contains(raw, []byte(`"autocontain"`)) {
+		return Command{}, false, nil
+	}
+	var env struct {
+		Autocontain *Command `json:"autocontain"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil || env.Autocontain == nil {
+		return Command{}, false, nil
+	}
+	c := *env.Autocontain
+	switch c.Command {
+	case CommandReconcile:
+	case CommandUndo:
+		if c.FindingID == "" {
+			return c, true, fmt.Errorf("command undo needs a findingId")
+		}
+	default:
+		return c, true, fmt.Errorf("unknown command %q (want %q or %q)", c.Command, CommandReconcile, CommandUndo)
+	}
+	return c, true, nil
+}
+
+// Handle serves one invocation: a command, or an event to contain.
+func (e *Engine) Handle(ctx context.Context, raw []byte) (any, error) {
+	c, ok, err := ParseCommand(raw)
+	if !ok {
+		return e.Run(ctx, raw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch c.Command {
+	case CommandUndo:
+		return e.Undo(ctx, c.FindingID)
+	default:
+		return e.Reconcile(ctx)
+	}
+}

@@ -1,0 +1,340 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/autocontain/autocontain/internal/audit"
+	"github.com/autocontain/autocontain/internal/contain"
+	"github.com/autocontain/autocontain/internal/playbook"
+	"github.com/autocontain/autocontain/internal/sandbox"
+	"github.com/autocontain/autocontain/internal/testenv"
+	"github.com/autocontain/autocontain/internal/testenv/faultproxy"
+)
+
+// fixture is a sandbox account reached through a fault proxy, and a way to
+// make engines ("Lambda instances") that share its ledger.
+type fixture struct {
+	acct  *sandbox.Account
+	cfg   aws.Config // through the proxy
+	proxy *faultproxy.Proxy
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	emu := testenv.Moto(t)
+	acct, err := sandbox.Create(context.Background(), emu.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := faultproxy.New(emu.URL)
+	t.Cleanup(p.Close)
+	return &fixture{acct: acct, cfg: testenv.ConfigAt(t, p.URL()), proxy: p}
+}
+
+func (fx *fixture) engine(mutate func(*playbook.Settings)) *Engine {
+	pb := playbook.Default()
+	pb.Settings = fx.acct.Settings(pb.Settings)
+	if mutate != nil {
+		mutate(&pb.Settings)
+	}
+	return New(fx.cfg, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), Options{LedgerTable: fx.acct.LedgerTable})
+}
+
+func (fx *fixture) state(t *testing.T) sandbox.State {
+	t.Helper()
+	st, err := fx.acct.Snapshot(context.Background(), fx.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func event(t *testing.T, name string, replace ...string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(strings.NewReplacer(replace...).Replace(string(b)))
+}
+
+// mutating are the calls that change the account (as opposed to reads and
+// the ledger's own bookkeeping).
+var mutating = []string{"UpdateAccessKey", "PutUserPolicy", "PutRolePolicy", "DeleteUserPolicy", "DeleteRolePolicy",
+	"AWSWAF_20190729.UpdateIPSet", "Publish"}
+
+func mutatingCalls(p *faultproxy.Proxy) int {
+	n := 0
+	for _, op := range mutating {
+		n += p.Count(op)
+	}
+	return n
+}
+
+// TestRedeliveryChangesNothing delivers every sample event twice: the
+// second round leaves the account as it was and makes no mutating call.
+func TestRedeliveryChangesNothing(t *testing.T) {
+	fx := newFixture(t)
+	eng := fx.engine(nil)
+	ctx := context.Background()
+	var events [][]byte
+	for _, f := range sampleEvents(t) {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, fx.acct.Rewrite(raw))
+	}
+	for _, raw := range events {
+		if rec, err := eng.Run(ctx, raw); err != nil {
+			t.Fatalf("first delivery: %v\n%s", err, rec.Text())
+		}
+	}
+	first, calls := fx.state(t), mutatingCalls(fx.proxy)
+	if calls == 0 {
+		t.Fatal("the first round made no mutating call")
+	}
+	for _, raw := range events {
+		rec, err := eng.Run(ctx, raw)
+		if err != nil {
+			t.Fatalf("second delivery: %v", err)
+		}
+		if rec.Outcome == audit.OutcomeContained {
+			t.Errorf("second delivery of %s contained again: %s", rec.Finding.ID, rec.Text())
+		}
+	}
+	if extra := mutatingCalls(fx.proxy) - calls; extra != 0 {
+		t.Errorf("the second delivery made %d mutating calls, want 0", extra)
+	}
+	if again := fx.state(t); again.String() != first.String() {
+		t.Errorf("the second delivery changed the account:\n%s\nwas\n%s", again, first)
+	}
+	t.Logf("first round: %d mutating calls; second round: 0", calls)
+}
+
+// TestConcurrentDeliveriesActOnce: the same event delivered to eight
+// instances at once is acted on by exactly one.
+func TestConcurrentDeliveriesActOnce(t *testing.T) {
+	fx := newFixture(t)
+	raw := fx.acct.Rewrite(event(t, "guardduty-maliciousipcaller-custom-akia.json"))
+	var wg sync.WaitGroup
+	outcomes := make([]string, 8)
+	for i := range outcomes {
+		eng := fx.engine(nil)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec, err := eng.Run(context.Background(), raw)
+			if err != nil {
+				t.Errorf("delivery %d: %v", i, err)
+			}
+			outcomes[i] = rec.Outcome
+		}()
+	}
+	wg.Wait()
+	if n := slices.Index(outcomes, audit.OutcomeContained); n < 0 || slices.Index(outcomes[n+1:], audit.OutcomeContained) >= 0 {
+		t.Errorf("outcomes %v: want exactly one contained", outcomes)
+	}
+	if got := fx.proxy.Count("UpdateAccessKey"); got != 1 {
+		t.Errorf("UpdateAccessKey calls = %d, want 1", got)
+	}
+	if got := fx.proxy.Count("Publish"); got != 1 {
+		t.Errorf("notifications = %d, want 1", got)
+	}
+}
+
+// TestUpdatedFindingActsOnlyOnWhatIsNew: GuardDuty re-sends an active
+// finding with a new updatedAt, a higher count and sometimes new addresses.
+func TestUpdatedFindingActsOnlyOnWhatIsNew(t *testing.T) {
+	fx := newFixture(t)
+	eng := fx.engine(nil)
+	ctx := context.Background()
+	first := fx.acct.Rewrite(event(t, "guardduty-maliciousipcaller-custom-akia.json"))
+	if rec, err := eng.Run(ctx, first); err != nil || rec.Outcome != audit.OutcomeContained {
+		t.Fatalf("first: %v %s", err, rec.Text())
+	}
+	calls := fx.proxy.Count("UpdateAccessKey") + fx.proxy.Count("PutUserPolicy")
+	updated := fx.acct.Rewrite(event(t, "guardduty-maliciousipcaller-custom-akia.json",
+		`"updatedAt": "2026-11-20T`, `"updatedAt": "2026-11-21T`, `"count": 7`, `"count": 9`, `"ipAddressV4": "185.220.101.42"`, `"ipAddressV4": "185.220.101.43"`))
+	rec, err := eng.Run(ctx, updated)
+	if err != nil {
+		t.Fatalf("updated: %v\n%s", err, rec.Text())
+	}
+	text := rec.Text()
+	if !strings.Contains(text, "already contained for this finding") || !strings.Contains(text, "185.220.101.43/32") {
+		t.Errorf("the update should skip the principal and block only the new address:\n%s", text)
+	}
+	if got := fx.proxy.Count("UpdateAccessKey") + fx.proxy.Count("PutUserPolicy"); got != calls {
+		t.Errorf("the update made %d more principal calls", got-calls)
+	}
+	if st := fx.state(t); !slices.Contains(st.IPv4, "185.220.101.43/32") || !slices.Contains(st.IPv4, "185.220.101.42/32") {
+		t.Errorf("IPv4 set %v", st.IPv4)
+	}
+}
+
+// TestBreaker: past breakerMax principals in a window, principals are
+// reported, not contained; addresses are still blocked.
+func TestBreaker(t *testing.T) {
+	fx := newFixture(t)
+	eng := fx.engine(func(s *playbook.Settings) { s.BreakerMax = 2 })
+	ctx := context.Background()
+	for _, name := range []string{"guardduty-maliciousipcaller-custom-akia.json", "guardduty-credentialaccess-anomalousbehavior.json"} {
+		if rec, err := eng.Run(ctx, fx.acct.Rewrite(event(t, name))); err != nil || rec.Outcome != audit.OutcomeContained {
+			t.Fatalf("%s: %v\n%s", name, err, rec.Text())
+		}
+	}
+	rec, err := eng.Run(ctx, fx.acct.Rewrite(event(t, "guardduty-recon-maliciousipcaller.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rec.Text(), "BREAKER OPEN") || !strings.Contains(rec.Text(), "[done] block-ip") {
+		t.Errorf("third principal:\n%s", rec.Text())
+	}
+	if st := fx.state(t); len(st.UserPolicies["bob"]) != 0 {
+		t.Errorf("bob was contained past the breaker: %v", st.UserPolicies["bob"])
+	}
+	if !slices.Contains(fx.state(t).IPv4, "80.82.77.139/32") {
+		t.Error("the address was not blocked while the breaker was open")
+	}
+}
+
+// TestUndo undoes each kind of action and checks the account is back.
+func TestUndo(t *testing.T) {
+	fx := newFixture(t)
+	eng := fx.engine(nil)
+	ctx := context.Background()
+	before := fx.state(t)
+	alice := fx.acct.Rewrite(event(t, "guardduty-maliciousipcaller-custom-akia.json"))
+	role := fx.acct.Rewrite(event(t, "guardduty-instance-credential-exfiltration-outsideaws.json"))
+	for _, raw := range [][]byte{alice, role} {
+		if rec, err := eng.Run(ctx, raw); err != nil || rec.Outcome != audit.OutcomeContained {
+			t.Fatalf("%v\n%s", err, rec.Text())
+		}
+	}
+	pAlice, _ := eng.Plan(alice)
+	pRole, _ := eng.Plan(role)
+	for _, id := range []string{pAlice.Finding.ID, pRole.Finding.ID} {
+		rep, err := eng.Undo(ctx, id)
+		if err != nil {
+			t.Fatalf("undo %s: %v", id, err)
+		}
+		if len(rep.Restored) == 0 || len(rep.Left) != 0 {
+			t.Errorf("undo %s: %+v", id, rep)
+		}
+	}
+	if after := fx.state(t); after.String() != before.String() {
+		t.Errorf("after undo:\n%s\nwant the state before:\n%s", after, before)
+	}
+	if _, err := eng.Undo(ctx, pAlice.Finding.ID); err == nil || !strings.Contains(err.Error(), "already undone") {
+		t.Errorf("second undo: %v", err)
+	}
+	if _, err := eng.Undo(ctx, "no-such-finding"); err == nil || !strings.Contains(err.Error(), "no containment") {
+		t.Errorf("undo of an unknown finding: %v", err)
+	}
+	// A later delivery of an undone finding does not contain it again.
+	later := fx.acct.Rewrite(event(t, "guardduty-maliciousipcaller-custom-akia.json", `"updatedAt": "2026-11-20T`, `"updatedAt": "2026-11-22T`))
+	rec, err := eng.Run(ctx, later)
+	if err != nil || !strings.Contains(rec.Text(), "undid this finding") {
+		t.Errorf("after undo: %v\n%s", err, rec.Text())
+	}
+}
+
+// TestUndoLeavesWhatItDidNotWrite: a deny policy rewritten by a later
+// containment, and an address another finding wants, stay.
+func TestUndoLeavesWhatItDidNotWrite(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	clock := t0
+	eng := fx.engine(nil)
+	eng.Executor = contain.NewExecutor(func() time.Time { return clock }, contain.Registry(clientsOf(eng, fx.cfg))...)
+	first := fx.acct.Rewrite(event(t, "cloudtrail-stoplogging-iamuser.json"))
+	second := fx.acct.Rewrite(event(t, "guardduty-maliciousipcaller-custom-akia.json"))
+	if _, err := eng.Run(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	clock = t0.Add(time.Hour)
+	if _, err := eng.Run(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := eng.Plan(first)
+	rep, err := eng.Undo(ctx, p.Finding.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Left) != 1 || !strings.Contains(rep.Left[0], "rewritten since") {
+		t.Errorf("undo report %+v: want the rewritten policy left", rep)
+	}
+	out, err := iam.NewFromConfig(fx.cfg).GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String("alice"), PolicyName: aws.String(contain.RevokePolicyName)})
+	if err != nil {
+		t.Fatalf("the later policy was deleted: %v", err)
+	}
+	if doc, _ := url.QueryUnescape(aws.ToString(out.PolicyDocument)); !strings.Contains(doc, "2026-11-24T04:00:00Z") {
+		t.Errorf("policy %s", doc)
+	}
+}
+
+// clientsOf rebuilds the engine's action clients (to swap its clock).
+func clientsOf(e *Engine, cfg aws.Config) contain.Clients {
+	c := contain.NewClients(cfg)
+	c.Ledger, c.Writer, c.BlockTTL = e.Ledger, e.Writer, e.Playbook.Settings.TTL()
+	return c
+}
+
+// TestExpiryAndEviction drives the writer with a clock: blocks expire after
+// the TTL, and past the set's limit the oldest sightings go first.
+func TestExpiryAndEviction(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	eng := fx.engine(nil)
+	clock := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	eng.Ledger.Now = func() time.Time { return clock }
+	eng.Writer.Now = eng.Ledger.Now
+	eng.Writer.Max = 3
+	set := fx.acct.IPSetV4
+	for i := range 5 {
+		clock = clock.Add(time.Minute)
+		if err := eng.Ledger.Want(ctx, set, []string{fmt.Sprintf("185.220.101.%d/32", i)}, fmt.Sprintf("f%d", i), clock.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := eng.Writer.Run(ctx, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"185.220.101.2/32", "185.220.101.3/32", "185.220.101.4/32"}
+	if got := fx.state(t).IPv4; !slices.Equal(got, want) {
+		t.Errorf("set %v, want the 3 newest %v", got, want)
+	}
+	if !slices.Equal(rep.Evicted, []string{"185.220.101.0/32", "185.220.101.1/32"}) || !strings.Contains(rep.String(), "evicted") {
+		t.Errorf("report %+v", rep)
+	}
+	clock = clock.Add(2 * time.Hour)
+	reps, err := eng.Reconcile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fx.state(t).IPv4; len(got) != 0 {
+		t.Errorf("set %v after expiry, want empty", got)
+	}
+	if r := reps[set]; len(r.Expired) != 3 {
+		t.Errorf("reconcile report %+v", r)
+	}
+	if blocks, _ := eng.Ledger.Blocks(ctx, set); len(blocks) != 0 {
+		t.Errorf("the ledger still holds %d blocks", len(blocks))
+	}
+}
