@@ -105,12 +105,7 @@ func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, facts *plan.Facts)
 		}
 		facts.Undone = h.Undone
 		facts.Blocked = h.Blocked()
-		for _, c := range h.Changes {
-			if c.Kind != ledger.ChangeBlock {
-				facts.Contained = "an earlier delivery changed it at " + c.At.UTC().Format(time.RFC3339)
-				break
-			}
-		}
+		facts.Done = h.Done()
 		p = plan.BuildWith(f, e.Playbook, *facts)
 	}
 	if e.Guard != nil && containsPrincipal(p) {

@@ -33,7 +33,7 @@ type fixture struct {
 	proxy *faultproxy.Proxy
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	emu := testenv.Moto(t)
 	acct, err := sandbox.Create(context.Background(), emu.Config(t))
@@ -54,7 +54,7 @@ func (fx *fixture) engine(mutate func(*playbook.Settings)) *Engine {
 	return New(fx.cfg, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), Options{LedgerTable: fx.acct.LedgerTable})
 }
 
-func (fx *fixture) state(t *testing.T) sandbox.State {
+func (fx *fixture) state(t testing.TB) sandbox.State {
 	t.Helper()
 	st, err := fx.acct.Snapshot(context.Background(), fx.cfg)
 	if err != nil {
@@ -63,7 +63,7 @@ func (fx *fixture) state(t *testing.T) sandbox.State {
 	return st
 }
 
-func event(t *testing.T, name string, replace ...string) []byte {
+func event(t testing.TB, name string, replace ...string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "events", name))
 	if err != nil {
@@ -175,7 +175,7 @@ func TestUpdatedFindingActsOnlyOnWhatIsNew(t *testing.T) {
 		t.Fatalf("updated: %v\n%s", err, rec.Text())
 	}
 	text := rec.Text()
-	if !strings.Contains(text, "already contained for this finding") || !strings.Contains(text, "185.220.101.43/32") {
+	if !strings.Contains(text, "already done for this finding") || !strings.Contains(text, "185.220.101.43/32") {
 		t.Errorf("the update should skip the principal and block only the new address:\n%s", text)
 	}
 	if got := fx.proxy.Count("UpdateAccessKey") + fx.proxy.Count("PutUserPolicy"); got != calls {

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/autocontain/autocontain/internal/playbook"
 )
 
 // Kinds of change a containment makes.
@@ -40,14 +42,25 @@ type History struct {
 	Undone bool
 }
 
-// Contained reports whether a principal change was made for the finding.
-func (h History) Contained() bool {
+// Done maps the principal actions completed for the finding (by their
+// playbook names) to when they were first done.
+func (h History) Done() map[string]time.Time {
+	out := map[string]time.Time{}
 	for _, c := range h.Changes {
-		if c.Kind != ChangeBlock {
-			return true
+		var action string
+		switch c.Kind {
+		case ChangeKey:
+			action = playbook.ActionDeactivateKey
+		case ChangeUserPolicy, ChangeRolePolicy:
+			action = playbook.ActionRevokeSessions
+		default:
+			continue
+		}
+		if _, ok := out[action]; !ok {
+			out[action] = c.At
 		}
 	}
-	return false
+	return out
 }
 
 // Blocked returns the addresses blocked for the finding.

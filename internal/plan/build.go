@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/playbook"
@@ -21,9 +22,10 @@ type Facts struct {
 	// BreakerOpen says why principals are not being contained right now
 	// (the blast-radius breaker): the principal is reported instead.
 	BreakerOpen string
-	// Contained says when an earlier delivery of the same finding contained
-	// the principal; an updated finding does not contain it again.
-	Contained string
+	// Done maps the principal actions that earlier deliveries of the same
+	// finding completed to when: an updated or retried finding does not
+	// repeat them.
+	Done map[string]time.Time
 	// Blocked are the addresses earlier deliveries of the finding blocked.
 	Blocked map[string]bool
 	// Undone: an operator undid this finding's containment; nothing is done again.
@@ -68,7 +70,9 @@ func BuildWith(f finding.Finding, pb *playbook.Playbook, facts Facts) Plan {
 			if !principalDone {
 				principalDone = p.principalGate(f.Principal, pb, facts)
 			}
-			if !principalDone {
+			if at, done := facts.Done[action]; done && !principalDone {
+				p.skip(action, principalTarget(f.Principal), "already done for this finding at "+at.UTC().Format(time.RFC3339))
+			} else if !principalDone {
 				p.principalStep(action, f.Principal)
 			}
 		case playbook.ActionBlockIP:
@@ -124,10 +128,6 @@ func (p *Plan) principalGate(pr finding.Principal, pb *playbook.Playbook, facts 
 	}
 	if facts.Protected != "" {
 		p.skip(SkippedPrincipal, t, fmt.Sprintf("the principal is protected: %s; a human must decide", facts.Protected))
-		return true
-	}
-	if facts.Contained != "" {
-		p.skip(SkippedPrincipal, t, "already contained for this finding: "+facts.Contained)
 		return true
 	}
 	if facts.BreakerOpen != "" {

@@ -8,11 +8,13 @@ package faultproxy
 import (
 	"bytes"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -200,7 +202,10 @@ func writeFault(w http.ResponseWriter, f Fault, query bool) {
 			map[bool]string{true: "Receiver", false: "Sender"}[status >= 500], code, msg)
 		return
 	}
+	body := fmt.Sprintf(`{"__type":%q,"message":%q}`, code, strings.ReplaceAll(msg, `"`, `'`))
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	// DynamoDB's clients check every answer's CRC32, as AWS sends it.
+	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(body))), 10))
 	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"__type":%q,"message":%q}`, code, strings.ReplaceAll(msg, `"`, `'`))
+	io.WriteString(w, body)
 }

@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/autocontain/autocontain/internal/audit"
+	"github.com/autocontain/autocontain/internal/playbook"
+	"github.com/autocontain/autocontain/internal/testenv/faultproxy"
+)
+
+const (
+	opUpdateIPSet = "AWSWAF_20190729.UpdateIPSet"
+	opGetIPSet    = "AWSWAF_20190729.GetIPSet"
+)
+
+// burstAddress is the i-th distinct public address of a burst.
+func burstAddress(i int) string { return fmt.Sprintf("185.%d.%d.%d", 200+i/65536, i/256%256, i%256) }
+
+// burstResult is what a burst measured.
+type burstResult struct {
+	elapsed time.Duration
+	updates int // UpdateIPSet calls that reached the proxy, throttled ones included
+	failed  int // deliveries that failed and were delivered again
+}
+
+// runBurst delivers n findings, each with its own address, to instances
+// engines at once (like Lambda instances under reserved concurrency), with
+// the proxy enforcing WAF's one UpdateIPSet per second and injecting
+// throttling, server errors, timeouts and stale lock tokens. A delivery that
+// fails is delivered again, as Lambda's retries would.
+func runBurst(t testing.TB, fx *fixture, n, instances int) burstResult {
+	t.Helper()
+	fx.proxy.Limit(opUpdateIPSet, 1)
+	fx.proxy.Inject(opGetIPSet, faultproxy.Throttling, 5)
+	fx.proxy.Inject(opUpdateIPSet, faultproxy.StaleLock, 3)
+	fx.proxy.Inject("DynamoDB_20120810.UpdateItem", faultproxy.ServerError, 10)
+	fx.proxy.Inject("DynamoDB_20120810.PutItem", faultproxy.Unavailable, 5)
+	fx.proxy.SetDelay(200 * time.Millisecond)
+	fx.proxy.Inject("DynamoDB_20120810.Query", faultproxy.Delay, 3)
+	base := string(event(t, "guardduty-ec2-ssh-bruteforce.json"))
+	events := make(chan []byte, n)
+	for i := range n {
+		events <- []byte(strings.NewReplacer(
+			`"63f2f15eade2fa29161cfaa0dee8643b"`, fmt.Sprintf(`"burst%027d"`, i),
+			"218.92.0.107", burstAddress(i),
+		).Replace(base))
+	}
+	close(events)
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range instances {
+		eng := fx.engine(func(s *playbook.Settings) { s.TopicARN = "" })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for raw := range events {
+				for attempt := 1; ; attempt++ {
+					rec, err := eng.Run(context.Background(), raw)
+					if err == nil {
+						break
+					}
+					failed.Add(1)
+					if attempt == 3 {
+						t.Errorf("delivery failed 3 times: %v\n%s", err, rec.Text())
+						break
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// The last writer may have handed over to no one if its lease was lost;
+	// the schedule's reconcile is the backstop, as in production.
+	if _, err := fx.engine(nil).Reconcile(context.Background()); err != nil {
+		t.Errorf("final reconcile: %v", err)
+	}
+	return burstResult{elapsed: time.Since(start), updates: fx.proxy.Count(opUpdateIPSet), failed: int(failed.Load())}
+}
+
+// TestBurstCoalescesIPSetWrites: 1,000 findings with distinct addresses,
+// delivered concurrently under WAF's real quota and injected faults, all end
+// in the set, and UpdateIPSet is called no more than once per elapsed second
+// plus a few.
+func TestBurstCoalescesIPSetWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 findings against the emulator")
+	}
+	fx := newFixture(t)
+	const n = 1000
+	res := runBurst(t, fx, n, 20)
+	got := fx.state(t).IPv4
+	if len(got) != n {
+		t.Fatalf("the set holds %d addresses, want %d", len(got), n)
+	}
+	for i := range n {
+		if _, ok := slices.BinarySearch(got, burstAddress(i)+"/32"); !ok {
+			t.Fatalf("%s missing from the set", burstAddress(i))
+		}
+	}
+	budget := int(res.elapsed.Seconds()) + 5
+	if res.updates > budget {
+		t.Errorf("%d UpdateIPSet calls in %s, want at most %d (one per second plus a few)", res.updates, res.elapsed.Round(time.Millisecond), budget)
+	}
+	t.Logf("%d findings in %s: %d UpdateIPSet calls, %d deliveries retried after injected faults",
+		n, res.elapsed.Round(time.Millisecond), res.updates, res.failed)
+}
+
+// BenchmarkBurst measures the same burst and reports how many UpdateIPSet
+// calls 1,000 findings cost: run with -benchtime=1x (make bench does).
+// One burst takes many seconds, so the benchmark runs it once whatever b.N.
+func BenchmarkBurst(b *testing.B) {
+	fx := newFixture(b)
+	b.ResetTimer()
+	res := runBurst(b, fx, 1000, 20)
+	b.ReportMetric(float64(res.updates), "UpdateIPSet-calls")
+	b.ReportMetric(res.elapsed.Seconds(), "burst-seconds")
+	b.ReportMetric(1000/res.elapsed.Seconds(), "findings/s")
+}
+
+// TestFailedStepRetriedWithoutRepeating: a step that fails is reported, the
+// delivery fails (so Lambda retries it), and the retry does only what did
+// not finish.
+func TestFailedStepRetriedWithoutRepeating(t *testing.T) {
+	fx := newFixture(t)
+	eng := fx.engine(nil)
+	ctx := context.Background()
+	raw := fx.acct.Rewrite(event(t, "guardduty-maliciousipcaller-custom-akia.json"))
+	// Three 500s exhaust the SDK's three attempts.
+	fx.proxy.Inject("PutUserPolicy", faultproxy.ServerError, 3)
+	rec, err := eng.Run(ctx, raw)
+	if err == nil || rec.Outcome != audit.OutcomeFailed || !strings.Contains(rec.Text(), "[failed] revoke-sessions") {
+		t.Fatalf("first delivery: %v\n%s", err, rec.Text())
+	}
+	keys, blocks := fx.proxy.Count("UpdateAccessKey"), fx.proxy.Count(opUpdateIPSet)
+	rec, err = eng.Run(ctx, raw)
+	if err != nil {
+		t.Fatalf("retry: %v\n%s", err, rec.Text())
+	}
+	text := rec.Text()
+	if !strings.Contains(text, "[done] revoke-sessions") || !strings.Contains(text, "skip deactivate-key") || !strings.Contains(text, "already blocked") {
+		t.Errorf("retry should redo only revoke-sessions:\n%s", text)
+	}
+	if fx.proxy.Count("UpdateAccessKey") != keys || fx.proxy.Count(opUpdateIPSet) != blocks {
+		t.Error("the retry repeated a finished step")
+	}
+	if st := fx.state(t); len(st.UserPolicies["alice"]) != 1 {
+		t.Errorf("alice's policies %v", st.UserPolicies["alice"])
+	}
+}
