@@ -1,6 +1,8 @@
 # The make targets are the project's interface: demo, test, bench, synth, lint.
 SHELL := /bin/bash
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+# jsii prints a banner when Node.js is older than it supports. The end-of-life
+# variable takes the major versions to silence, not a boolean.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p "process.versions.node.split('.')[0]" 2>/dev/null)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 

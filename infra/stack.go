@@ -1,0 +1,387 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/autocontain/autocontain/infra/patterns"
+	"github.com/autocontain/autocontain/internal/contain"
+	"github.com/autocontain/autocontain/internal/engine"
+	"github.com/autocontain/autocontain/internal/ipset"
+	"github.com/autocontain/autocontain/internal/ledger"
+	"github.com/autocontain/autocontain/internal/playbook"
+	"github.com/autocontain/autocontain/internal/protect"
+)
+
+// AutocontainStackProps configures the stack.
+type AutocontainStackProps struct {
+	awscdk.StackProps
+	Config Config
+	// AssetDir holds the function's code: bootstrap, built for linux/arm64,
+	// and playbook.json when Config.Playbook is set.
+	AssetDir string
+	// Playbook is the playbook in force: the rules' patterns are derived
+	// from it. Nil means the embedded default.
+	Playbook *playbook.Playbook
+}
+
+// Timing of delivery and retries. EventBridge retries a target for up to
+// 24 hours and 185 times by default; that budget is cut here so a stuck
+// event reaches the dead-letter queue, and a human, within hours.
+const (
+	functionTimeoutSeconds = 60
+	ruleMaxEventAgeHours   = 2
+	ruleRetryAttempts      = 8
+	asyncMaxEventAgeHours  = 6
+	asyncRetryAttempts     = 2
+	reconcileEveryMinutes  = 5
+)
+
+// NewAutocontainStack builds the containment stack: the function, its
+// least-privilege role, the EventBridge rules derived from the playbook, the
+// WAF IP sets (and optionally a web ACL), the ledger table, the encrypted
+// notification topic, the dead-letter queue and the alarms.
+func NewAutocontainStack(scope constructs.Construct, id string, props *AutocontainStackProps) awscdk.Stack {
+	var sprops awscdk.StackProps
+	if props != nil {
+		sprops = props.StackProps
+	}
+	stack := awscdk.NewStack(scope, &id, &sprops)
+	cfg := props.Config
+	pb := props.Playbook
+	if pb == nil {
+		pb = playbook.Default()
+	}
+	if cfg.Scope == ipset.ScopeCloudFront {
+		if region := stack.Region(); !*awscdk.Token_IsUnresolved(region) && *region != "us-east-1" {
+			panic(fmt.Sprintf("scope CLOUDFRONT: WAF serves CloudFront IP sets only from us-east-1; this stack is in %s", *region))
+		}
+	}
+	pb = withContext(pb, cfg)
+
+	key := awskms.NewKey(stack, jsii.String("Key"), &awskms.KeyProps{
+		Description:       jsii.String("autocontain: notifications and dead letters"),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+	// CloudWatch alarms publish to the encrypted topic; EventBridge sends
+	// undeliverable events to the encrypted queue. Both need the key
+	// (SNS Developer Guide, "Encryption at rest"; EventBridge DLQ).
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowServicesThatDeliverToAutocontain"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil), awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"),
+	}), jsii.Bool(false))
+
+	topic := awssns.NewTopic(stack, jsii.String("Notifications"), &awssns.TopicProps{
+		DisplayName: jsii.String("autocontain"), MasterKey: key, EnforceSSL: jsii.Bool(true),
+	})
+	if cfg.NotificationEmail != "" {
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(cfg.NotificationEmail), nil))
+	}
+	dlq := awssqs.NewQueue(stack, jsii.String("DeadLetters"), &awssqs.QueueProps{
+		Encryption: awssqs.QueueEncryption_KMS, EncryptionMasterKey: key, EnforceSSL: jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+
+	table := awsdynamodb.NewTable(stack, jsii.String("Ledger"), &awsdynamodb.TableProps{
+		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String(ledger.AttrPK), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:             &awsdynamodb.Attribute{Name: jsii.String(ledger.AttrSK), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute: jsii.String(ledger.AttrTTL),
+		Encryption:          awsdynamodb.TableEncryption_AWS_MANAGED,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+
+	v4, v6 := cfg.IPSetV4ARN, cfg.IPSetV6ARN
+	if v4 == "" {
+		v4, v6 = ipSets(stack, cfg)
+	}
+
+	logs := awslogs.NewLogGroup(stack, jsii.String("Logs"), &awslogs.LogGroupProps{
+		Retention:     retention(cfg.LogRetentionDays),
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	role := awsiam.NewRole(stack, jsii.String("Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("autocontain: contains abused credentials and addresses; least privilege"),
+	})
+	for _, st := range statements(stack, role, resources{
+		ipSets: []string{v4, v6}, topic: *topic.TopicArn(), table: *table.TableArn(), key: *key.KeyArn(), logs: *logs.LogGroupArn(),
+	}) {
+		role.AddToPrincipalPolicy(st)
+	}
+
+	env := map[string]*string{
+		playbook.EnvDryRun:        jsii.String(strconv.FormatBool(cfg.DryRun)),
+		playbook.EnvIPSetV4:       jsii.String(v4),
+		playbook.EnvIPSetV6:       jsii.String(v6),
+		playbook.EnvTopicARN:      topic.TopicArn(),
+		playbook.EnvActOnSamples:  jsii.String(strconv.FormatBool(cfg.ActOnSamples)),
+		playbook.EnvActOnArchived: jsii.String(strconv.FormatBool(cfg.ActOnArchived)),
+		engine.EnvLedgerTable:     table.TableName(),
+		engine.EnvSelfRoleARN:     role.RoleArn(),
+	}
+	optional := map[string]string{
+		playbook.EnvMinSeverity:   strconv.FormatFloat(cfg.MinSeverity, 'g', -1, 64),
+		playbook.EnvAllowCIDRs:    strings.Join(cfg.AllowCIDRs, ","),
+		playbook.EnvProtect:       strings.Join(cfg.Protect, ","),
+		playbook.EnvBreakerWindow: cfg.BreakerWindow,
+		playbook.EnvBlockTTL:      cfg.BlockTTL,
+	}
+	if cfg.BreakerMax > 0 {
+		optional[playbook.EnvBreakerMax] = strconv.Itoa(cfg.BreakerMax)
+	}
+	if cfg.Playbook != "" {
+		// Bundled beside bootstrap; environment variables hold 4 KB in all.
+		optional[playbook.EnvPlaybookFile] = "/var/task/playbook.json"
+	}
+	for k, v := range optional {
+		if v != "" && v != "0" {
+			env[k] = jsii.String(v)
+		}
+	}
+	fnProps := &awslambda.FunctionProps{
+		Description:   jsii.String("autocontain: contains abused AWS credentials and addresses"),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          awslambda.Code_FromAsset(jsii.String(props.AssetDir), nil),
+		MemorySize:    jsii.Number(256),
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(functionTimeoutSeconds)),
+		Role:          role,
+		LogGroup:      logs,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+		Environment:   &env,
+		RetryAttempts: jsii.Number(asyncRetryAttempts),
+		MaxEventAge:   awscdk.Duration_Hours(jsii.Number(asyncMaxEventAgeHours)),
+		OnFailure:     awslambdadestinations.NewSqsDestination(dlq),
+	}
+	if cfg.ReservedConcurrency > 0 {
+		fnProps.ReservedConcurrentExecutions = jsii.Number(float64(cfg.ReservedConcurrency))
+	}
+	fn := awslambda.NewFunction(stack, jsii.String("Function"), fnProps)
+
+	target := func(input awsevents.RuleTargetInput) awsevents.IRuleTarget {
+		return awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
+			DeadLetterQueue: dlq,
+			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(ruleMaxEventAgeHours)),
+			RetryAttempts:   jsii.Number(ruleRetryAttempts),
+			Event:           input,
+		})
+	}
+	if p := patterns.GuardDuty(pb); p != nil {
+		rule(stack, "GuardDutyFindings", "GuardDuty findings the playbook acts on", p).AddTarget(target(nil))
+	}
+	if p := patterns.CloudTrail(pb); p != nil {
+		rule(stack, "CloudTrailEvents", "CloudTrail events the playbook acts on (global services: us-east-1 only)", p).AddTarget(target(nil))
+	}
+	awsevents.NewRule(stack, jsii.String("Reconcile"), &awsevents.RuleProps{
+		Description: jsii.String("autocontain: write the IP sets from the ledger; expire and evict blocks"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(reconcileEveryMinutes))),
+	}).AddTarget(target(awsevents.RuleTargetInput_FromObject(map[string]any{
+		"autocontain": map[string]any{"command": engine.CommandReconcile},
+	})))
+
+	alarm := func(id, what string, m awscloudwatch.IMetric) {
+		a := awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String("autocontain: " + what),
+			Metric:             m,
+			Threshold:          jsii.Number(1),
+			EvaluationPeriods:  jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		a.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
+	}
+	five := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}
+	alarm("FunctionErrorsAlarm", "the function failed (a step failed or an event was rejected)", fn.MetricErrors(five))
+	alarm("FunctionThrottlesAlarm", "the function was throttled (reserved concurrency reached)", fn.MetricThrottles(five))
+	alarm("DeadLettersAlarm", "events could not be delivered or handled: see the dead-letter queue",
+		dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}))
+
+	for k, v := range map[string]*string{
+		"FunctionName": fn.FunctionName(), "TopicArn": topic.TopicArn(), "LedgerTable": table.TableName(),
+		"IPSetV4Arn": jsii.String(v4), "IPSetV6Arn": jsii.String(v6), "DeadLetterQueueUrl": dlq.QueueUrl(),
+	} {
+		awscdk.NewCfnOutput(stack, jsii.String(k), &awscdk.CfnOutputProps{Value: v})
+	}
+	return stack
+}
+
+// withContext applies the deploy-time settings to the playbook, so the
+// patterns see what the function will (severity floor, archived findings).
+func withContext(pb *playbook.Playbook, cfg Config) *playbook.Playbook {
+	c := *pb
+	c.Settings.MinSeverity = max(c.Settings.MinSeverity, cfg.MinSeverity)
+	c.Settings.ActOnArchived = c.Settings.ActOnArchived || cfg.ActOnArchived
+	return &c
+}
+
+func rule(stack awscdk.Stack, id, description string, p patterns.Pattern) awsevents.Rule {
+	ep := &awsevents.EventPattern{
+		Source:     strs(p["source"]),
+		DetailType: strs(p["detail-type"]),
+	}
+	detail := p["detail"].(map[string]any)
+	ep.Detail = &detail
+	return awsevents.NewRule(stack, jsii.String(id), &awsevents.RuleProps{
+		Description: jsii.String("autocontain: " + description), EventPattern: ep,
+	})
+}
+
+func strs(v any) *[]*string {
+	var out []*string
+	for _, s := range v.([]any) {
+		out = append(out, jsii.String(s.(string)))
+	}
+	return &out
+}
+
+// ipSets creates the IPv4 and IPv6 IP sets, and the web ACL if asked.
+func ipSets(stack awscdk.Stack, cfg Config) (v4, v6 string) {
+	mk := func(id, version string) awswafv2.CfnIPSet {
+		return awswafv2.NewCfnIPSet(stack, jsii.String(id), &awswafv2.CfnIPSetProps{
+			Addresses: &[]*string{}, IpAddressVersion: jsii.String(version), Scope: jsii.String(cfg.Scope),
+			Description: jsii.String("Addresses blocked by autocontain, written by its single writer from the ledger"),
+		})
+	}
+	s4, s6 := mk("BlocklistV4", "IPV4"), mk("BlocklistV6", "IPV6")
+	if cfg.WebACL {
+		ref := func(s awswafv2.CfnIPSet) *awswafv2.CfnWebACL_StatementProperty {
+			return &awswafv2.CfnWebACL_StatementProperty{IpSetReferenceStatement: &awswafv2.CfnWebACL_IPSetReferenceStatementProperty{Arn: s.AttrArn()}}
+		}
+		visibility := func(name string) *awswafv2.CfnWebACL_VisibilityConfigProperty {
+			return &awswafv2.CfnWebACL_VisibilityConfigProperty{
+				CloudWatchMetricsEnabled: jsii.Bool(true), SampledRequestsEnabled: jsii.Bool(true), MetricName: jsii.String(name),
+			}
+		}
+		awswafv2.NewCfnWebACL(stack, jsii.String("WebAcl"), &awswafv2.CfnWebACLProps{
+			Scope:            jsii.String(cfg.Scope),
+			Description:      jsii.String("Blocks the addresses autocontain blocked. Associate it with an ALB, API Gateway or CloudFront"),
+			DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: &awswafv2.CfnWebACL_AllowActionProperty{}},
+			VisibilityConfig: visibility("autocontain"),
+			Rules: &[]*awswafv2.CfnWebACL_RuleProperty{{
+				Name:             jsii.String("autocontain-blocklist"),
+				Priority:         jsii.Number(0),
+				Action:           &awswafv2.CfnWebACL_RuleActionProperty{Block: &awswafv2.CfnWebACL_BlockActionProperty{}},
+				VisibilityConfig: visibility("autocontain-blocklist"),
+				Statement: &awswafv2.CfnWebACL_StatementProperty{OrStatement: &awswafv2.CfnWebACL_OrStatementProperty{
+					Statements: &[]*awswafv2.CfnWebACL_StatementProperty{ref(s4), ref(s6)},
+				}},
+			}},
+		})
+	}
+	return *s4.AttrArn(), *s6.AttrArn()
+}
+
+// resources are the ARNs the role's statements are scoped to.
+type resources struct {
+	ipSets            []string
+	topic, table, key string
+	logs              string
+}
+
+// statements builds the role's policy from what the code declares it needs
+// (the actions' Permissions, the guard's, undo's and the ledger's), each
+// scoped to the resources its API allows, and the explicit denies.
+func statements(stack awscdk.Stack, role awsiam.Role, r resources) []awsiam.PolicyStatement {
+	needed := map[string]bool{}
+	for _, a := range contain.Registry(contain.Clients{Ledger: &ledger.Ledger{}}) {
+		for _, p := range a.Permissions() {
+			needed[p] = true
+		}
+	}
+	for _, p := range slices.Concat(protect.Permissions(), contain.UndoPermissions(), ledger.Permissions()) {
+		needed[p] = true
+	}
+	byService := map[string][]string{}
+	for p := range needed {
+		svc, _, _ := strings.Cut(p, ":")
+		byService[svc] = append(byService[svc], p)
+	}
+	account := *stack.Account()
+	users := fmt.Sprintf("arn:%s:iam::%s:user/*", *stack.Partition(), account)
+	roles := fmt.Sprintf("arn:%s:iam::%s:role/*", *stack.Partition(), account)
+	scope := map[string][]string{
+		"iam":      {users, roles},
+		"wafv2":    r.ipSets,
+		"sns":      {r.topic},
+		"dynamodb": {r.table},
+	}
+	allow := func(sid string, actions, res []string) awsiam.PolicyStatement {
+		sort.Strings(actions)
+		return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String(sid), Effect: awsiam.Effect_ALLOW, Actions: jsii.Strings(actions...), Resources: jsii.Strings(res...),
+		})
+	}
+	var out []awsiam.PolicyStatement
+	services := make([]string, 0, len(byService))
+	for svc := range byService {
+		services = append(services, svc)
+	}
+	sort.Strings(services)
+	for _, svc := range services {
+		res, ok := scope[svc]
+		if !ok {
+			panic(fmt.Sprintf("no resource scope for %s actions %v: add one to statements", svc, byService[svc]))
+		}
+		out = append(out, allow("Autocontain"+strings.ToUpper(svc[:1])+svc[1:], byService[svc], res))
+	}
+	out = append(out,
+		allow("EncryptNotifications", []string{"kms:Decrypt", "kms:GenerateDataKey*"}, []string{r.key}),
+		allow("WriteLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{r.logs, r.logs + ":*"}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("NeverDeleteAccessKeys"), Effect: awsiam.Effect_DENY,
+			Actions: jsii.Strings("iam:DeleteAccessKey"), Resources: jsii.Strings("*"),
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("NeverChangeOwnRole"), Effect: awsiam.Effect_DENY,
+			Actions: jsii.Strings("iam:AttachRolePolicy", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary", "iam:DeleteRolePolicy",
+				"iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole"),
+			Resources: &[]*string{role.RoleArn()},
+		}),
+	)
+	return out
+}
+
+// retention maps days to the log retention CloudWatch accepts, rounding up.
+func retention(days int) awslogs.RetentionDays {
+	for _, r := range []struct {
+		days int
+		rd   awslogs.RetentionDays
+	}{
+		{30, awslogs.RetentionDays_ONE_MONTH}, {90, awslogs.RetentionDays_THREE_MONTHS}, {180, awslogs.RetentionDays_SIX_MONTHS},
+		{365, awslogs.RetentionDays_ONE_YEAR}, {731, awslogs.RetentionDays_TWO_YEARS}, {1827, awslogs.RetentionDays_FIVE_YEARS},
+	} {
+		if days <= r.days {
+			return r.rd
+		}
+	}
+	return awslogs.RetentionDays_TEN_YEARS
+}

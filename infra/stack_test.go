@@ -1,0 +1,395 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/autocontain/autocontain/internal/contain"
+	"github.com/autocontain/autocontain/internal/ledger"
+	"github.com/autocontain/autocontain/internal/protect"
+	"github.com/autocontain/autocontain/internal/testenv"
+)
+
+// The jsii variables that silence its Node.js banners must be in the
+// environment before the test binary starts: jsii captures the environment
+// of its Node process while the packages initialize, before TestMain. The
+// Makefile exports them (see its JSII_SILENCE_* lines).
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// synthesized is one synthesized stack, as assertions and as JSON.
+type synthesized struct {
+	tpl  assertions.Template
+	json map[string]any
+}
+
+var (
+	synthMu    sync.Mutex
+	synthCache = map[string]*synthesized{}
+)
+
+// synth synthesizes the stack for cfg once per test binary. Code comes from
+// a folder holding a stand-in bootstrap: building the real one is the app's
+// job, and Code_FromInline is refused for provided.al2023.
+func synth(t *testing.T, name string, cfg Config, region string) *synthesized {
+	t.Helper()
+	synthMu.Lock()
+	defer synthMu.Unlock()
+	if s, ok := synthCache[name]; ok {
+		return s
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	var env *awscdk.Environment
+	if region != "" {
+		env = &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String(region)}
+	}
+	stack := NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{
+		StackProps: awscdk.StackProps{Env: env}, Config: cfg, AssetDir: dir,
+	})
+	tpl := assertions.Template_FromStack(stack, nil)
+	raw, err := json.Marshal(tpl.ToJSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &synthesized{tpl: tpl}
+	if err := json.Unmarshal(raw, &s.json); err != nil {
+		t.Fatal(err)
+	}
+	synthCache[name] = s
+	return s
+}
+
+func defaultStack(t *testing.T) *synthesized { return synth(t, "default", DefaultConfig(), "") }
+
+// resources returns the template's resources of one type.
+func (s *synthesized) resources(typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range s.json["Resources"].(map[string]any) {
+		r := r.(map[string]any)
+		if r["Type"] == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+func props(r map[string]any) map[string]any { return r["Properties"].(map[string]any) }
+
+func TestDefaultStack(t *testing.T) {
+	s := defaultStack(t)
+	for typ, n := range map[string]int{
+		"AWS::Lambda::Function": 1, "AWS::WAFv2::IPSet": 2, "AWS::WAFv2::WebACL": 0, "AWS::DynamoDB::Table": 1,
+		"AWS::SNS::Topic": 1, "AWS::SNS::Subscription": 0, "AWS::SQS::Queue": 1, "AWS::KMS::Key": 1,
+		"AWS::Events::Rule": 3, "AWS::CloudWatch::Alarm": 3, "AWS::Logs::LogGroup": 1, "AWS::Lambda::EventInvokeConfig": 1,
+	} {
+		s.tpl.ResourceCountIs(jsii.String(typ), jsii.Number(float64(n)))
+	}
+	s.tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+		"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap",
+		"MemorySize": 256, "Timeout": 60, "ReservedConcurrentExecutions": 5,
+		"LoggingConfig": map[string]any{"LogFormat": "JSON"},
+		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+			"AUTOCONTAIN_DRY_RUN":         "true",
+			"AUTOCONTAIN_ACT_ON_SAMPLES":  "false",
+			"AUTOCONTAIN_ACT_ON_ARCHIVED": "false",
+			"AUTOCONTAIN_LEDGER_TABLE":    assertions.Match_AnyValue(),
+			"AUTOCONTAIN_SELF_ROLE_ARN":   assertions.Match_AnyValue(),
+			"AUTOCONTAIN_TOPIC_ARN":       assertions.Match_AnyValue(),
+			"AUTOCONTAIN_IPSET_V4_ARN":    assertions.Match_AnyValue(),
+			"AUTOCONTAIN_IPSET_V6_ARN":    assertions.Match_AnyValue(),
+		})},
+	})
+	s.tpl.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 365})
+	s.tpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+		"BillingMode":                      "PAY_PER_REQUEST",
+		"TimeToLiveSpecification":          map[string]any{"AttributeName": ledger.AttrTTL, "Enabled": true},
+		"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+		"KeySchema": []any{
+			map[string]any{"AttributeName": ledger.AttrPK, "KeyType": "HASH"},
+			map[string]any{"AttributeName": ledger.AttrSK, "KeyType": "RANGE"},
+		},
+	})
+	s.tpl.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
+	s.tpl.HasResourceProperties(jsii.String("AWS::SNS::Topic"), map[string]any{"KmsMasterKeyId": assertions.Match_AnyValue()})
+	s.tpl.HasResourceProperties(jsii.String("AWS::SQS::Queue"), map[string]any{"KmsMasterKeyId": assertions.Match_AnyValue()})
+	s.tpl.HasResourceProperties(jsii.String("AWS::WAFv2::IPSet"), map[string]any{"Scope": "REGIONAL", "IPAddressVersion": "IPV4", "Addresses": []any{}})
+	s.tpl.HasResourceProperties(jsii.String("AWS::WAFv2::IPSet"), map[string]any{"Scope": "REGIONAL", "IPAddressVersion": "IPV6", "Addresses": []any{}})
+	s.tpl.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), map[string]any{
+		"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 6 * 3600,
+		"DestinationConfig": map[string]any{"OnFailure": map[string]any{"Destination": assertions.Match_AnyValue()}},
+	})
+	// Every rule's target retries within a budget and dead-letters the rest.
+	for id, r := range s.resources("AWS::Events::Rule") {
+		targets := props(r)["Targets"].([]any)
+		if len(targets) != 1 {
+			t.Fatalf("rule %s has %d targets", id, len(targets))
+		}
+		tg := targets[0].(map[string]any)
+		if tg["DeadLetterConfig"] == nil || tg["RetryPolicy"] == nil {
+			t.Errorf("rule %s target lacks a dead-letter queue or a retry policy: %v", id, tg)
+		}
+	}
+	s.tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+		"ScheduleExpression": "rate(5 minutes)",
+		"Targets":            []any{assertions.Match_ObjectLike(&map[string]any{"Input": `{"autocontain":{"command":"reconcile"}}`})},
+	})
+	for id, a := range s.resources("AWS::CloudWatch::Alarm") {
+		if actions, _ := props(a)["AlarmActions"].([]any); len(actions) != 1 {
+			t.Errorf("alarm %s does not notify the topic", id)
+		}
+	}
+}
+
+// policyStatements returns the role's statements, split by effect.
+func policyStatements(t *testing.T, s *synthesized) (allow, deny []map[string]any) {
+	t.Helper()
+	for _, p := range s.resources("AWS::IAM::Policy") {
+		doc := props(p)["PolicyDocument"].(map[string]any)
+		for _, st := range doc["Statement"].([]any) {
+			st := st.(map[string]any)
+			if st["Effect"] == "Deny" {
+				deny = append(deny, st)
+			} else {
+				allow = append(allow, st)
+			}
+		}
+	}
+	return allow, deny
+}
+
+func asList(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	return []any{v}
+}
+
+// TestRolePolicyIsLeastPrivilege checks the role against what the code
+// declares it needs: every action's permission is granted, nothing with a
+// wildcard action, every grant scoped to resources, and the denies in place.
+func TestRolePolicyIsLeastPrivilege(t *testing.T) {
+	s := defaultStack(t)
+	allow, deny := policyStatements(t, s)
+	granted := map[string]bool{}
+	for _, st := range allow {
+		for _, a := range asList(st["Action"]) {
+			a := a.(string)
+			// Only KMS action families on the one key (CDK's grants use them).
+			if strings.Contains(a, "*") && !strings.HasPrefix(a, "kms:") || a == "*" || strings.HasSuffix(a, ":*") {
+				t.Errorf("wildcard action %s in %v", a, st["Sid"])
+			}
+			granted[a] = true
+		}
+		for _, r := range asList(st["Resource"]) {
+			if r == "*" {
+				t.Errorf("statement %v grants on every resource", st["Sid"])
+			}
+		}
+	}
+	var needed []string
+	for _, a := range contain.Registry(contain.Clients{Ledger: &ledger.Ledger{}}) {
+		needed = append(needed, a.Permissions()...)
+	}
+	needed = slices.Concat(needed, protect.Permissions(), contain.UndoPermissions(), ledger.Permissions())
+	for _, p := range needed {
+		if !granted[p] {
+			t.Errorf("the code needs %s; the role does not grant it", p)
+		}
+	}
+	for a := range granted {
+		if strings.HasPrefix(a, "iam:") && !slices.Contains(needed, a) {
+			t.Errorf("the role grants %s, which no code declares", a)
+		}
+	}
+	denied := map[string]bool{}
+	for _, st := range deny {
+		for _, a := range asList(st["Action"]) {
+			denied[a.(string)] = true
+		}
+	}
+	for _, a := range []string{"iam:DeleteAccessKey", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy"} {
+		if !denied[a] {
+			t.Errorf("no explicit deny of %s", a)
+		}
+	}
+}
+
+func TestStackOptions(t *testing.T) {
+	v4 := "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/existing-v4/11111111-2222-3333-4444-555555555555"
+	v6 := "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/existing-v6/66666666-7777-8888-9999-000000000000"
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		region string
+		check  func(t *testing.T, s *synthesized)
+	}{
+		{"existing_ip_sets", func(c *Config) { c.IPSetV4ARN, c.IPSetV6ARN = v4, v6 }, "", func(t *testing.T, s *synthesized) {
+			s.tpl.ResourceCountIs(jsii.String("AWS::WAFv2::IPSet"), jsii.Number(0))
+			allow, _ := policyStatements(t, s)
+			for _, st := range allow {
+				if slices.Contains(asList(st["Action"]), any("wafv2:UpdateIPSet")) {
+					if res := asList(st["Resource"]); !slices.Contains(res, any(v4)) || !slices.Contains(res, any(v6)) || len(res) != 2 {
+						t.Errorf("WAF grant scoped to %v, want the two existing sets", res)
+					}
+				}
+			}
+		}},
+		{"cloudfront_with_web_acl", func(c *Config) { c.Scope, c.WebACL = "CLOUDFRONT", true }, "us-east-1", func(t *testing.T, s *synthesized) {
+			s.tpl.HasResourceProperties(jsii.String("AWS::WAFv2::IPSet"), map[string]any{"Scope": "CLOUDFRONT"})
+			s.tpl.HasResourceProperties(jsii.String("AWS::WAFv2::WebACL"), map[string]any{
+				"Scope": "CLOUDFRONT", "DefaultAction": map[string]any{"Allow": map[string]any{}},
+				"Rules": []any{assertions.Match_ObjectLike(&map[string]any{
+					"Action":    map[string]any{"Block": map[string]any{}},
+					"Statement": map[string]any{"OrStatement": map[string]any{"Statements": assertions.Match_AnyValue()}},
+				})},
+			})
+		}},
+		{"acting_with_email_and_settings", func(c *Config) {
+			c.DryRun, c.NotificationEmail, c.Protect, c.AllowCIDRs, c.MinSeverity, c.ReservedConcurrency = false, "secops@example.com",
+				[]string{"arn:aws:iam::*:role/break-glass-*"}, []string{"198.18.0.0/15"}, 4, 0
+		}, "", func(t *testing.T, s *synthesized) {
+			s.tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Protocol": "email", "Endpoint": "secops@example.com"})
+			s.tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+				"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+					"AUTOCONTAIN_DRY_RUN": "false", "AUTOCONTAIN_PROTECT": "arn:aws:iam::*:role/break-glass-*",
+					"AUTOCONTAIN_ALLOW_CIDRS": "198.18.0.0/15", "AUTOCONTAIN_MIN_SEVERITY": "4",
+				})},
+			})
+			for _, fn := range s.resources("AWS::Lambda::Function") {
+				if _, ok := props(fn)["ReservedConcurrentExecutions"]; ok {
+					t.Error("reservedConcurrency=0 should leave the function unreserved")
+				}
+			}
+			// The severity floor reaches the GuardDuty pattern.
+			raw, _ := json.Marshal(s.resources("AWS::Events::Rule"))
+			if !strings.Contains(strings.ReplaceAll(string(raw), `\u003e`, ">"), `{"numeric":[">=",4]}`) {
+				t.Error("minSeverity 4 is not in the GuardDuty rule's pattern")
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tt.mutate(&cfg)
+			if err := cfg.validate(); err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, synth(t, tt.name, cfg, tt.region))
+		})
+	}
+}
+
+func TestCloudFrontNeedsUSEast1(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Scope = "CLOUDFRONT"
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(r.(string), "us-east-1") {
+			t.Errorf("synth in eu-west-1 with CLOUDFRONT: %v", r)
+		}
+	}()
+	synth(t, "cloudfront-eu", cfg, "eu-west-1")
+}
+
+func TestConfigFromContext(t *testing.T) {
+	tests := []struct {
+		name    string
+		ctx     map[string]any
+		check   func(Config) bool
+		wantErr string
+	}{
+		{"defaults", nil, func(c Config) bool {
+			return c.DryRun && c.Scope == "REGIONAL" && !c.WebACL && c.ReservedConcurrency == 5 && c.LogRetentionDays == 365
+		}, ""},
+		{"command_line_strings", map[string]any{"dryRun": "false", "protect": "arn:aws:iam::*:role/a, arn:aws:iam::*:role/b", "minSeverity": "7", "scope": "cloudfront"},
+			func(c Config) bool {
+				return !c.DryRun && len(c.Protect) == 2 && c.MinSeverity == 7 && c.Scope == "CLOUDFRONT"
+			}, ""},
+		{"cdk_json_types", map[string]any{"dryRun": false, "allowCidrs": []any{"10.0.0.0/8", "192.0.2.0/24"}, "reservedConcurrency": float64(3)},
+			func(c Config) bool { return !c.DryRun && len(c.AllowCIDRs) == 2 && c.ReservedConcurrency == 3 }, ""},
+		{"bad_bool", map[string]any{"dryRun": "maybe"}, nil, "context dryRun"},
+		{"bad_severity", map[string]any{"minSeverity": "11"}, nil, "context minSeverity"},
+		{"bad_scope", map[string]any{"scope": "GLOBAL"}, nil, "context scope"},
+		{"one_ip_set", map[string]any{"ipSetV4Arn": "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/a/1"}, nil, "give both"},
+		{"bad_ip_set", map[string]any{"ipSetV4Arn": "a", "ipSetV6Arn": "b"}, nil, "context ipSetV"},
+		{"scope_mismatch", map[string]any{"ipSetV4Arn": "arn:aws:wafv2:us-east-1:123456789012:global/ipset/a/1", "ipSetV6Arn": "arn:aws:wafv2:us-east-1:123456789012:global/ipset/b/2"}, nil, "the stack's REGIONAL"},
+		{"bad_email", map[string]any{"notificationEmail": "secops"}, nil, "not an e-mail"},
+		{"negative_concurrency", map[string]any{"reservedConcurrency": "-1"}, nil, "reservedConcurrency"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := configFrom(func(k string) (any, bool) { v, ok := tt.ctx[k]; return v, ok })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !tt.check(c) {
+				t.Errorf("config %+v, error %v", c, err)
+			}
+		})
+	}
+}
+
+// TestReadmeDocumentsEveryContextKey keeps infra/README.md honest.
+func TestReadmeDocumentsEveryContextKey(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range ContextKeys {
+		if !strings.Contains(string(readme), "`"+k+"`") {
+			t.Errorf("infra/README.md does not document the context key %s", k)
+		}
+	}
+}
+
+// TestCfnLint runs cfn-lint on the synthesized templates: no errors.
+func TestCfnLint(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lint := filepath.Join(root, ".venv", "bin", "cfn-lint")
+	if _, err := os.Stat(lint); err != nil {
+		if testenv.Required() {
+			t.Fatalf("cfn-lint is not installed at %s: run scripts/moto-venv.sh", lint)
+		}
+		t.Skipf("cfn-lint is not installed at %s: run scripts/moto-venv.sh", lint)
+	}
+	for _, name := range []string{"default", "cloudfront_with_web_acl"} {
+		s := defaultStack(t)
+		if name != "default" {
+			cfg := DefaultConfig()
+			cfg.Scope, cfg.WebACL = "CLOUDFRONT", true
+			s = synth(t, name, cfg, "us-east-1")
+		}
+		file := filepath.Join(t.TempDir(), name+".template.json")
+		raw, _ := json.MarshalIndent(s.json, "", " ")
+		if err := os.WriteFile(file, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(lint, "--format", "parseable", file).CombinedOutput()
+		// cfn-lint's exit code is a bit mask: 2 errors, 4 warnings, 8 informational.
+		var exit *exec.ExitError
+		if err != nil && !(errors.As(err, &exit) && exit.ExitCode()&2 == 0) {
+			t.Errorf("cfn-lint found errors in the %s template:\n%s", name, out)
+		} else if len(out) > 0 {
+			t.Logf("cfn-lint warnings (%s):\n%s", name, out)
+		}
+	}
+}
