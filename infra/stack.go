@@ -81,7 +81,7 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	pb = withContext(pb, cfg)
 
 	key := awskms.NewKey(stack, jsii.String("Key"), &awskms.KeyProps{
-		Description:       jsii.String("autocontain: notifications and dead letters"),
+		Description:       jsii.String("autocontain: notifications, dead letters and the ledger"),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 	})
@@ -111,7 +111,8 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 		SortKey:             &awsdynamodb.Attribute{Name: jsii.String(ledger.AttrSK), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
 		TimeToLiveAttribute: jsii.String(ledger.AttrTTL),
-		Encryption:          awsdynamodb.TableEncryption_AWS_MANAGED,
+		Encryption:          awsdynamodb.TableEncryption_CUSTOMER_MANAGED,
+		EncryptionKey:       key,
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},
@@ -354,7 +355,9 @@ func statements(stack awscdk.Stack, role awsiam.Role, r resources) []awsiam.Poli
 		out = append(out, allow("Autocontain"+strings.ToUpper(svc[:1])+svc[1:], byService[svc], res))
 	}
 	out = append(out,
-		allow("EncryptNotifications", []string{"kms:Decrypt", "kms:GenerateDataKey*"}, []string{r.key}),
+		// The stack's key encrypts the topic, the dead letters and the ledger:
+		// what DynamoDB and SNS need of a customer-managed key.
+		allow("UseTheStackKey", []string{"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"}, []string{r.key}),
 		allow("WriteLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{r.logs, r.logs + ":*"}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("NeverDeleteAccessKeys"), Effect: awsiam.Effect_DENY,
