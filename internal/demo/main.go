@@ -89,5 +89,25 @@ func run(ctx context.Context, dir string, verbose bool, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "%s\nThe demo account before:\n%s\nand after:\n%s\n%d notifications were published to %s.\n",
 		strings.Repeat("=", 78), before, after, len(msgs), acct.TopicARN)
+
+	// Every containment can be undone from the ledger: undo the first one.
+	raw, err := os.ReadFile(files[0])
+	if err != nil {
+		return err
+	}
+	p, err := eng.Plan(acct.Rewrite(raw))
+	if err != nil {
+		return err
+	}
+	rep, err := eng.Undo(ctx, p.Finding.ID)
+	if err != nil {
+		return err
+	}
+	undone, err := acct.Snapshot(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n$ autocontain undo %s   (%s)\n  %s\nThe account after the undo:\n%s",
+		p.Finding.ID, filepath.Base(files[0]), strings.Join(rep.Restored, "\n  "), undone)
 	return nil
 }
