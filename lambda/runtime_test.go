@@ -277,3 +277,45 @@ func TestLambdaInitError(t *testing.T) {
 		t.Error("the process did not exit after an init error")
 	}
 }
+
+// TestLambdaCommands: the function undoes a finding and reconciles the IP
+// sets when invoked with a command instead of an event.
+func TestLambdaCommands(t *testing.T) {
+	emu := testenv.Moto(t)
+	cfg := emu.Config(t)
+	ctx := context.Background()
+	acct, err := sandbox.Create(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := acct.Snapshot(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := newRuntimeAPI(t)
+	startFunction(t, api, emu.URL, acct.Env()...)
+	res := api.invoke(t, "c-1", acct.Rewrite(readEventFile(t, "guardduty-maliciousipcaller-custom-akia.json")))
+	var rec audit.Record
+	if err := json.Unmarshal(res.body, &rec); err != nil || rec.Outcome != audit.OutcomeContained {
+		t.Fatalf("containment: %s", res.body)
+	}
+	res = api.invoke(t, "c-2", []byte(`{"autocontain":{"command":"undo","findingId":"`+rec.Finding.ID+`"}}`))
+	if res.isError || !strings.Contains(string(res.body), "reactivated key") {
+		t.Fatalf("undo: %s", res.body)
+	}
+	after, err := acct.Snapshot(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.String() != before.String() {
+		t.Errorf("after undo:\n%s\nwant:\n%s", after, before)
+	}
+	res = api.invoke(t, "c-3", []byte(`{"autocontain":{"command":"reconcile"}}`))
+	if res.isError || !strings.Contains(string(res.body), acct.IPSetV4) {
+		t.Errorf("reconcile: %s", res.body)
+	}
+	res = api.invoke(t, "c-4", []byte(`{"autocontain":{"command":"delete-everything"}}`))
+	if !res.isError || !strings.Contains(string(res.body), "unknown command") {
+		t.Errorf("unknown command: %s", res.body)
+	}
+}

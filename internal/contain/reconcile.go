@@ -102,12 +102,15 @@ func (r *Reconciler) Run(ctx context.Context, setARN string) (Report, error) {
 			rep.Updates++
 		}
 		released, err := r.Ledger.Release(ctx, setARN, owner, gen)
-		if err != nil || released {
-			return rep, err
+		if released {
+			return rep, nil
+		}
+		if err != nil {
+			return rep, errors.Join(err, r.Ledger.Abandon(context.WithoutCancel(ctx), setARN, owner))
 		}
 		// Something was recorded meanwhile: renew the lease and go again.
 		if gen, ok, err = r.Ledger.Acquire(ctx, setARN, owner, r.Lease); err != nil || !ok {
-			return rep, errors.Join(err, errors.New("reconcile: lost the writer lease"))
+			return rep, errors.Join(err, errors.New("reconcile: lost the writer lease"), r.Ledger.Abandon(context.WithoutCancel(ctx), setARN, owner))
 		}
 	}
 }

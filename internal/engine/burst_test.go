@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/playbook"
 	"github.com/autocontain/autocontain/internal/testenv/faultproxy"
@@ -33,7 +35,8 @@ type burstResult struct {
 // runBurst delivers n findings, each with its own address, to instances
 // engines at once (like Lambda instances under reserved concurrency), with
 // the proxy enforcing WAF's one UpdateIPSet per second and injecting
-// throttling, server errors, timeouts and stale lock tokens. A delivery that
+// throttling, server errors, timeouts (calls held past the client's
+// one-second timeout) and stale lock tokens. A delivery that
 // fails is delivered again, as Lambda's retries would.
 func runBurst(t testing.TB, fx *fixture, n, instances int) burstResult {
 	t.Helper()
@@ -42,8 +45,11 @@ func runBurst(t testing.TB, fx *fixture, n, instances int) burstResult {
 	fx.proxy.Inject(opUpdateIPSet, faultproxy.StaleLock, 3)
 	fx.proxy.Inject("DynamoDB_20120810.UpdateItem", faultproxy.ServerError, 10)
 	fx.proxy.Inject("DynamoDB_20120810.PutItem", faultproxy.Unavailable, 5)
-	fx.proxy.SetDelay(200 * time.Millisecond)
+	// A call held past the client's timeout is a timeout, which the SDK retries.
+	fx.cfg.HTTPClient = awshttp.NewBuildableClient().WithTimeout(time.Second)
+	fx.proxy.SetDelay(1500 * time.Millisecond)
 	fx.proxy.Inject("DynamoDB_20120810.Query", faultproxy.Delay, 3)
+	fx.proxy.Inject("DynamoDB_20120810.GetItem", faultproxy.Delay, 2)
 	base := string(event(t, "guardduty-ec2-ssh-bruteforce.json"))
 	events := make(chan []byte, n)
 	for i := range n {
@@ -77,10 +83,18 @@ func runBurst(t testing.TB, fx *fixture, n, instances int) burstResult {
 		}()
 	}
 	wg.Wait()
-	// The last writer may have handed over to no one if its lease was lost;
-	// the schedule's reconcile is the backstop, as in production.
-	if _, err := fx.engine(nil).Reconcile(context.Background()); err != nil {
-		t.Errorf("final reconcile: %v", err)
+	// A writer that failed hands its work to the next one; when there is no
+	// next one, the scheduled reconcile is the backstop, as in production. It
+	// waits out a lease that a failed writer could not give back (30 s).
+	final := fx.engine(nil)
+	for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(time.Second) {
+		reps, err := final.Reconcile(context.Background())
+		if err != nil {
+			t.Errorf("final reconcile: %v", err)
+		}
+		if !reps[fx.acct.IPSetV4].Deferred || time.Now().After(deadline) {
+			break
+		}
 	}
 	return burstResult{elapsed: time.Since(start), updates: fx.proxy.Count(opUpdateIPSet), failed: int(failed.Load())}
 }

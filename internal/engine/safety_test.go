@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/contain"
@@ -336,5 +337,40 @@ func TestExpiryAndEviction(t *testing.T) {
 	}
 	if blocks, _ := eng.Ledger.Blocks(ctx, set); len(blocks) != 0 {
 		t.Errorf("the ledger still holds %d blocks", len(blocks))
+	}
+}
+
+// TestProtectedPrincipalIsNeverContained: a user tagged
+// autocontain:protected=true gets a skip step and the notification, never an
+// action; the finding's address is still blocked.
+func TestProtectedPrincipalIsNeverContained(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	if _, err := iam.NewFromConfig(fx.cfg).TagUser(ctx, &iam.TagUserInput{UserName: aws.String("alice"),
+		Tags: []iamtypes.Tag{{Key: aws.String("autocontain:protected"), Value: aws.String("true")}}}); err != nil {
+		t.Fatal(err)
+	}
+	before := fx.state(t)
+	rec, err := fx.engine(nil).Run(ctx, fx.acct.Rewrite(event(t, "guardduty-maliciousipcaller-custom-akia.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := rec.Text()
+	if !strings.Contains(text, "skip contain-principal") || !strings.Contains(text, "tagged autocontain:protected=true") || !strings.Contains(text, "[done] notify") {
+		t.Errorf("record:\n%s", text)
+	}
+	after := fx.state(t)
+	if fmt.Sprint(after.KeyStatus) != fmt.Sprint(before.KeyStatus) || len(after.UserPolicies["alice"]) != 0 {
+		t.Errorf("a protected user was changed:\n%s", after)
+	}
+	if fx.proxy.Count("UpdateAccessKey")+fx.proxy.Count("PutUserPolicy") != 0 {
+		t.Error("a protected user was written to")
+	}
+	if !slices.Contains(after.IPv4, "185.220.101.42/32") {
+		t.Error("the attacker's address was not blocked")
+	}
+	msgs, err := fx.acct.Messages(ctx, fx.cfg, 5)
+	if err != nil || len(msgs) != 1 || !strings.Contains(msgs[0], "protected") {
+		t.Errorf("notification %v (%v)", msgs, err)
 	}
 }
