@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -122,7 +121,7 @@ func (r *Reconciler) pass(ctx context.Context, api IPSetAPI, ref ipset.Ref, rep 
 		return false, err
 	}
 	now := r.Now()
-	var live []ledger.Block
+	var live, gone []ledger.Block
 	drop := map[netip.Prefix]bool{}
 	for _, b := range blocks {
 		p, err := netip.ParsePrefix(b.Address)
@@ -132,6 +131,7 @@ func (r *Reconciler) pass(ctx context.Context, api IPSetAPI, ref ipset.Ref, rep 
 		if !b.Until.After(now) {
 			drop[p.Masked()] = true
 			rep.Expired = append(rep.Expired, b.Address)
+			gone = append(gone, b)
 			continue
 		}
 		live = append(live, b)
@@ -143,6 +143,7 @@ func (r *Reconciler) pass(ctx context.Context, api IPSetAPI, ref ipset.Ref, rep 
 			p, _ := netip.ParsePrefix(b.Address)
 			drop[p.Masked()] = true
 			rep.Evicted = append(rep.Evicted, b.Address)
+			gone = append(gone, b)
 		}
 		live = live[len(live)-limit:]
 	}
@@ -204,8 +205,8 @@ func (r *Reconciler) pass(ctx context.Context, api IPSetAPI, ref ipset.Ref, rep 
 	if err != nil {
 		return false, err
 	}
-	for _, a := range slices.Concat(rep.Expired, rep.Evicted) {
-		if err := r.Ledger.Forget(ctx, ref.ARN, a); err != nil {
+	for _, b := range gone {
+		if err := r.Ledger.Forget(ctx, ref.ARN, b.Address, b.Until); err != nil {
 			return changed, err
 		}
 	}

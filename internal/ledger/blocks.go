@@ -83,10 +83,16 @@ func (l *Ledger) Unwant(ctx context.Context, set, addr, id string) (bool, error)
 	return gone, l.bump(ctx, set)
 }
 
-// Forget deletes the block of addr from set's record.
-func (l *Ledger) Forget(ctx context.Context, set, addr string) error {
-	_, err := l.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(l.Table), Key: key(setPK(set), addrPrefix+addr)})
-	if err != nil {
+// Forget deletes the block of addr from set's record if it still ends at
+// until, as the writer read it: a finding that wanted the address again
+// meanwhile moved its end, and the block stays.
+func (l *Ledger) Forget(ctx context.Context, set, addr string, until time.Time) error {
+	_, err := l.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(l.Table), Key: key(setPK(set), addrPrefix+addr),
+		ConditionExpression:       aws.String("blockUntil = :until"),
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":until": n(until.Unix())},
+	})
+	if err != nil && !conditionFailed(err) {
 		return fmt.Errorf("ledger: forget block of %s in %s: %w", addr, set, err)
 	}
 	return nil
