@@ -135,6 +135,24 @@ func loadPlaybook(file string) (*playbook.Playbook, error) {
 	return playbook.FromEnv(lookup)
 }
 
+// playbookFlag defines -playbook on fs.
+func playbookFlag(fs *flag.FlagSet) *string {
+	return fs.String("playbook", "", "playbook `FILE` (default: $AUTOCONTAIN_PLAYBOOK_FILE, else the embedded default)")
+}
+
+// parseWithEvents parses the flags of a command that takes event files,
+// requires at least one, and loads the playbook in force.
+func parseWithEvents(fs *flag.FlagSet, args []string, pbFile *string) (*playbook.Playbook, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return nil, errors.New("name at least one event file")
+	}
+	return loadPlaybook(*pbFile)
+}
+
 // readEvent reads one event file, or standard input for "-".
 func readEvent(name string) ([]byte, error) {
 	var r io.Reader
@@ -159,15 +177,8 @@ func readEvent(name string) ([]byte, error) {
 func cmdPlan(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("plan", "plan [-json] [-playbook FILE] EVENT.json...", stderr)
 	asJSON := fs.Bool("json", false, "print each plan as JSON instead of a table")
-	pbFile := fs.String("playbook", "", "playbook `FILE` (default: $AUTOCONTAIN_PLAYBOOK_FILE, else the embedded default)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return errors.New("name at least one event file")
-	}
-	pb, err := loadPlaybook(*pbFile)
+	pbFile := playbookFlag(fs)
+	pb, err := parseWithEvents(fs, args, pbFile)
 	if err != nil {
 		return err
 	}
@@ -201,17 +212,10 @@ func cmdPlan(args []string, stdout, stderr io.Writer) error {
 func cmdApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("apply", "apply [-json] [-playbook FILE] [-dry-run] EVENT.json...", stderr)
 	asJSON := fs.Bool("json", false, "print each audit record as JSON instead of text")
-	pbFile := fs.String("playbook", "", "playbook `FILE` (default: $AUTOCONTAIN_PLAYBOOK_FILE, else the embedded default)")
+	pbFile := playbookFlag(fs)
 	dryRun := fs.Bool("dry-run", false, "decide and record, change nothing (overrides the playbook's dryRun)")
 	verbose := fs.Bool("v", false, "also log each audit record to stderr as JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return errors.New("name at least one event file")
-	}
-	pb, err := loadPlaybook(*pbFile)
+	pb, err := parseWithEvents(fs, args, pbFile)
 	if err != nil {
 		return err
 	}
@@ -355,7 +359,7 @@ func cmdLedger(ctx context.Context, cmd string, args []string, stdout, stderr io
 	fs := newFlags(cmd, synopsis, stderr)
 	table := fs.String("table", os.Getenv(engine.EnvLedgerTable), "the ledger's DynamoDB `TABLE` (default $"+engine.EnvLedgerTable+")")
 	function := fs.String("function", "", "run it in the deployed function `NAME` instead")
-	pbFile := fs.String("playbook", "", "playbook `FILE`: its IP sets are the ones reconciled")
+	pbFile := playbookFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -17,7 +17,6 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/autocontain/autocontain/internal/plan"
-	"github.com/autocontain/autocontain/internal/sandbox"
 	"github.com/autocontain/autocontain/internal/testenv"
 )
 
@@ -104,19 +103,12 @@ func TestCLIPlan(t *testing.T) {
 }
 
 func TestCLIApply(t *testing.T) {
-	emu := testenv.Moto(t)
-	cfg := emu.Config(t)
-	ctx := context.Background()
-	acct, err := sandbox.Create(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
+	emu, acct, _ := sandboxFor(t)
+	cfg, ctx := emu.Config(t), context.Background()
+	for _, kv := range emulatorEnv(emu.URL) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
 	}
-	t.Setenv("AWS_ENDPOINT_URL", emu.URL)
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 	for _, kv := range acct.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
@@ -190,12 +182,10 @@ func TestCLIInvoke(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("AWS_ENDPOINT_URL", emu.URL)
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	for _, kv := range emulatorEnv(emu.URL) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
 
 	code, out, errOut := cli(t, "invoke", "-function", "autocontain-responder", "../events/guardduty-ec2-ssh-bruteforce.json")
 	if code != exitOK {

@@ -129,6 +129,32 @@ func (r *runtimeAPI) invoke(t *testing.T, id string, event []byte) result {
 	return result{}
 }
 
+// emulatorEnv points the SDK at the emulator with test credentials, and
+// away from any configuration on the machine.
+func emulatorEnv(endpoint string) []string {
+	return []string{
+		"AWS_ENDPOINT_URL=" + endpoint, "AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+	}
+}
+
+// sandboxFor makes the demo account in the emulator and reads its state.
+func sandboxFor(t *testing.T) (*testenv.Emulator, *sandbox.Account, sandbox.State) {
+	t.Helper()
+	emu := testenv.Moto(t)
+	cfg := emu.Config(t)
+	acct, err := sandbox.Create(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := acct.Snapshot(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return emu, acct, st
+}
+
 // startFunction runs the bootstrap binary as Lambda would, with env added.
 func startFunction(t *testing.T, api *runtimeAPI, endpoint string, env ...string) *exec.Cmd {
 	t.Helper()
@@ -137,10 +163,7 @@ func startFunction(t *testing.T, api *runtimeAPI, endpoint string, env ...string
 		"PATH=" + os.Getenv("PATH"),
 		"AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(api.srv.URL, "http://"),
 		"AWS_LAMBDA_FUNCTION_NAME=autocontain", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
-		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AWS_ENDPOINT_URL=" + endpoint,
-	}, env...)
+	}, append(emulatorEnv(endpoint), env...)...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -226,17 +249,8 @@ func TestLambdaRuntime(t *testing.T) {
 }
 
 func TestLambdaDryRun(t *testing.T) {
-	emu := testenv.Moto(t)
-	cfg := emu.Config(t)
-	ctx := context.Background()
-	acct, err := sandbox.Create(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, err := acct.Snapshot(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu, acct, before := sandboxFor(t)
+	cfg, ctx := emu.Config(t), context.Background()
 	api := newRuntimeAPI(t)
 	startFunction(t, api, emu.URL, append(acct.Env(), playbook.EnvDryRun+"=true")...)
 	res := api.invoke(t, "dry-1", acct.Rewrite(readEventFile(t, "guardduty-maliciousipcaller-custom-akia.json")))
@@ -281,17 +295,8 @@ func TestLambdaInitError(t *testing.T) {
 // TestLambdaCommands: the function undoes a finding and reconciles the IP
 // sets when invoked with a command instead of an event.
 func TestLambdaCommands(t *testing.T) {
-	emu := testenv.Moto(t)
-	cfg := emu.Config(t)
-	ctx := context.Background()
-	acct, err := sandbox.Create(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, err := acct.Snapshot(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu, acct, before := sandboxFor(t)
+	cfg, ctx := emu.Config(t), context.Background()
 	api := newRuntimeAPI(t)
 	startFunction(t, api, emu.URL, acct.Env()...)
 	res := api.invoke(t, "c-1", acct.Rewrite(readEventFile(t, "guardduty-maliciousipcaller-custom-akia.json")))
