@@ -89,6 +89,9 @@ func (t Target) String() string {
 	case TargetAddresses:
 		return joinPrefixes(t.Addresses)
 	case TargetTopic:
+		if t.ARN == "" {
+			return "topic (none)"
+		}
 		return "topic " + lastSegment(t.ARN, ":")
 	case TargetFinding:
 		return "finding"

@@ -189,7 +189,7 @@ func TestBuild(t *testing.T) {
 				{"deactivate-key", "", "key AKIA…E001 of user alice"},
 				{"revoke-sessions", "", "user alice"},
 				{"skip", "block-ip", "2a0b:f4c2:2::1/128"},
-				{"skip", "notify", "topic "},
+				{"skip", "notify", "topic (none)"},
 			},
 			reasons: []string{"no IPv6 IP set", "no SNS topic"},
 		},
