@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/sandbox"
 	"github.com/autocontain/autocontain/internal/testenv"
 )
@@ -37,10 +38,11 @@ func BenchmarkParsePlan(b *testing.B) {
 }
 
 // BenchmarkApply measures a full containment per finding against the moto
-// server: a fresh IAM user's key deactivated, its sessions revoked, a new
-// address blocked in the WAF IP set and a notification published. Most of
-// the time is the emulator's HTTP round trips (7 calls per finding), so it
-// measures the engine's overhead plus a local API, not AWS's latency.
+// server, ledger included: a new finding about a fresh IAM user, whose key
+// is deactivated and sessions revoked, whose address is blocked in the WAF
+// IP set by its writer, and a notification published. Most of the time is
+// the emulator's HTTP round trips (about 20 calls per finding), so it
+// measures the engine plus a local Python emulator, not AWS's latency.
 func BenchmarkApply(b *testing.B) {
 	emu := testenv.Moto(b)
 	cfg := emu.Config(b)
@@ -71,10 +73,12 @@ func BenchmarkApply(b *testing.B) {
 			`"alice"`, `"`+user+`"`,
 			"AKIA5EXAMPLEALICE7Q2", aws.ToString(key.AccessKey.AccessKeyId),
 			"185.220.101.42", fmt.Sprintf("185.%d.%d.%d", 100+i/65536, i/256%256, i%256),
+			// A new finding each time: the ledger skips one already handled.
+			`"id": "df1db1afefc8cb0e1936524a9ad401f8"`, fmt.Sprintf(`"id": "bench%027d"`, i),
 		).Replace(string(template))
 		b.StartTimer()
 		rec, err := eng.Run(ctx, []byte(event))
-		if err != nil {
+		if err != nil || rec.Outcome != audit.OutcomeContained {
 			b.Fatalf("%v\n%s", err, rec.Text())
 		}
 	}
