@@ -22,6 +22,10 @@ import (
 	"github.com/autocontain/autocontain/internal/protect"
 )
 
+// ErrInProgress is returned for a delivery of a finding that another
+// delivery is handling at the same moment; retrying it later is safe.
+var ErrInProgress = errors.New("another delivery of this finding is in progress; retry later")
+
 // ClaimLease is how long a delivery owns a finding before another may take
 // it over; longer than the function's timeout.
 const ClaimLease = 5 * time.Minute
@@ -76,13 +80,16 @@ func (e *Engine) Run(ctx context.Context, raw []byte) (audit.Record, error) {
 	f := p.Finding
 	var facts plan.Facts
 	if e.Ledger != nil {
-		switch v, err := e.Ledger.Claim(ctx, f.ID, f.UpdatedAt, ClaimLease); {
+		switch v, err := e.Ledger.Claim(ctx, f.ID, f.UpdatedAt, ClaimLease, token()); {
 		case err != nil:
 			return e.finish(ctx, audit.New(p, e.now()), err)
 		case v == ledger.AlreadyHandled:
 			return e.finish(ctx, e.skipAll(f, "this delivery (finding "+f.ID+" as of "+f.UpdatedAt.Format(time.RFC3339Nano)+") was already handled"), nil)
 		case v == ledger.InProgress:
-			return e.finish(ctx, e.skipAll(f, "another delivery of this finding is being handled right now"), nil)
+			// Not a success: if that other delivery fails, this event must
+			// not be lost. The error makes Lambda retry it later, when the
+			// ledger will say handled, or let it claim the work.
+			return e.finish(ctx, e.skipAll(f, "another delivery of this finding is being handled right now"), ErrInProgress)
 		}
 		rec, err := e.runClaimed(ctx, p, &facts)
 		if ferr := e.Ledger.Finish(context.WithoutCancel(ctx), f.ID, f.UpdatedAt, err == nil && !rec.Failed()); ferr != nil {
@@ -150,6 +157,10 @@ func (e *Engine) finish(ctx context.Context, rec audit.Record, err error) (audit
 		rec.Finish()
 	}
 	rec.Log(ctx, e.Log)
+	if err != nil {
+		// Wrapped, so callers can tell ErrInProgress; failed steps are in the record.
+		return rec, fmt.Errorf("finding %s: %w", rec.Finding.ID, err)
+	}
 	return rec, rec.Err()
 }
 

@@ -57,6 +57,9 @@ func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) 
 	return e
 }
 
+// token names one delivery in its claim.
+func token() string { return owner() }
+
 // owner names this process as an IP set writer.
 func owner() string {
 	b := make([]byte, 8)

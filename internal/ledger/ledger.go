@@ -114,11 +114,14 @@ const (
 // Claim makes this delivery the one that handles finding id as of
 // updatedAt, unless that delivery was already handled or another is
 // handling it. A claim whose handler failed, or died (its lease ran out),
-// can be claimed again, so Lambda's retries still work.
-func (l *Ledger) Claim(ctx context.Context, id string, updatedAt time.Time, lease time.Duration) (Verdict, error) {
+// can be claimed again, so Lambda's retries still work. token names this
+// delivery: when the SDK retries a claim whose first attempt was written
+// but whose answer was lost (a timeout), the claim is recognized as its own.
+func (l *Ledger) Claim(ctx context.Context, id string, updatedAt time.Time, lease time.Duration, token string) (Verdict, error) {
 	now := l.Now()
 	item := key("finding#"+id, "delivery#"+updatedAt.UTC().Format(time.RFC3339Nano))
 	item["state"] = s(claimRunning)
+	item["owner"] = s(token)
 	item["leaseUntil"] = n(now.Add(lease).Unix())
 	item[AttrTTL] = n(now.Add(Retention).Unix())
 	_, err := l.DB.PutItem(ctx, &dynamodb.PutItemInput{
@@ -135,8 +138,11 @@ func (l *Ledger) Claim(ctx context.Context, id string, updatedAt time.Time, leas
 	}
 	var ccf *ddb.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		if str(ccf.Item, "state") == claimDone {
+		switch {
+		case str(ccf.Item, "state") == claimDone:
 			return AlreadyHandled, nil
+		case str(ccf.Item, "owner") == token:
+			return Claimed, nil
 		}
 		return InProgress, nil
 	}

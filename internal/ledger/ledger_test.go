@@ -31,13 +31,16 @@ func TestClaim(t *testing.T) {
 	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 	step := func(name string, want ledger.Verdict, updatedAt time.Time) {
 		t.Helper()
-		got, err := l.Claim(ctx, "f1", updatedAt, time.Minute)
+		got, err := l.Claim(ctx, "f1", updatedAt, time.Minute, name)
 		if err != nil || got != want {
 			t.Fatalf("%s: verdict %v (%v), want %v", name, got, err, want)
 		}
 	}
 	step("first delivery", ledger.Claimed, at)
 	step("concurrent delivery", ledger.InProgress, at)
+	if v, err := l.Claim(ctx, "f1", at, time.Minute, "first delivery"); err != nil || v != ledger.Claimed {
+		t.Fatalf("a retried write of its own claim: %v %v", v, err)
+	}
 	if err := l.Finish(ctx, "f1", at, false); err != nil {
 		t.Fatal(err)
 	}
