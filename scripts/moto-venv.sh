@@ -1,20 +1,54 @@
 #!/usr/bin/env bash
-# Installs the Python tools the project uses (the moto server, cfn-lint) into
-# <repo>/.venv (git-ignored), pinned by scripts/requirements.txt. Idempotent:
-# a no-op when .venv already holds exactly these pins. Prints moto_server's path.
+# Installs the Python tools the tests use (the moto server, cfn-lint) into
+# <repo>/.venv (git-ignored), pinned by scripts/requirements.txt, and prints
+# moto_server's path. Idempotent: when .venv already holds exactly these pins
+# and its Python still runs, it only prints the path. A broken .venv (its
+# Python gone, say) is rebuilt from scratch.
+#
+# PYTHON names the interpreter to build .venv with (default: python3.11 if
+# present, else python3). pip's own configuration (find-links, index) applies.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv"
 req="$root/scripts/requirements.txt"
 stamp="$venv/.requirements.sha256"
 want="$(sha256sum "$req" | cut -d' ' -f1)"
-if [ -x "$venv/bin/moto_server" ] && [ -x "$venv/bin/cfn-lint" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+
+# installed: the venv's Python runs, the stamp matches the requirements, and
+# every pinned distribution is present at its pinned version.
+installed() {
+  [ -x "$venv/bin/moto_server" ] && "$venv/bin/python" -c '' 2>/dev/null || return 1
+  [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] || return 1
+  local line name version
+  while IFS= read -r line; do
+    line="${line%%#*}"
+    line="${line//[[:space:]]/}"
+    [ -n "$line" ] || continue
+    name="${line%%==*}"
+    version="${line#*==}"
+    name="${name%%[*}"
+    # dist-info names fold case and spell - and . as _ (mostly): match loosely
+    [ -n "$(find "$venv"/lib/python*/site-packages -maxdepth 1 -iname "${name//[-_.]/?}-${version}.dist-info" -print -quit 2>/dev/null)" ] || return 1
+  done <"$req"
+}
+
+if installed; then
   echo "$venv/bin/moto_server"
   exit 0
 fi
-python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2
+
+python="${PYTHON:-}"
+if [ -z "$python" ]; then
+  if command -v python3.11 >/dev/null; then python=python3.11; else python=python3; fi
+fi
+echo "moto-venv: installing $(grep -Ev '^[[:space:]]*(#|$)' "$req" | tr '\n' ' ')into $venv with $python" >&2
+if [ -d "$venv" ] && ! "$venv/bin/python" -c '' 2>/dev/null; then
+  rm -rf "$venv" # its interpreter is gone: start again
+fi
+"$python" -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" >&2
 "$venv/bin/moto_server" --help >/dev/null
 "$venv/bin/cfn-lint" --version >/dev/null
-echo "$want" > "$stamp"
+echo "$want" >"$stamp"
+installed || { echo "moto-venv: $venv does not hold the pins of $req after installing them" >&2; exit 1; }
 echo "$venv/bin/moto_server"

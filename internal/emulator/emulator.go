@@ -111,8 +111,9 @@ func Start(ctx context.Context) (*Server, error) {
 	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, log: logf, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	if err := s.wait(ctx, 60*time.Second); err != nil {
+		tail := s.logTail() // before Stop, which removes the log
 		s.Stop()
-		return nil, fmt.Errorf("%w\nlast lines of the server's log:\n%s", err, s.logTail())
+		return nil, fmt.Errorf("%w\nlast lines of the server's log:\n%s", err, tail)
 	}
 	return s, nil
 }
@@ -141,21 +142,48 @@ func (s *Server) wait(ctx context.Context, limit time.Duration) error {
 	}
 }
 
-// Reset empties every service's state (moto's /moto-api/reset).
+// defaultConfig is moto's own configuration at start; its reset keeps
+// whatever a test set through /moto-api/config, so Reset puts this back.
+const defaultConfig = `{"batch":{"use_docker":true},"lambda":{"use_docker":true}}`
+
+// Reset empties every service's state (moto's /moto-api/reset) and restores
+// moto's default configuration.
 func (s *Server) Reset(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/moto-api/reset", nil)
+	if _, err := s.do(ctx, http.MethodPost, "/moto-api/reset", ""); err != nil {
+		return fmt.Errorf("reset moto server: %w", err)
+	}
+	if _, err := s.do(ctx, http.MethodPost, "/moto-api/config", defaultConfig); err != nil {
+		return fmt.Errorf("restore moto's configuration: %w", err)
+	}
+	return nil
+}
+
+// Get reads one of moto's own endpoints (/moto-api/data.json, /moto-api/config).
+func (s *Server) Get(ctx context.Context, path string) ([]byte, error) {
+	return s.do(ctx, http.MethodGet, path, "")
+}
+
+func (s *Server) do(ctx context.Context, method, path, body string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, strings.NewReader(body))
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("reset moto server: %w", err)
+		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("reset moto server: %s", resp.Status)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if resp.StatusCode/100 != 2 { // moto answers /moto-api/config with 201
+		return nil, fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	return b, nil
 }
 
 // Config returns an SDK configuration pointed at the server with test

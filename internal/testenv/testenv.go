@@ -6,6 +6,7 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"sync"
 	"testing"
@@ -92,4 +93,64 @@ func ConfigAt(tb testing.TB, endpoint string) aws.Config {
 		tb.Fatal(err)
 	}
 	return cfg
+}
+
+// Reset empties the emulator again within a test.
+func (e *Emulator) Reset(tb testing.TB) {
+	tb.Helper()
+	if err := e.srv.Reset(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// SNSMessage is a message published to an SNS topic, as moto recorded it.
+type SNSMessage struct {
+	// ID is the MessageId that Publish returned.
+	ID string
+	// Message and Subject are as published.
+	Message, Subject string
+	// Attributes are the message attributes, as moto keeps them.
+	Attributes map[string]any
+}
+
+// Published returns the messages published to topicARN since the last
+// reset, oldest first, from moto's model dump (GET /moto-api/data.json,
+// sns.Topic[].sent_notifications): no subscription is needed.
+func (e *Emulator) Published(tb testing.TB, topicARN string) []SNSMessage {
+	tb.Helper()
+	body, err := e.srv.Get(context.Background(), "/moto-api/data.json")
+	if err != nil {
+		tb.Fatalf("read the SNS messages published to %s: %v", topicARN, err)
+	}
+	var data struct {
+		SNS struct {
+			Topic []struct {
+				ARN  string              `json:"arn"`
+				Sent [][]json.RawMessage `json:"sent_notifications"`
+			}
+		} `json:"sns"`
+	}
+	if err := json.Unmarshal(body, &data); err != nil {
+		tb.Fatalf("decode /moto-api/data.json: %v", err)
+	}
+	var out []SNSMessage
+	for _, topic := range data.SNS.Topic {
+		if topic.ARN != topicARN {
+			continue
+		}
+		for _, n := range topic.Sent {
+			// (message_id, message, subject, message_attributes, group_id)
+			if len(n) < 4 {
+				tb.Fatalf("sent notification %s: want 4 fields or more", n)
+			}
+			var m SNSMessage
+			for i, dst := range []any{&m.ID, &m.Message, &m.Subject, &m.Attributes} {
+				if err := json.Unmarshal(n[i], dst); err != nil {
+					tb.Fatalf("sent notification field %d (%s): %v", i, n[i], err)
+				}
+			}
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -1,8 +1,20 @@
-// Package faultproxy is an HTTP proxy for tests that stands in front of the
-// moto server and makes it behave like real AWS where moto does not: it
-// injects throttling, server errors, delays and WAF lock-token conflicts into
-// chosen operations, enforces per-operation rate quotas, and counts every
-// call so tests can prove how many were made.
+// Package faultproxy is an HTTP reverse proxy for tests that stands in front
+// of the moto server and makes it misbehave the way real AWS can: it injects
+// throttling, server errors, delays, lost replies and WAF lock-token
+// conflicts into chosen operations, enforces per-operation rate quotas, and
+// counts every call so tests can prove how many were made.
+//
+// Operations are named as the SDK sends them: by the X-Amz-Target header
+// for JSON-protocol services ("AWSWAF_20190729.UpdateIPSet",
+// "DynamoDB_20120810.PutItem", "AWSEvents.PutEvents"), by the Action form
+// field for query-protocol services ("UpdateAccessKey", "Publish",
+// "GetCallerIdentity"), and otherwise (REST services such as Lambda) by
+// "METHOD /path". A JSON target may also be given by its short name
+// ("UpdateIPSet"), which matches the operation of every service with that
+// name.
+//
+// Each fault answers the way the SDK expects of the protocol, so the SDK
+// decodes it into the same typed error as AWS's own: see Fault.
 package faultproxy
 
 import (
@@ -10,6 +22,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -20,109 +33,174 @@ import (
 	"time"
 )
 
-// Fault is an answer the proxy gives instead of forwarding a call.
+// Fault is how the proxy answers a call instead of (or besides) forwarding
+// it unchanged.
 type Fault int
 
 // Faults.
 const (
-	// Throttling answers HTTP 400 with the protocol's throttling error,
-	// which the SDK's standard retryer retries.
+	// Throttling answers HTTP 400 with the protocol's throttling error:
+	// {"__type":"ThrottlingException"} for JSON protocols, an
+	// ErrorResponse with code Throttling for the query protocol. The SDK's
+	// standard retryer retries both.
 	Throttling Fault = iota
-	// ServerError answers HTTP 500 (retried by the SDK).
+	// ServerError answers HTTP 500 InternalFailure (retried by the SDK).
 	ServerError
-	// Unavailable answers HTTP 503 (retried by the SDK).
+	// Unavailable answers HTTP 503 ServiceUnavailable (retried by the SDK).
 	Unavailable
-	// StaleLock answers WAFOptimisticLockException, as WAF does when the
-	// lock token is stale (the SDK does not retry it).
+	// StaleLock answers HTTP 400 WAFOptimisticLockException, as WAF does
+	// when a lock token is stale; the SDK decodes it to
+	// *types.WAFOptimisticLockException and does not retry it.
 	StaleLock
-	// Delay holds the call for the proxy's delay, then forwards it: with a
-	// client timeout below the delay, a timeout.
+	// Delay holds the call (for SetDelay's duration, or InjectDelay's),
+	// then forwards it. If the client gives up first (a timeout shorter
+	// than the delay), the call is dropped without reaching the server.
 	Delay
+	// LostReply forwards the call, so the server applies it, then closes
+	// the connection without an answer: the client sees a connection
+	// error and cannot know the call took effect. The SDK retries it, so
+	// a non-idempotent call is made twice.
+	LostReply
 )
 
-// Proxy is a running fault-injecting proxy.
+// String names the fault.
+func (f Fault) String() string {
+	switch f {
+	case Throttling:
+		return "Throttling"
+	case ServerError:
+		return "ServerError"
+	case Unavailable:
+		return "Unavailable"
+	case StaleLock:
+		return "StaleLock"
+	case Delay:
+		return "Delay"
+	case LostReply:
+		return "LostReply"
+	}
+	return "Fault(" + strconv.Itoa(int(f)) + ")"
+}
+
+// DefaultDelay is how long a Delay fault holds a call unless SetDelay says
+// otherwise.
+const DefaultDelay = 2 * time.Second
+
+// Proxy is a running fault-injecting proxy. Its methods are safe for
+// concurrent use, including while calls are in flight.
 type Proxy struct {
-	srv   *httptest.Server
+	srv *httptest.Server
+	rp  *httputil.ReverseProxy
+
 	mu    sync.Mutex
-	rules map[string][]Fault
+	rules map[string][]rule
 	count map[string]int
 	limit map[string]*window
 	delay time.Duration
 }
 
-// window counts calls within the current second, for a quota.
+// rule is one pending fault.
+type rule struct {
+	fault Fault
+	delay time.Duration // for Delay; 0 means the proxy's delay
+}
+
+// window counts calls within the current one-second window, for a quota.
 type window struct {
 	perSecond int
 	start     time.Time
 	n         int
 }
 
-// New starts a proxy that forwards to target (the moto server's URL).
+// New starts a proxy on 127.0.0.1 that forwards to target, the moto
+// server's URL. It panics if target is not a URL, like httptest.NewServer
+// on failure. Close it when done (t.Cleanup(p.Close)).
 func New(target string) *Proxy {
 	u, err := url.Parse(target)
-	if err != nil {
-		panic(fmt.Sprintf("faultproxy: target %q: %v", target, err))
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		panic(fmt.Sprintf("faultproxy: target %q is not a URL (%v)", target, err))
 	}
-	p := &Proxy{rules: map[string][]Fault{}, count: map[string]int{}, limit: map[string]*window{}, delay: 2 * time.Second}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		op, query := operation(r)
-		fault, inject := p.next(op)
-		if inject {
-			if fault == Delay {
-				time.Sleep(p.delay)
-			} else {
-				writeFault(w, fault, query)
-				return
-			}
+	p := &Proxy{rules: map[string][]rule{}, count: map[string]int{}, limit: map[string]*window{}, delay: DefaultDelay}
+	p.rp = httputil.NewSingleHostReverseProxy(u)
+	p.rp.ErrorLog = log.New(io.Discard, "", 0)
+	p.rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		if r.Context().Err() != nil {
+			return // the client is gone
 		}
-		rp.ServeHTTP(w, r)
-	}))
+		http.Error(w, fmt.Sprintf("faultproxy: forward to %s: %v", target, err), http.StatusBadGateway)
+	}
+	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	return p
 }
 
-// URL is the proxy's endpoint, to use as the SDK's BaseEndpoint.
+// URL is the proxy's endpoint, to use as the SDK's BaseEndpoint
+// (testenv.ConfigAt(t, p.URL())).
 func (p *Proxy) URL() string { return p.srv.URL }
 
-// Close stops the proxy.
+// Close stops the proxy, waiting for calls in flight.
 func (p *Proxy) Close() { p.srv.Close() }
 
-// Inject makes the next times calls of op (see Count for names) answer fault.
+// Inject makes the next times calls of op answer fault, one call each, in
+// the order injected. Injected faults come before any quota set by Limit.
 func (p *Proxy) Inject(op string, fault Fault, times int) {
+	p.add(op, rule{fault: fault}, times)
+}
+
+// InjectDelay makes the next times calls of op wait d before they are
+// forwarded (a Delay fault with its own duration).
+func (p *Proxy) InjectDelay(op string, d time.Duration, times int) {
+	p.add(op, rule{fault: Delay, delay: d}, times)
+}
+
+func (p *Proxy) add(op string, r rule, times int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for range times {
-		p.rules[op] = append(p.rules[op], fault)
+		p.rules[op] = append(p.rules[op], r)
 	}
 }
 
-// SetDelay sets how long a Delay fault holds a call.
+// SetDelay sets how long Inject's Delay faults hold a call (DefaultDelay
+// until set).
 func (p *Proxy) SetDelay(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.delay = d
 }
 
-// Limit enforces a quota of perSecond calls of op per wall-clock second;
-// calls past it answer Throttling, as AWS's fixed API quotas do (WAF: one
-// UpdateIPSet per second per account and Region).
+// Limit enforces a quota of perSecond calls of op in each one-second
+// window (a window opens with the first call after the last one closed);
+// calls past it answer Throttling, as AWS's API quotas do. WAF allows one
+// UpdateIPSet per second per account and Region:
+//
+//	p.Limit("AWSWAF_20190729.UpdateIPSet", 1)
+//
+// A perSecond of 0 or less removes the quota.
 func (p *Proxy) Limit(op string, perSecond int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if perSecond <= 0 {
+		delete(p.limit, op)
+		return
+	}
 	p.limit[op] = &window{perSecond: perSecond}
 }
 
-// Count returns how many calls of op reached the proxy, faults included.
-// op is the X-Amz-Target of JSON-protocol services
-// ("AWSWAF_20190729.UpdateIPSet") or the Action of query-protocol services
-// ("UpdateAccessKey").
+// Count returns how many calls of op reached the proxy, those answered
+// with a fault included (an SDK call retried three times counts three).
 func (p *Proxy) Count(op string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.count[op]
+	n := 0
+	for k, v := range p.count {
+		if k == op || short(k) == op {
+			n += v
+		}
+	}
+	return n
 }
 
-// Counts returns a copy of every operation's count.
+// Counts returns a copy of every operation's count, by full name.
 func (p *Proxy) Counts() map[string]int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -133,44 +211,108 @@ func (p *Proxy) Counts() map[string]int {
 	return out
 }
 
-// Reset forgets counts, pending faults and quotas.
+// Reset forgets counts, pending faults and quotas, and restores the
+// default delay.
 func (p *Proxy) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.rules, p.count, p.limit = map[string][]Fault{}, map[string]int{}, map[string]*window{}
+	p.rules, p.count, p.limit = map[string][]rule{}, map[string]int{}, map[string]*window{}
+	p.delay = DefaultDelay
+}
+
+// serve answers one call.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+	// Reading the whole body first also lets the server notice a client
+	// that hangs up during a delay (it watches the connection only once
+	// the body has been read).
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, fmt.Sprintf("faultproxy: read request: %v", err), http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	op, query := operation(r, body)
+	rl, inject := p.next(op)
+	if !inject {
+		p.rp.ServeHTTP(w, r)
+		return
+	}
+	switch rl.fault {
+	case Delay:
+		t := time.NewTimer(rl.delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return // the client gave up: the call never reaches the server
+		}
+		p.rp.ServeHTTP(w, r)
+	case LostReply:
+		p.rp.ServeHTTP(httptest.NewRecorder(), r)
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		http.Error(w, "faultproxy: reply lost", http.StatusGatewayTimeout)
+	default:
+		writeFault(w, rl.fault, query)
+	}
 }
 
 // next counts a call of op and returns the fault to answer it with, if any.
-func (p *Proxy) next(op string) (Fault, bool) {
+func (p *Proxy) next(op string) (rule, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.count[op]++
-	if q := p.rules[op]; len(q) > 0 {
-		p.rules[op] = q[1:]
-		return q[0], true
+	for _, k := range []string{op, short(op)} {
+		if q := p.rules[k]; len(q) > 0 {
+			p.rules[k] = q[1:]
+			r := q[0]
+			if r.fault == Delay && r.delay == 0 {
+				r.delay = p.delay
+			}
+			return r, true
+		}
 	}
-	if w := p.limit[op]; w != nil {
+	for _, k := range []string{op, short(op)} {
+		w := p.limit[k]
+		if w == nil {
+			continue
+		}
 		now := time.Now()
 		if now.Sub(w.start) >= time.Second {
 			w.start, w.n = now, 0
 		}
 		w.n++
 		if w.n > w.perSecond {
-			return Throttling, true
+			return rule{fault: Throttling}, true
 		}
+		break
 	}
-	return 0, false
+	return rule{}, false
 }
 
-// operation names the AWS operation of r, and whether r uses the query
-// protocol (IAM, SNS, STS, SQS's older form) rather than JSON.
-func operation(r *http.Request) (string, bool) {
+// short is the operation name of a JSON target ("UpdateIPSet" of
+// "AWSWAF_20190729.UpdateIPSet"); other names are their own short name.
+func short(op string) string {
+	if strings.Contains(op, " ") {
+		return op
+	}
+	if i := strings.LastIndexByte(op, '.'); i >= 0 {
+		return op[i+1:]
+	}
+	return op
+}
+
+// operation names the AWS operation of r, whose body is body, and reports
+// whether r uses the query protocol (IAM, SNS, STS) rather than JSON.
+func operation(r *http.Request, body []byte) (string, bool) {
 	if t := r.Header.Get("X-Amz-Target"); t != "" {
 		return t, false
 	}
-	if r.Method == http.MethodPost && r.Body != nil {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
+	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		if v, err := url.ParseQuery(string(body)); err == nil && v.Get("Action") != "" {
 			return v.Get("Action"), true
 		}
@@ -181,6 +323,7 @@ func operation(r *http.Request) (string, bool) {
 	return r.Method + " " + r.URL.Path, false
 }
 
+// writeFault answers f in the shape of the protocol.
 func writeFault(w http.ResponseWriter, f Fault, query bool) {
 	code, status, msg := "ThrottlingException", http.StatusBadRequest, "Rate exceeded"
 	switch f {
@@ -193,19 +336,25 @@ func writeFault(w http.ResponseWriter, f Fault, query bool) {
 	case Unavailable:
 		code, status, msg = "ServiceUnavailable", http.StatusServiceUnavailable, "injected unavailability"
 	case StaleLock:
-		code, msg = "WAFOptimisticLockException", "AWS WAF couldn’t save your changes because someone changed the resource after you started to edit it. Reapply your changes."
+		code, msg = "WAFOptimisticLockException", "AWS WAF couldn't save your changes because someone changed the resource after you started to edit it. Reapply your changes."
 	}
+	const requestID = "00000000-0000-0000-0000-00000000fa17"
+	w.Header().Set("X-Amzn-RequestId", requestID)
 	if query {
+		typ := "Sender"
+		if status >= 500 {
+			typ = "Receiver"
+		}
 		w.Header().Set("Content-Type", "text/xml")
 		w.WriteHeader(status)
-		fmt.Fprintf(w, `<ErrorResponse><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>faultproxy</RequestId></ErrorResponse>`,
-			map[bool]string{true: "Receiver", false: "Sender"}[status >= 500], code, msg)
+		fmt.Fprintf(w, `<ErrorResponse><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`,
+			typ, code, msg, requestID)
 		return
 	}
-	body := fmt.Sprintf(`{"__type":%q,"message":%q}`, code, strings.ReplaceAll(msg, `"`, `'`))
+	body := fmt.Sprintf(`{"__type":%q,"message":%q}`, code, msg)
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	// DynamoDB's clients check every answer's CRC32, as AWS sends it.
 	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(body))), 10))
 	w.WriteHeader(status)
-	io.WriteString(w, body)
+	_, _ = io.WriteString(w, body)
 }
