@@ -230,7 +230,7 @@ func (p *Plan) blockSteps(f finding.Finding, pb *playbook.Playbook, done map[str
 			p.skip(action, addrTarget(a), fmt.Sprintf("%s was already blocked for this finding", a))
 			continue
 		}
-		if a.Is4() {
+		if hostPrefix(a).Addr().Is4() { // an IPv4-mapped address is its IPv4 address
 			v4 = append(v4, hostPrefix(a))
 		} else {
 			v6 = append(v6, hostPrefix(a))

@@ -159,7 +159,7 @@ func TestBuild(t *testing.T) {
 				{"block-ip", "", "IP set autocontain-v6 += 2604:a880:400:d0::2a1:e001/128"},
 				{"notify", "", "topic autocontain"},
 			},
-			reasons: []string{"private (RFC 1918)", "documentation", "link-local", "carrier-grade NAT", "loopback", "multicast"},
+			reasons: []string{"Private-Use (RFC 1918)", "Documentation", "Link-Local", "carrier-grade NAT", "Loopback", "Multicast"},
 		},
 		{
 			name:   "allow_listed_address_skipped",
