@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,6 +24,8 @@ type IAMAPI interface {
 	UpdateAccessKey(ctx context.Context, in *iam.UpdateAccessKeyInput, opts ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error)
 	PutUserPolicy(ctx context.Context, in *iam.PutUserPolicyInput, opts ...func(*iam.Options)) (*iam.PutUserPolicyOutput, error)
 	PutRolePolicy(ctx context.Context, in *iam.PutRolePolicyInput, opts ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
+	GetUserPolicy(ctx context.Context, in *iam.GetUserPolicyInput, opts ...func(*iam.Options)) (*iam.GetUserPolicyOutput, error)
+	GetRolePolicy(ctx context.Context, in *iam.GetRolePolicyInput, opts ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error)
 }
 
 var _ IAMAPI = (*iam.Client)(nil)
@@ -95,20 +98,49 @@ func (a *KeyDeactivator) keyStatus(ctx context.Context, user, id string) (iamtyp
 // either can be removed without touching the other.
 const RevokePolicyName = "AutocontainRevokeOlderSessions"
 
+// RevokePolicySid is the Sid that marks a revoke policy as autocontain's
+// own: IsOwnPolicy looks for it, so that a policy of the same name written
+// by a person or another tool is never overwritten or deleted.
+const RevokePolicySid = "AutocontainRevokeOlderSessions"
+
+// legacyRevokePolicySid is the Sid that versions before the marker wrote.
+// Their policies are autocontain's too: without it, a principal contained
+// before an upgrade could neither be contained again nor be undone.
+const legacyRevokePolicySid = "DenyTokensIssuedBeforeContainment"
+
+// ErrForeignPolicy is wrapped by the error of a revoke-sessions step that
+// found an inline policy named RevokePolicyName that autocontain did not
+// write. The step leaves it untouched and fails.
+var ErrForeignPolicy = errors.New("a policy autocontain did not write is never overwritten")
+
+// RevokeCutoff is the cutoff of a deny written at now: now rounded up to
+// the next whole second, because aws:TokenIssueTime is compared at the
+// second (the policy carries whole seconds), and a token minted earlier in
+// the second that contained the principal must be denied too. A time
+// exactly on a second stays.
+func RevokeCutoff(now time.Time) time.Time {
+	now = now.UTC()
+	if t := now.Truncate(time.Second); !t.Equal(now) {
+		return t.Add(time.Second)
+	}
+	return now
+}
+
 // RevokePolicy returns the policy document that denies everything to
 // tokens issued before cutoff (IAM User Guide, "Revoking IAM role temporary
-// security credentials"). Requests signed with a long-term key carry no
-// aws:TokenIssueTime, so it does not affect them: deactivate-key does.
+// security credentials"), cutoff rounded up with RevokeCutoff. Requests
+// signed with a long-term key carry no aws:TokenIssueTime, so it does not
+// affect them: deactivate-key does. Its Sid is RevokePolicySid.
 func RevokePolicy(cutoff time.Time) string {
 	doc := map[string]any{
 		"Version": "2012-10-17",
 		"Statement": []any{map[string]any{
-			"Sid":      "DenyTokensIssuedBeforeContainment",
+			"Sid":      RevokePolicySid,
 			"Effect":   "Deny",
 			"Action":   []string{"*"},
 			"Resource": []string{"*"},
 			"Condition": map[string]any{
-				"DateLessThan": map[string]string{"aws:TokenIssueTime": cutoff.UTC().Format(time.RFC3339)},
+				"DateLessThan": map[string]string{"aws:TokenIssueTime": RevokeCutoff(cutoff).Format(time.RFC3339)},
 			},
 		}},
 	}
@@ -119,8 +151,62 @@ func RevokePolicy(cutoff time.Time) string {
 	return string(b)
 }
 
+// IsOwnPolicy tells whether doc, a policy document as IAM returns it
+// (URL-encoded JSON) or as written, is one autocontain wrote: one statement
+// with autocontain's Sid (or the Sid of earlier versions) that denies every
+// action on every resource to tokens issued before a time, and nothing else.
+// A document with any other statement, element or condition is not, even if
+// it carries the Sid: overwriting or deleting it would lose what was added.
+func IsOwnPolicy(doc string) bool {
+	var p map[string]any
+	if json.Unmarshal([]byte(doc), &p) != nil {
+		d, err := url.QueryUnescape(doc)
+		if err != nil || json.Unmarshal([]byte(d), &p) != nil {
+			return false
+		}
+	}
+	if len(p) != 2 || p["Version"] != "2012-10-17" {
+		return false
+	}
+	sts, ok := p["Statement"].([]any)
+	if !ok || len(sts) != 1 {
+		return false
+	}
+	st, ok := sts[0].(map[string]any)
+	if !ok || len(st) != 5 || (st["Sid"] != RevokePolicySid && st["Sid"] != legacyRevokePolicySid) ||
+		st["Effect"] != "Deny" || !isStar(st["Action"]) || !isStar(st["Resource"]) {
+		return false
+	}
+	cond, ok := st["Condition"].(map[string]any)
+	if !ok || len(cond) != 1 {
+		return false
+	}
+	lt, ok := cond["DateLessThan"].(map[string]any)
+	if !ok || len(lt) != 1 {
+		return false
+	}
+	at, ok := lt["aws:TokenIssueTime"].(string)
+	if !ok {
+		return false
+	}
+	_, err := time.Parse(time.RFC3339, at)
+	return err == nil
+}
+
+// isStar tells whether a policy element is "*" or ["*"].
+func isStar(v any) bool {
+	if s, ok := v.(string); ok {
+		return s == "*"
+	}
+	l, ok := v.([]any)
+	return ok && len(l) == 1 && l[0] == "*"
+}
+
 // SessionRevoker writes the revoke policy on a role or a user. Re-running
 // it moves the cutoff to the new now, which is what a second incident wants.
+// It reads the policy of that name first and never overwrites one that
+// autocontain did not write (IsOwnPolicy): the step fails instead, so the
+// delivery is retried and alarmed and a person decides.
 type SessionRevoker struct{ IAM IAMAPI }
 
 // Name implements Action.
@@ -128,35 +214,68 @@ func (*SessionRevoker) Name() string { return playbook.ActionRevokeSessions }
 
 // Permissions implements Action.
 func (*SessionRevoker) Permissions() []string {
-	return []string{"iam:PutRolePolicy", "iam:PutUserPolicy"}
+	return []string{"iam:GetRolePolicy", "iam:GetUserPolicy", "iam:PutRolePolicy", "iam:PutUserPolicy"}
 }
 
 // Execute implements Action.
 func (a *SessionRevoker) Execute(ctx context.Context, req Request) (Outcome, error) {
 	t := req.Step.Target
 	doc := RevokePolicy(req.Now)
-	cutoff := req.Now.UTC().Format(time.RFC3339)
-	var err error
+	cutoff := RevokeCutoff(req.Now).Format(time.RFC3339)
 	var who string
+	var existing func() (*string, error)
+	var put func() error
 	change := ledger.Change{Policy: RevokePolicyName, Document: doc, At: req.Now}
 	switch {
 	case t.Kind == plan.TargetRole && t.RoleName != "":
 		who = "role " + t.RoleName
 		change.Kind, change.Role = ledger.ChangeRolePolicy, t.RoleName
-		_, err = a.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
-			RoleName: aws.String(t.RoleName), PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc),
-		})
+		existing = func() (*string, error) {
+			out, err := a.IAM.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(t.RoleName), PolicyName: aws.String(RevokePolicyName)})
+			if err != nil {
+				return nil, err
+			}
+			return out.PolicyDocument, nil
+		}
+		put = func() error {
+			_, err := a.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
+				RoleName: aws.String(t.RoleName), PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc),
+			})
+			return err
+		}
 	case t.Kind == plan.TargetUser && t.UserName != "":
 		who = "user " + t.UserName
 		change.Kind, change.User = ledger.ChangeUserPolicy, t.UserName
-		_, err = a.IAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{
-			UserName: aws.String(t.UserName), PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc),
-		})
+		existing = func() (*string, error) {
+			out, err := a.IAM.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String(t.UserName), PolicyName: aws.String(RevokePolicyName)})
+			if err != nil {
+				return nil, err
+			}
+			return out.PolicyDocument, nil
+		}
+		put = func() error {
+			_, err := a.IAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{
+				UserName: aws.String(t.UserName), PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc),
+			})
+			return err
+		}
 	default:
 		return Outcome{}, fmt.Errorf("revoke-sessions needs a role or a user, got %s", t)
 	}
-	if err != nil {
-		var nse *iamtypes.NoSuchEntityException
+	// NoSuchEntity here means no policy of that name (or no such principal,
+	// which the write below reports).
+	cur, err := existing()
+	var nse *iamtypes.NoSuchEntityException
+	switch {
+	case errors.As(err, &nse):
+	case err != nil:
+		return Outcome{}, fmt.Errorf("revoke sessions of %s: read its inline policy %s: %w", who, RevokePolicyName, err)
+	case !IsOwnPolicy(aws.ToString(cur)):
+		return Outcome{}, fmt.Errorf("revoke sessions of %s: its inline policy %s is not autocontain's (it lacks the %s statement, or holds more than that one deny): "+
+			"left untouched and nothing written; review it, then rename or delete it (or protect the principal) and retry: %w",
+			who, RevokePolicyName, RevokePolicySid, ErrForeignPolicy)
+	}
+	if err := put(); err != nil {
 		var lim *iamtypes.LimitExceededException
 		var unmod *iamtypes.UnmodifiableEntityException
 		switch {
