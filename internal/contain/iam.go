@@ -114,10 +114,10 @@ const legacyRevokePolicySid = "DenyTokensIssuedBeforeContainment"
 var ErrForeignPolicy = errors.New("a policy autocontain did not write is never overwritten")
 
 // RevokeCutoff is the cutoff of a deny written at now: now rounded up to
-// the next whole second, because aws:TokenIssueTime is compared at the
-// second (the policy carries whole seconds), and a token minted earlier in
-// the second that contained the principal must be denied too. A time
-// exactly on a second stays.
+// the next whole second. The policy's date carries whole seconds while
+// aws:TokenIssueTime is the exact time a token was created (IAM User Guide),
+// so a truncated cutoff would let a token minted earlier in the second of
+// containment through. A time exactly on a second stays.
 func RevokeCutoff(now time.Time) time.Time {
 	now = now.UTC()
 	if t := now.Truncate(time.Second); !t.Equal(now) {
