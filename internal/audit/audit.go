@@ -35,6 +35,9 @@ const (
 	OutcomeReported  = "reported"  // nothing contained; a principal was reported for a human to act on
 	OutcomeNoChange  = "no-change" // nothing failed, nothing needed changing
 	OutcomeFailed    = "failed"    // at least one step failed
+	// OutcomeInProgress: another delivery of the finding was being handled;
+	// this one did nothing and is retried. Not a failure.
+	OutcomeInProgress = "in-progress"
 )
 
 // Record is the audit record of one finding.
@@ -189,8 +192,11 @@ func (r Record) Err() error {
 // step failed.
 func (r Record) Log(ctx context.Context, log *slog.Logger) {
 	level := slog.LevelInfo
-	if r.Failed() {
+	switch r.Outcome {
+	case OutcomeFailed:
 		level = slog.LevelError
+	case OutcomeInProgress:
+		level = slog.LevelWarn
 	}
 	log.LogAttrs(ctx, level, "autocontain decision", slog.Any("audit", r))
 }

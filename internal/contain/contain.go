@@ -30,6 +30,19 @@ type Request struct {
 	Record *audit.Record
 	// Now is the time of execution.
 	Now time.Time
+	// Held is what the delivery recorded in the ledger before executing.
+	Held Held
+}
+
+// Held is what a delivery recorded in the ledger before it executed its
+// plan (ledger.Prepare).
+type Held struct {
+	// Prepared: the plan's holds and wanted addresses are recorded; block
+	// steps need not record them again.
+	Prepared bool
+	// Leases names the IP sets this delivery writes on the fast path, with
+	// its writer name.
+	Leases map[string]string
 }
 
 // Outcome is what an action did.
@@ -95,6 +108,12 @@ func NewExecutor(now func() time.Time, actions ...Action) *Executor {
 // A failed step does not stop the others: containing what can be contained
 // beats stopping at the first error. A dry-run plan makes no call at all.
 func (e *Executor) Execute(ctx context.Context, p plan.Plan) audit.Record {
+	return e.ExecuteHeld(ctx, p, Held{})
+}
+
+// ExecuteHeld is Execute for a delivery that recorded its plan in the
+// ledger first.
+func (e *Executor) ExecuteHeld(ctx context.Context, p plan.Plan, held Held) audit.Record {
 	rec := audit.New(p, e.now())
 	if p.DryRun {
 		return rec
@@ -105,7 +124,7 @@ func (e *Executor) Execute(ctx context.Context, p plan.Plan) audit.Record {
 		}
 		st := &rec.Steps[i]
 		start := e.now()
-		out, err := e.run(ctx, s, &rec)
+		out, err := e.run(ctx, s, &rec, held)
 		st.DurationMS = e.now().Sub(start).Milliseconds()
 		switch {
 		case err != nil:
@@ -121,7 +140,7 @@ func (e *Executor) Execute(ctx context.Context, p plan.Plan) audit.Record {
 	return rec
 }
 
-func (e *Executor) run(ctx context.Context, s plan.Step, rec *audit.Record) (Outcome, error) {
+func (e *Executor) run(ctx context.Context, s plan.Step, rec *audit.Record, held Held) (Outcome, error) {
 	a, ok := e.actions[s.Action]
 	if !ok {
 		return Outcome{}, fmt.Errorf("no action named %q is registered", s.Action)
@@ -129,7 +148,7 @@ func (e *Executor) run(ctx context.Context, s plan.Step, rec *audit.Record) (Out
 	if err := ctx.Err(); err != nil {
 		return Outcome{}, fmt.Errorf("not started: %w", err)
 	}
-	return a.Execute(ctx, Request{Step: s, Record: rec, Now: e.now()})
+	return a.Execute(ctx, Request{Step: s, Record: rec, Now: e.now(), Held: held})
 }
 
 // SleepContext waits for d or until ctx is done.

@@ -225,7 +225,7 @@ func (a *SessionRevoker) Execute(ctx context.Context, req Request) (Outcome, err
 	var who string
 	var existing func() (*string, error)
 	var put func() error
-	change := ledger.Change{Policy: RevokePolicyName, Document: doc, At: req.Now}
+	change := ledger.Change{Policy: RevokePolicyName, At: req.Now}
 	switch {
 	case t.Kind == plan.TargetRole && t.RoleName != "":
 		who = "role " + t.RoleName

@@ -3,6 +3,7 @@ package contain
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/autocontain/autocontain/internal/ipset"
@@ -51,16 +52,61 @@ func (a *LedgerBlocker) Execute(ctx context.Context, req Request) (Outcome, erro
 		changes[i] = ledger.Change{Kind: ledger.ChangeBlock, IPSet: t.ARN, Address: addrs[i], At: req.Now}
 	}
 	until := req.Now.Add(ttl)
-	if err := a.Ledger.Want(ctx, t.ARN, addrs, req.Record.Finding.ID, until); err != nil {
-		return Outcome{}, fmt.Errorf("block-ip: %w", err)
+	if !req.Held.Prepared {
+		if err := a.Ledger.Want(ctx, t.ARN, addrs, req.Record.Finding.ID, until); err != nil {
+			return Outcome{}, fmt.Errorf("block-ip: %w", err)
+		}
 	}
-	rep, err := a.Writer.Run(ctx, t.ARN)
-	detail := fmt.Sprintf("%s wanted in %s until %s; %s", joinPrefixes(t.Addresses), ipSetShort(t.ARN), until.UTC().Format(time.RFC3339), rep)
+	var rep Report
+	var err error
+	if owner := req.Held.Leases[t.ARN]; owner != "" {
+		// This delivery holds the set's lease and nothing else was
+		// pending: add its own addresses, without reading every block.
+		var ours []string
+		rep, ours, err = a.Writer.Fast(ctx, t.ARN, owner, t.Addresses)
+		mine := map[string]bool{}
+		for _, o := range ours {
+			mine[o] = true
+		}
+		for i := range changes {
+			changes[i].Applied = mine[changes[i].Address]
+		}
+	} else {
+		rep, err = a.Writer.Run(ctx, t.ARN)
+	}
+	detail := fmt.Sprintf("%s wanted in %s until %s; %s", summarizePrefixes(t.Addresses, 20), ipSetShort(t.ARN), until.UTC().Format(time.RFC3339), rep)
 	if err != nil {
 		// Recorded all the same: the next writer or the scheduled reconcile applies it.
 		return Outcome{Changes: changes}, fmt.Errorf("block-ip: %s: %w", detail, err)
 	}
+	if n := notBlocked(rep, addrs); n > 0 {
+		return Outcome{Changes: changes}, fmt.Errorf("block-ip: %d of %d addresses not blocked: the IP set is at its address limit (%s)", n, len(addrs), detail)
+	}
 	return Outcome{Changed: true, Detail: detail, Changes: changes}, nil
+}
+
+// notBlocked counts the addresses of this step that the writer evicted.
+func notBlocked(rep Report, addrs []string) int {
+	mine := map[string]bool{}
+	for _, a := range addrs {
+		mine[a] = true
+	}
+	n := 0
+	for _, e := range rep.Evicted {
+		if mine[e] {
+			n++
+		}
+	}
+	return n
+}
+
+// summarizePrefixes lists at most n prefixes, then how many more.
+func summarizePrefixes(ps []netip.Prefix, n int) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return summarize(s, n)
 }
 
 func ipSetShort(arn string) string {

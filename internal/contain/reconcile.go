@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -49,8 +50,15 @@ type Report struct {
 	Deferred bool
 	Added    []string
 	Expired  []string
-	Evicted  []string
-	Updates  int
+	// Unwanted: no finding wants them any more (undo).
+	Unwanted []string
+	// Kept: expired or unwanted blocks left in the set, because they were
+	// in it before autocontain wanted them (a person put them there).
+	Kept []string
+	// Evicted: blocks seen longest ago, out of the set (or never put in
+	// it) at its address limit.
+	Evicted []string
+	Updates int
 }
 
 func (r Report) String() string {
@@ -61,8 +69,11 @@ func (r Report) String() string {
 	if len(r.Expired) > 0 {
 		s += fmt.Sprintf(", %d expired", len(r.Expired))
 	}
+	if len(r.Unwanted) > 0 {
+		s += fmt.Sprintf(", %d no longer wanted", len(r.Unwanted))
+	}
 	if len(r.Evicted) > 0 {
-		s += fmt.Sprintf(", %d evicted at the %d-address limit (oldest first): %v", len(r.Evicted), MaxIPSetAddresses, r.Evicted)
+		s += fmt.Sprintf(", %d not blocked or evicted at the set's address limit (oldest sightings first): %s", len(r.Evicted), summarize(r.Evicted, 10))
 	}
 	return s
 }
@@ -72,15 +83,20 @@ func (r *Reconciler) Permissions() []string { return []string{"wafv2:GetIPSet", 
 
 // Run becomes set's writer if no one else is and writes the set until the
 // ledger has nothing new for it. Without the lease it returns at once,
-// Deferred: the writer that holds it sees the new generation before it lets go.
+// Deferred: the writer that holds it sees the new work before it lets go.
 func (r *Reconciler) Run(ctx context.Context, setARN string) (Report, error) {
+	return r.RunAs(ctx, setARN, fmt.Sprintf("%s/%d", r.Owner, runs.Add(1)))
+}
+
+// RunAs is Run under a given writer name: a delivery that took the set's
+// lease on the fast path and found more work pending finishes as its writer.
+func (r *Reconciler) RunAs(ctx context.Context, setARN, owner string) (Report, error) {
 	var rep Report
 	ref, err := ipset.Parse(setARN)
 	if err != nil {
 		return rep, err
 	}
-	owner := fmt.Sprintf("%s/%d", r.Owner, runs.Add(1))
-	gen, ok, err := r.Ledger.Acquire(ctx, setARN, owner, r.Lease)
+	tok, ok, err := r.Ledger.Acquire(ctx, setARN, owner, r.Lease)
 	if err != nil || !ok {
 		rep.Deferred = err == nil
 		return rep, err
@@ -100,7 +116,7 @@ func (r *Reconciler) Run(ctx context.Context, setARN string) (Report, error) {
 		if changed {
 			rep.Updates++
 		}
-		released, err := r.Ledger.Release(ctx, setARN, owner, gen)
+		released, err := r.Ledger.Release(ctx, setARN, owner, tok)
 		if released {
 			return rep, nil
 		}
@@ -108,13 +124,87 @@ func (r *Reconciler) Run(ctx context.Context, setARN string) (Report, error) {
 			return rep, errors.Join(err, r.Ledger.Abandon(context.WithoutCancel(ctx), setARN, owner))
 		}
 		// Something was recorded meanwhile: renew the lease and go again.
-		if gen, ok, err = r.Ledger.Acquire(ctx, setARN, owner, r.Lease); err != nil || !ok {
+		if tok, ok, err = r.Ledger.Acquire(ctx, setARN, owner, r.Lease); err != nil || !ok {
 			return rep, errors.Join(err, errors.New("reconcile: lost the writer lease"), r.Ledger.Abandon(context.WithoutCancel(ctx), setARN, owner))
 		}
 	}
 }
 
-// pass writes the set once from the ledger. It returns whether it called UpdateIPSet.
+// Fast adds addrs, whose wants this delivery recorded, to the set whose
+// lease it took while nothing else was pending: one read and one write of
+// the set, no read of the ledger. It reports the addresses it put in the
+// set. When they would not fit, it falls back to a full pass, which evicts
+// the blocks seen longest ago and marks what it added itself.
+func (r *Reconciler) Fast(ctx context.Context, setARN, owner string, addrs []netip.Prefix) (rep Report, ours []string, err error) {
+	ref, err := ipset.Parse(setARN)
+	if err != nil {
+		return rep, nil, err
+	}
+	api := r.WAF(ref.Region)
+	full := false
+	err = withLockRetry(ctx, r.Sleep, ref, func() error {
+		ours, full = nil, false
+		got, err := api.GetIPSet(ctx, &wafv2.GetIPSetInput{Name: aws.String(ref.Name), Id: aws.String(ref.ID), Scope: waftypes.Scope(ref.Scope)})
+		if err != nil {
+			return fmt.Errorf("block-ip: get IP set %s: %w", ref.Name, err)
+		}
+		want6 := got.IPSet.IPAddressVersion == waftypes.IPAddressVersionIpv6
+		present := map[netip.Prefix]bool{}
+		for _, a := range got.IPSet.Addresses {
+			if p, err := netip.ParsePrefix(a); err == nil {
+				present[p.Masked()] = true
+			}
+		}
+		next := append([]string{}, got.IPSet.Addresses...)
+		for _, p := range addrs {
+			if p.Addr().Is6() != want6 {
+				return fmt.Errorf("block-ip: IP set %s holds %s addresses, not %s", ref.Name, got.IPSet.IPAddressVersion, p)
+			}
+			if present[p.Masked()] {
+				continue
+			}
+			present[p.Masked()] = true
+			next = append(next, p.String())
+			ours = append(ours, p.String())
+		}
+		if len(ours) == 0 {
+			return nil
+		}
+		if len(next) > r.max() {
+			full = true
+			return nil
+		}
+		_, err = api.UpdateIPSet(ctx, &wafv2.UpdateIPSetInput{
+			Name: aws.String(ref.Name), Id: aws.String(ref.ID), Scope: waftypes.Scope(ref.Scope),
+			Addresses: next, Description: got.IPSet.Description, LockToken: got.LockToken,
+		})
+		if err != nil {
+			return fmt.Errorf("block-ip: update IP set %s: %w", ref.Name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, nil, err
+	}
+	if full {
+		var last time.Time
+		changed, err := r.pass(ctx, api, ref, &rep, &last)
+		if changed {
+			rep.Updates++
+		}
+		return rep, nil, err
+	}
+	if len(ours) > 0 {
+		rep.Updates, rep.Added = 1, ours
+	}
+	return rep, ours, nil
+}
+
+// pass writes the set once from the ledger. It returns whether it called
+// UpdateIPSet. Blocks that expired or that no finding wants any more leave
+// the set if autocontain put them there; past the set's limit the blocks
+// seen longest ago go first. An address autocontain did not put in the set
+// is never taken out.
 func (r *Reconciler) pass(ctx context.Context, api IPSetAPI, ref ipset.Ref, rep *Report, last *time.Time) (bool, error) {
 	blocks, err := r.Ledger.Blocks(ctx, ref.ARN)
 	if err != nil {
@@ -128,36 +218,36 @@ func (r *Reconciler) pass(ctx context.Context, api IPSetAPI, ref ipset.Ref, rep 
 		if err != nil {
 			continue
 		}
-		if !b.Until.After(now) {
-			drop[p.Masked()] = true
+		switch {
+		case len(b.Findings) == 0:
+			rep.Unwanted = append(rep.Unwanted, b.Address)
+		case !b.Until.After(now):
 			rep.Expired = append(rep.Expired, b.Address)
-			gone = append(gone, b)
+		default:
+			live = append(live, b)
 			continue
 		}
-		live = append(live, b)
-	}
-	if limit := r.max(); len(live) > limit {
-		// Oldest last sighting goes first.
-		sort.SliceStable(live, func(i, j int) bool { return live[i].LastSeen.Before(live[j].LastSeen) })
-		for _, b := range live[:len(live)-limit] {
-			p, _ := netip.ParsePrefix(b.Address)
+		if b.Ours {
 			drop[p.Masked()] = true
-			rep.Evicted = append(rep.Evicted, b.Address)
-			gone = append(gone, b)
+		} else {
+			rep.Kept = append(rep.Kept, b.Address)
 		}
-		live = live[len(live)-limit:]
+		gone = append(gone, b)
 	}
 	var changed bool
+	var added []string
+	var evicted []ledger.Block
 	err = withLockRetry(ctx, r.Sleep, ref, func() error {
-		changed = false
+		changed, added, evicted = false, nil, nil
 		got, err := api.GetIPSet(ctx, &wafv2.GetIPSetInput{Name: aws.String(ref.Name), Id: aws.String(ref.ID), Scope: waftypes.Scope(ref.Scope)})
 		if err != nil {
 			return fmt.Errorf("reconcile: get IP set %s: %w", ref.Name, err)
 		}
 		want6 := got.IPSet.IPAddressVersion == waftypes.IPAddressVersionIpv6
+		// base: what stays of the set; addresses the ledger does not know,
+		// or that autocontain did not put there, stay.
 		present := map[netip.Prefix]bool{}
-		next := []string{} // UpdateIPSet requires the list, even empty
-		// Addresses the ledger does not know (put there by hand) stay.
+		base := []string{} // UpdateIPSet requires the list, even empty
 		for _, a := range got.IPSet.Addresses {
 			p, err := netip.ParsePrefix(a)
 			if err == nil && drop[p.Masked()] {
@@ -166,24 +256,59 @@ func (r *Reconciler) pass(ctx context.Context, api IPSetAPI, ref ipset.Ref, rep 
 			if err == nil {
 				present[p.Masked()] = true
 			}
-			next = append(next, a)
+			base = append(base, a)
 		}
-		removed := len(got.IPSet.Addresses) - len(next)
-		var added []string
+		removed := len(got.IPSet.Addresses) - len(base)
+		// Evictable: live blocks that are ours (in the set) or not in it
+		// yet; a hand-added address is neither.
+		var candidates []ledger.Block
 		for _, b := range live {
 			p, err := netip.ParsePrefix(b.Address)
-			if err != nil || p.Addr().Is6() != want6 || present[p.Masked()] {
+			if err != nil || p.Addr().Is6() != want6 {
 				continue
 			}
-			present[p.Masked()] = true
+			if present[p.Masked()] && !b.Ours {
+				continue
+			}
+			candidates = append(candidates, b)
+		}
+		inSet := 0
+		for _, b := range candidates {
+			p, _ := netip.ParsePrefix(b.Address)
+			if present[p.Masked()] {
+				inSet++
+			}
+		}
+		room := r.max() - (len(base) - inSet)
+		if over := len(candidates) - room; over > 0 {
+			// Oldest last sighting goes first.
+			sort.SliceStable(candidates, func(i, j int) bool { return candidates[i].LastSeen.Before(candidates[j].LastSeen) })
+			evicted = append(evicted, candidates[:min(over, len(candidates))]...)
+			candidates = candidates[min(over, len(candidates)):]
+		}
+		out := map[netip.Prefix]bool{}
+		for _, b := range evicted {
+			p, _ := netip.ParsePrefix(b.Address)
+			out[p.Masked()] = true
+		}
+		next := base[:0:0]
+		for _, a := range base {
+			if p, err := netip.ParsePrefix(a); err == nil && out[p.Masked()] {
+				removed++
+				continue
+			}
+			next = append(next, a)
+		}
+		for _, b := range candidates {
+			p, _ := netip.ParsePrefix(b.Address)
+			if present[p.Masked()] {
+				continue
+			}
 			next = append(next, p.String())
 			added = append(added, p.String())
 		}
 		if len(added) == 0 && removed == 0 {
 			return nil
-		}
-		if len(next) > MaxIPSetAddresses {
-			return fmt.Errorf("reconcile: IP set %s would hold %d addresses, more than WAF's %d", ref.Name, len(next), MaxIPSetAddresses)
 		}
 		if wait := r.MinInterval - r.Now().Sub(*last); !last.IsZero() && wait > 0 {
 			if err := r.sleep(ctx, wait); err != nil {
@@ -199,14 +324,20 @@ func (r *Reconciler) pass(ctx context.Context, api IPSetAPI, ref ipset.Ref, rep 
 			return fmt.Errorf("reconcile: update IP set %s: %w", ref.Name, err)
 		}
 		changed = true
-		rep.Added = append(rep.Added, added...)
 		return nil
 	})
 	if err != nil {
 		return false, err
 	}
-	for _, b := range gone {
-		if err := r.Ledger.Forget(ctx, ref.ARN, b.Address, b.Until); err != nil {
+	rep.Added = append(rep.Added, added...)
+	for _, b := range evicted {
+		rep.Evicted = append(rep.Evicted, b.Address)
+	}
+	if err := r.Ledger.MarkOurs(ctx, ref.ARN, added); err != nil {
+		return changed, err
+	}
+	for _, b := range append(gone, evicted...) {
+		if err := r.Ledger.Forget(ctx, ref.ARN, b); err != nil {
 			return changed, err
 		}
 	}
@@ -225,4 +356,12 @@ func (r *Reconciler) sleep(ctx context.Context, d time.Duration) error {
 		return r.Sleep(ctx, d)
 	}
 	return SleepContext(ctx, d)
+}
+
+// summarize lists at most n items, then how many more there are.
+func summarize(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, " ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], " "), len(items)-n)
 }

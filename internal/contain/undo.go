@@ -2,11 +2,11 @@ package contain
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"reflect"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -14,6 +14,8 @@ import (
 
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/ledger"
+	"github.com/autocontain/autocontain/internal/plan"
+	"github.com/autocontain/autocontain/internal/playbook"
 )
 
 // UndoAPI is the part of the IAM API that undo needs.
@@ -33,15 +35,21 @@ func UndoPermissions() []string {
 	return []string{"iam:DeleteRolePolicy", "iam:DeleteUserPolicy", "iam:GetRolePolicy", "iam:GetUserPolicy"}
 }
 
-// Undoer restores what a finding's containment changed, as the ledger
-// recorded it, and only that: it reactivates the keys it deactivated,
-// deletes the deny policy it wrote if it is still the one it wrote, and
-// takes out of the IP sets the addresses it added that no other finding
-// still wants.
+// Undoer releases a finding's holds, as the ledger recorded them, and
+// restores a resource only when no other finding still holds it: it
+// reactivates a key autocontain deactivated, deletes a deny policy that is
+// autocontain's own, and has the IP sets' writer take out the addresses no
+// finding wants any more, unless they were in the set before autocontain
+// wanted them.
 type Undoer struct {
 	IAM    UndoAPI
 	Ledger *ledger.Ledger
 	Writer *Reconciler
+	// Contain puts a resource back under containment when a finding took
+	// hold of it while undo was restoring it (see release). It is the
+	// registry's actions, by name.
+	Contain map[string]Action
+	Now     func() time.Time
 }
 
 // UndoReport says what undo restored and what it left, and why.
@@ -51,7 +59,7 @@ type UndoReport struct {
 	Left     []string `json:"left,omitempty"`
 }
 
-// Undo restores finding id's changes and marks it undone, so later
+// Undo releases finding id's holds and marks it undone, so later
 // deliveries of the same finding do not contain it again.
 func (u *Undoer) Undo(ctx context.Context, id string) (UndoReport, error) {
 	rep := UndoReport{Finding: id}
@@ -59,33 +67,14 @@ func (u *Undoer) Undo(ctx context.Context, id string) (UndoReport, error) {
 	switch {
 	case err != nil:
 		return rep, err
-	case !ok || len(h.Changes) == 0:
+	case !ok || (len(h.Holds) == 0 && len(h.Blocks) == 0):
 		return rep, fmt.Errorf("undo: the ledger has no containment of finding %s", id)
 	case h.Undone:
 		return rep, fmt.Errorf("undo: finding %s was already undone", id)
 	}
 	var errs []error
-	sets := map[string]bool{}
-	for _, c := range h.Changes {
-		var done, left string
-		var err error
-		switch c.Kind {
-		case ledger.ChangeKey:
-			done, left, err = u.reactivate(ctx, c)
-		case ledger.ChangeUserPolicy, ledger.ChangeRolePolicy:
-			done, left, err = u.deletePolicy(ctx, c)
-		case ledger.ChangeBlock:
-			var gone bool
-			gone, err = u.Ledger.Unwant(ctx, c.IPSet, c.Address, id)
-			if gone {
-				sets[c.IPSet] = true
-				done = "unblocked " + c.Address
-			} else if err == nil {
-				left = c.Address + " stays blocked: another finding still wants it"
-			}
-		default:
-			left = "unknown change " + c.Kind
-		}
+	for _, hd := range h.Holds {
+		done, left, err := u.release(ctx, hd, id)
 		if done != "" {
 			rep.Restored = append(rep.Restored, done)
 		}
@@ -94,10 +83,18 @@ func (u *Undoer) Undo(ctx context.Context, id string) (UndoReport, error) {
 		}
 		errs = append(errs, err)
 	}
-	for set := range sets {
-		if _, err := u.Writer.Run(ctx, set); err != nil {
-			errs = append(errs, fmt.Errorf("undo: write %s: %w", set, err))
+	sets := make([]string, 0, len(h.Blocks))
+	for set := range h.Blocks {
+		sets = append(sets, set)
+	}
+	sort.Strings(sets)
+	for _, set := range sets {
+		done, left, err := u.unblock(ctx, set, h.Blocks[set], id)
+		if done != "" {
+			rep.Restored = append(rep.Restored, done)
 		}
+		rep.Left = append(rep.Left, left...)
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return rep, err
@@ -105,45 +102,164 @@ func (u *Undoer) Undo(ctx context.Context, id string) (UndoReport, error) {
 	return rep, u.Ledger.MarkUndone(ctx, id)
 }
 
-func (u *Undoer) reactivate(ctx context.Context, c ledger.Change) (done, left string, err error) {
-	key := finding.MaskKey(c.AccessKeyID)
-	out, err := u.IAM.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(c.User)})
+// release gives up finding id's hold of a resource and restores it when no
+// finding holds it any more and autocontain changed it. If a finding took
+// hold of it while undo restored it, undo contains it again.
+func (u *Undoer) release(ctx context.Context, hd ledger.Hold, id string) (done, left string, err error) {
+	what := holdName(hd)
+	r, err := u.Ledger.ReleaseHold(ctx, hd, id)
+	switch {
+	case err != nil:
+		return "", "", fmt.Errorf("undo: %w", err)
+	case r.Missing:
+		return "", what + ": nothing held any more (already restored)", nil
+	case len(r.Holders) > 0:
+		return "", fmt.Sprintf("%s stays contained: still held by finding %s", what, strings.Join(r.Holders, ", ")), nil
+	case !r.Changed:
+		if _, err := u.Ledger.ForgetHold(ctx, hd); err != nil {
+			return "", "", fmt.Errorf("undo: %w", err)
+		}
+		return "", what + " was already so before autocontain held it: left as it was", nil
+	}
+	switch hd.Kind {
+	case ledger.ChangeKey:
+		done, left, err = u.reactivate(ctx, hd)
+	default:
+		done, left, err = u.deletePolicy(ctx, hd)
+	}
+	if err != nil {
+		return done, left, err
+	}
+	forgot, err := u.Ledger.ForgetHold(ctx, hd)
+	if err != nil {
+		return done, left, fmt.Errorf("undo: %w", err)
+	}
+	if !forgot && done != "" {
+		// A finding took hold of it while it was being restored: contain
+		// it again, now.
+		if err := u.recontain(ctx, hd); err != nil {
+			return done, left, fmt.Errorf("undo: %s was restored while another finding took hold of it, and containing it again failed: %w", what, err)
+		}
+		return "", what + " stays contained: another finding took hold of it during undo", nil
+	}
+	return done, left, nil
+}
+
+// recontain applies the hold's containment again.
+func (u *Undoer) recontain(ctx context.Context, hd ledger.Hold) error {
+	now := time.Now().UTC()
+	if u.Now != nil {
+		now = u.Now()
+	}
+	step := plan.Step{Action: playbook.ActionDeactivateKey, Target: plan.Target{Kind: plan.TargetAccessKey, UserName: hd.User, AccessKeyID: hd.AccessKeyID}}
+	switch hd.Kind {
+	case ledger.ChangeUserPolicy:
+		step = plan.Step{Action: playbook.ActionRevokeSessions, Target: plan.Target{Kind: plan.TargetUser, UserName: hd.User}}
+	case ledger.ChangeRolePolicy:
+		step = plan.Step{Action: playbook.ActionRevokeSessions, Target: plan.Target{Kind: plan.TargetRole, RoleName: hd.Role}}
+	}
+	a, ok := u.Contain[step.Action]
+	if !ok {
+		return fmt.Errorf("no action %s to contain it again", step.Action)
+	}
+	_, err := a.Execute(ctx, Request{Step: step, Now: now})
+	return err
+}
+
+// unblock gives up finding id's reasons to block addrs in set and has the
+// set's writer take out those no finding wants any more.
+func (u *Undoer) unblock(ctx context.Context, set string, addrs []string, id string) (done string, left []string, err error) {
+	if err := u.Ledger.Unwant(ctx, set, addrs, id); err != nil {
+		return "", nil, fmt.Errorf("undo: %w", err)
+	}
+	rep, err := u.Writer.Run(ctx, set)
+	if err != nil {
+		return "", nil, fmt.Errorf("undo: write %s: %w", ipSetShort(set), err)
+	}
+	if rep.Deferred {
+		return fmt.Sprintf("released %d address(es) in %s; the set's current writer takes them out", len(addrs), ipSetShort(set)), nil, nil
+	}
+	gone, hand := map[string]bool{}, map[string]bool{}
+	for _, a := range rep.Unwanted {
+		gone[a] = true
+	}
+	for _, a := range rep.Kept {
+		hand[a] = true
+	}
+	var out, kept, manual []string
+	for _, a := range addrs {
+		switch {
+		case hand[a]:
+			manual = append(manual, a)
+		case gone[a]:
+			out = append(out, a)
+		default:
+			kept = append(kept, a)
+		}
+	}
+	if len(manual) > 0 {
+		left = append(left, fmt.Sprintf("%s stay(s) in %s: in the set before autocontain wanted them (put there by a person)", summarize(manual, 20), ipSetShort(set)))
+	}
+	if len(out) > 0 {
+		done = fmt.Sprintf("unblocked %s in %s", summarize(out, 20), ipSetShort(set))
+	}
+	if len(kept) > 0 {
+		left = append(left, fmt.Sprintf("%s stay(s) in %s: another finding still wants them", summarize(kept, 20), ipSetShort(set)))
+	}
+	return done, left, nil
+}
+
+func holdName(hd ledger.Hold) string {
+	switch hd.Kind {
+	case ledger.ChangeKey:
+		return fmt.Sprintf("key %s of user %s", finding.MaskKey(hd.AccessKeyID), hd.User)
+	case ledger.ChangeRolePolicy:
+		return fmt.Sprintf("policy %s of role %s", hd.Policy, hd.Role)
+	}
+	return fmt.Sprintf("policy %s of user %s", hd.Policy, hd.User)
+}
+
+func (u *Undoer) reactivate(ctx context.Context, hd ledger.Hold) (done, left string, err error) {
+	key := finding.MaskKey(hd.AccessKeyID)
+	out, err := u.IAM.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(hd.User)})
 	if err != nil {
 		var nse *iamtypes.NoSuchEntityException
 		if errors.As(err, &nse) {
-			return "", fmt.Sprintf("user %s no longer exists", c.User), nil
+			return "", fmt.Sprintf("user %s no longer exists", hd.User), nil
 		}
-		return "", "", fmt.Errorf("undo: list keys of %s: %w", c.User, err)
+		return "", "", fmt.Errorf("undo: list keys of %s: %w", hd.User, err)
 	}
 	for _, k := range out.AccessKeyMetadata {
-		if aws.ToString(k.AccessKeyId) != c.AccessKeyID {
+		if aws.ToString(k.AccessKeyId) != hd.AccessKeyID {
 			continue
 		}
 		if k.Status == iamtypes.StatusTypeActive {
-			return "", fmt.Sprintf("key %s of user %s is already Active", key, c.User), nil
+			return "", fmt.Sprintf("key %s of user %s is already Active", key, hd.User), nil
 		}
 		if _, err := u.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
-			UserName: aws.String(c.User), AccessKeyId: aws.String(c.AccessKeyID), Status: iamtypes.StatusTypeActive,
+			UserName: aws.String(hd.User), AccessKeyId: aws.String(hd.AccessKeyID), Status: iamtypes.StatusTypeActive,
 		}); err != nil {
-			return "", "", fmt.Errorf("undo: reactivate key %s of %s: %w", key, c.User, err)
+			return "", "", fmt.Errorf("undo: reactivate key %s of %s: %w", key, hd.User, err)
 		}
-		return fmt.Sprintf("reactivated key %s of user %s", key, c.User), "", nil
+		return fmt.Sprintf("reactivated key %s of user %s", key, hd.User), "", nil
 	}
-	return "", fmt.Sprintf("key %s of user %s no longer exists", key, c.User), nil
+	return "", fmt.Sprintf("key %s of user %s no longer exists", key, hd.User), nil
 }
 
-func (u *Undoer) deletePolicy(ctx context.Context, c ledger.Change) (done, left string, err error) {
+// deletePolicy deletes the hold's deny policy if it is autocontain's own
+// (IsOwnPolicy): a policy of that name that a person wrote since is left.
+func (u *Undoer) deletePolicy(ctx context.Context, hd ledger.Hold) (done, left string, err error) {
 	var doc *string
-	who := "user " + c.User
-	if c.Kind == ledger.ChangeRolePolicy {
-		who = "role " + c.Role
-		out, gerr := u.IAM.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(c.Role), PolicyName: aws.String(c.Policy)})
+	who := "user " + hd.User
+	if hd.Kind == ledger.ChangeRolePolicy {
+		who = "role " + hd.Role
+		out, gerr := u.IAM.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(hd.Role), PolicyName: aws.String(hd.Policy)})
 		if gerr == nil {
 			doc = out.PolicyDocument
 		}
 		err = gerr
 	} else {
-		out, gerr := u.IAM.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String(c.User), PolicyName: aws.String(c.Policy)})
+		out, gerr := u.IAM.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String(hd.User), PolicyName: aws.String(hd.Policy)})
 		if gerr == nil {
 			doc = out.PolicyDocument
 		}
@@ -151,33 +267,21 @@ func (u *Undoer) deletePolicy(ctx context.Context, c ledger.Change) (done, left 
 	}
 	var nse *iamtypes.NoSuchEntityException
 	if errors.As(err, &nse) {
-		return "", fmt.Sprintf("policy %s of %s is already gone", c.Policy, who), nil
+		return "", fmt.Sprintf("policy %s of %s is already gone", hd.Policy, who), nil
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("undo: read policy %s of %s: %w", c.Policy, who, err)
+		return "", "", fmt.Errorf("undo: read policy %s of %s: %w", hd.Policy, who, err)
 	}
-	if !sameJSON(aws.ToString(doc), c.Document) {
-		return "", fmt.Sprintf("policy %s of %s was rewritten since (a later containment or a person): left in place", c.Policy, who), nil
+	if !IsOwnPolicy(aws.ToString(doc)) {
+		return "", fmt.Sprintf("policy %s of %s is not autocontain's any more (a person rewrote it): left in place", hd.Policy, who), nil
 	}
-	if c.Kind == ledger.ChangeRolePolicy {
-		_, err = u.IAM.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(c.Role), PolicyName: aws.String(c.Policy)})
+	if hd.Kind == ledger.ChangeRolePolicy {
+		_, err = u.IAM.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(hd.Role), PolicyName: aws.String(hd.Policy)})
 	} else {
-		_, err = u.IAM.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String(c.User), PolicyName: aws.String(c.Policy)})
+		_, err = u.IAM.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String(hd.User), PolicyName: aws.String(hd.Policy)})
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("undo: delete policy %s of %s: %w", c.Policy, who, err)
+		return "", "", fmt.Errorf("undo: delete policy %s of %s: %w", hd.Policy, who, err)
 	}
-	return fmt.Sprintf("deleted policy %s of %s", c.Policy, who), "", nil
-}
-
-// sameJSON compares a policy as IAM returns it (URL-encoded) with the one written.
-func sameJSON(got, wrote string) bool {
-	if d, err := url.QueryUnescape(got); err == nil {
-		got = d
-	}
-	var a, b any
-	if json.Unmarshal([]byte(got), &a) != nil || json.Unmarshal([]byte(wrote), &b) != nil {
-		return false
-	}
-	return reflect.DeepEqual(a, b)
+	return fmt.Sprintf("deleted policy %s of %s", hd.Policy, who), "", nil
 }

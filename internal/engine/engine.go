@@ -26,9 +26,18 @@ import (
 // delivery is handling at the same moment; retrying it later is safe.
 var ErrInProgress = errors.New("another delivery of this finding is in progress; retry later")
 
-// ClaimLease is how long a delivery owns a finding before another may take
-// it over; longer than the function's timeout.
-const ClaimLease = 5 * time.Minute
+// Claim leases. A delivery owns its finding until its function's deadline
+// plus claimMargin, so that a delivery that died holding its claim (the
+// function timed out) does not keep Lambda's first asynchronous retry,
+// about a minute after the failure, from taking the work over. Without a
+// deadline (the CLI) the lease is DefaultClaimLease.
+const (
+	claimMargin       = 10 * time.Second
+	DefaultClaimLease = 2 * time.Minute
+	// writerLease is how long a delivery holds an IP set's writer lease on
+	// the fast path.
+	writerLease = 30 * time.Second
+)
 
 // Engine decides and acts on events.
 type Engine struct {
@@ -37,7 +46,7 @@ type Engine struct {
 	// Guard, when set, is consulted before any principal is contained.
 	Guard *protect.Guard
 	// Ledger, when set, deduplicates deliveries, remembers what each
-	// finding changed, and counts containments for the breaker.
+	// finding holds, and counts contained principals for the breaker.
 	Ledger *ledger.Ledger
 	// Undoer reverts what the ledger recorded; set with Ledger.
 	Undoer *contain.Undoer
@@ -77,82 +86,175 @@ func (e *Engine) Run(ctx context.Context, raw []byte) (audit.Record, error) {
 		// Nothing to change (or a dry run, which makes no AWS call at all).
 		return e.finish(ctx, e.Executor.Execute(ctx, p), nil)
 	}
+	if e.Ledger == nil {
+		p, err := e.guard(ctx, p, &plan.Facts{})
+		return e.finish(ctx, e.Executor.Execute(ctx, p), err)
+	}
 	f := p.Finding
-	var facts plan.Facts
-	if e.Ledger != nil {
-		switch v, err := e.Ledger.Claim(ctx, f.ID, f.UpdatedAt, ClaimLease, token()); {
-		case err != nil:
-			return e.finish(ctx, audit.New(p, e.now()), err)
-		case v == ledger.AlreadyHandled:
-			return e.finish(ctx, e.skipAll(f, "this delivery (finding "+f.ID+" as of "+f.UpdatedAt.Format(time.RFC3339Nano)+") was already handled"), nil)
-		case v == ledger.InProgress:
-			// Not a success: if that other delivery fails, this event must
-			// not be lost. The error makes Lambda retry it later, when the
-			// ledger will say handled, or let it claim the work.
-			return e.finish(ctx, e.skipAll(f, "another delivery of this finding is being handled right now"), ErrInProgress)
-		}
-		rec, err := e.runClaimed(ctx, p, &facts)
-		if ferr := e.Ledger.Finish(context.WithoutCancel(ctx), f.ID, f.UpdatedAt, err == nil && !rec.Failed()); ferr != nil {
-			err = errors.Join(err, ferr)
-		}
+	tok := ledger.NewToken()
+	switch v, h, err := e.Ledger.Claim(ctx, f.ID, f.UpdatedAt, e.claimLease(ctx), tok); {
+	case err != nil:
+		return e.finish(ctx, audit.New(p, e.now()), err)
+	case v == ledger.AlreadyHandled:
+		return e.finish(ctx, e.skipAll(f, "this delivery (finding "+f.ID+" as of "+f.UpdatedAt.Format(time.RFC3339Nano)+") was already handled"), nil)
+	case v == ledger.InProgress:
+		// Not a success: if that other delivery fails, this event must
+		// not be lost. The error makes Lambda retry it later, when the
+		// ledger will say handled, or let it claim the work. Nor a
+		// failure: its own outcome, kept off the error alarm.
+		return e.finish(ctx, e.skipAll(f, "another delivery of this finding is being handled right now; Lambda retries this one"), ErrInProgress)
+	default:
+		rec, err := e.runClaimed(ctx, p, h, tok)
 		return e.finish(ctx, rec, err)
 	}
-	rec, err := e.runClaimed(ctx, p, &facts)
-	return e.finish(ctx, rec, err)
 }
 
-// runClaimed decides with everything known about the finding and acts.
-func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, facts *plan.Facts) (audit.Record, error) {
+// claim is the engine's claim of a delivery, with the lease it uses.
+func (e *Engine) claim(ctx context.Context, f finding.Finding, tok string) (ledger.Verdict, error) {
+	v, _, err := e.Ledger.Claim(ctx, f.ID, f.UpdatedAt, e.claimLease(ctx), tok)
+	return v, err
+}
+
+// claimLease is how long a delivery owns its finding: until its deadline
+// and a margin, or DefaultClaimLease without a deadline.
+func (e *Engine) claimLease(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return max(time.Until(dl), 0) + claimMargin
+	}
+	return DefaultClaimLease
+}
+
+// guard checks protection by tag and path, which needs the account, only
+// when a principal is about to be contained, and plans again with what it
+// learned. The error says why protection could not be verified.
+func (e *Engine) guard(ctx context.Context, p plan.Plan, facts *plan.Facts) (plan.Plan, error) {
+	if e.Guard == nil || !containsPrincipal(p) {
+		return p, nil
+	}
+	why, err := e.Guard.Check(ctx, p.Finding.Principal)
+	facts.Protected = why
+	if err != nil {
+		facts.Unverified = err.Error()
+	}
+	return plan.BuildWith(p.Finding, e.Playbook, *facts), err
+}
+
+// runClaimed decides with everything known about the finding, records what
+// it is about to hold and block (Prepare), acts, and records what it did
+// (Commit): three ledger round trips with the claim, on the happy path.
+func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, h ledger.History, tok string) (audit.Record, error) {
 	f := p.Finding
-	var runErr error
-	if e.Ledger != nil {
-		h, _, err := e.Ledger.History(ctx, f.ID)
-		if err != nil {
-			return audit.New(p, e.now()), err
-		}
-		facts.Undone = h.Undone
-		facts.Blocked = h.Blocked()
-		facts.Done = h.Done()
-		p = plan.BuildWith(f, e.Playbook, *facts)
+	facts := plan.Facts{Undone: h.Undone, Blocked: h.Blocked(), Done: h.Done}
+	p, runErr := e.guard(ctx, plan.BuildWith(f, e.Playbook, facts), &facts)
+	fail := func(err error) (audit.Record, error) {
+		rec := audit.New(p, e.now())
+		_, cerr := e.Ledger.Commit(context.WithoutCancel(ctx), ledger.Commit{Finding: f.ID, UpdatedAt: f.UpdatedAt})
+		return rec, errors.Join(runErr, err, cerr)
 	}
-	if e.Guard != nil && containsPrincipal(p) {
-		// Protection by tag or path needs the account: checked only when a
-		// principal is about to be contained.
-		why, err := e.Guard.Check(ctx, f.Principal)
-		facts.Protected = why
-		if err != nil {
-			facts.Unverified, runErr = err.Error(), err
+	prep := e.prep(p, tok)
+	var held ledger.Prepared
+	if len(prep.Holds)+len(prep.Wants) > 0 {
+		var err error
+		if held, err = e.Ledger.Prepare(ctx, prep); err != nil {
+			return fail(err)
 		}
-		p = plan.BuildWith(f, e.Playbook, *facts)
 	}
-	if e.Ledger != nil && containsPrincipal(p) {
+	if held.BreakerOpen {
 		max, window := e.Playbook.Settings.Breaker()
-		ok, n, err := e.Ledger.Admit(ctx, f.Account, window, max)
-		if err != nil {
-			// Unable to count: do not contain past a limit we cannot check.
-			facts.BreakerOpen, runErr = "the containment count could not be read: "+err.Error(), errors.Join(runErr, err)
-		} else if !ok {
-			facts.BreakerOpen = fmt.Sprintf("%d principals were already contained in account %s in the current %s window (settings.breakerMax)", n, f.Account, window)
-			e.Log.LogAttrs(ctx, slog.LevelError, "AUTOCONTAIN BREAKER OPEN: principals are reported, not contained",
-				slog.String("account", f.Account), slog.Int("max", max), slog.Duration("window", window))
-		}
-		if facts.BreakerOpen != "" {
-			p = plan.BuildWith(f, e.Playbook, *facts)
-		}
+		facts.BreakerOpen = fmt.Sprintf("%d principals were already contained in account %s in the current %s window (settings.breakerMax)", max, f.Account, window)
+		e.Log.LogAttrs(ctx, slog.LevelError, "AUTOCONTAIN BREAKER OPEN: principals are reported, not contained",
+			slog.String("account", f.Account), slog.Int("max", max), slog.Duration("window", window))
+		p = plan.BuildWith(f, e.Playbook, facts)
 	}
-	rec := e.Executor.Execute(ctx, p)
-	if e.Ledger != nil {
-		if err := e.Ledger.AddChanges(context.WithoutCancel(ctx), f.ID, rec.Changes); err != nil {
+	rec := e.Executor.ExecuteHeld(ctx, p, contain.Held{Prepared: true, Leases: held.Leases})
+	c := e.commit(p, rec, held, tok)
+	unreleased, err := e.Ledger.Commit(context.WithoutCancel(ctx), c)
+	runErr = errors.Join(runErr, err)
+	for _, set := range unreleased {
+		// More was recorded for the set while this delivery wrote it: as
+		// its writer still, read everything and write it again.
+		if _, err := e.Writer.RunAs(context.WithoutCancel(ctx), set, held.Leases[set]); err != nil {
 			runErr = errors.Join(runErr, err)
 		}
 	}
 	return rec, runErr
 }
 
+// prep lists what p's acting steps will hold and block.
+func (e *Engine) prep(p plan.Plan, tok string) ledger.Prep {
+	f := p.Finding
+	max, window := e.Playbook.Settings.Breaker()
+	prep := ledger.Prep{Finding: f.ID, Token: tok, Account: f.Account, BreakerMax: max, BreakerWindow: window, Lease: writerLease}
+	seen := map[string]bool{}
+	for _, s := range p.Steps {
+		switch s.Action {
+		case playbook.ActionDeactivateKey, playbook.ActionRevokeSessions:
+			hd := holdOf(f.Account, s)
+			prep.Holds = append(prep.Holds, hd)
+			if pr := hd.Principal(); !seen[pr] {
+				seen[pr] = true
+				prep.Principals = append(prep.Principals, pr)
+			}
+		case playbook.ActionBlockIP:
+			w := ledger.Want{Set: s.Target.ARN, Until: e.now().Add(e.Playbook.Settings.TTL())}
+			for _, a := range s.Target.Addresses {
+				w.Addrs = append(w.Addrs, a.String())
+			}
+			prep.Wants = append(prep.Wants, w)
+		}
+	}
+	return prep
+}
+
+// holdOf is the resource a principal step contains.
+func holdOf(account string, s plan.Step) ledger.Hold {
+	t := s.Target
+	switch {
+	case s.Action == playbook.ActionDeactivateKey:
+		return ledger.Hold{Kind: ledger.ChangeKey, Account: account, User: t.UserName, AccessKeyID: t.AccessKeyID}
+	case t.Kind == plan.TargetRole:
+		return ledger.Hold{Kind: ledger.ChangeRolePolicy, Account: account, Role: t.RoleName, Policy: contain.RevokePolicyName}
+	}
+	return ledger.Hold{Kind: ledger.ChangeUserPolicy, Account: account, User: t.UserName, Policy: contain.RevokePolicyName}
+}
+
+// commit is what the delivery records when it ends.
+func (e *Engine) commit(p plan.Plan, rec audit.Record, held ledger.Prepared, tok string) ledger.Commit {
+	f := p.Finding
+	c := ledger.Commit{Finding: f.ID, UpdatedAt: f.UpdatedAt, OK: !rec.Failed(), Done: map[string]time.Time{},
+		Ours: map[string][]string{}, Leases: held.Leases, Token: tok}
+	for _, s := range rec.Steps {
+		switch {
+		case s.Status == audit.StatusFailed && s.Action == playbook.ActionBlockIP:
+			c.Abandon = true
+		case s.Status != audit.StatusDone && s.Status != audit.StatusUnchanged:
+		case slices.Contains(playbook.PrincipalActions, s.Action):
+			c.Done[s.Action] = rec.Time
+		}
+	}
+	for _, ch := range rec.Changes {
+		ch.Account = f.Account
+		if hd, ok := ch.Hold(); ok {
+			c.Changed = append(c.Changed, hd)
+		}
+		if ch.Kind == ledger.ChangeBlock && ch.Applied {
+			c.Ours[ch.IPSet] = append(c.Ours[ch.IPSet], ch.Address)
+		}
+	}
+	return c
+}
+
 // finish records a run-level error in the record, logs it once, and
 // returns the record with the error that should reach Lambda.
 func (e *Engine) finish(ctx context.Context, rec audit.Record, err error) (audit.Record, error) {
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrInProgress):
+		// Retried, but not a failure: its own outcome, logged at warning
+		// level, and counted in a metric that the stack's error alarm
+		// subtracts from the function's errors.
+		rec.Outcome = audit.OutcomeInProgress
+		e.inProgressMetric(ctx)
+	case err != nil:
 		rec.Error = err.Error()
 		rec.Finish()
 	}
@@ -184,8 +286,33 @@ func (e *Engine) Undo(ctx context.Context, id string) (contain.UndoReport, error
 		return contain.UndoReport{}, errors.New("undo needs the ledger: set " + EnvLedgerTable)
 	}
 	rep, err := e.Undoer.Undo(ctx, id)
-	e.Log.LogAttrs(ctx, slog.LevelInfo, "autocontain undo", slog.String("finding", id), slog.Any("undo", rep), slog.Any("error", err))
+	// Anyone allowed to invoke the function can start an undo: always
+	// worth a look.
+	e.Log.LogAttrs(ctx, slog.LevelWarn, "autocontain undo", slog.String("finding", id),
+		slog.Any("restored", rep.Restored), slog.Any("left", rep.Left), slog.Any("error", err))
 	return rep, err
+}
+
+// Metric names, in CloudWatch embedded metric format: a log line that
+// CloudWatch Logs turns into a metric (CloudWatch User Guide, "Embedded
+// metric format specification"). The stack alarms on them.
+const (
+	MetricNamespace  = "autocontain"
+	MetricInProgress = "DeliveriesInProgress"
+)
+
+// inProgressMetric logs one DeliveriesInProgress in embedded metric format.
+func (e *Engine) inProgressMetric(ctx context.Context) {
+	e.Log.LogAttrs(ctx, slog.LevelWarn, "autocontain delivery deferred: another delivery of the finding is in progress",
+		slog.Group("_aws",
+			slog.Int64("Timestamp", e.now().UnixMilli()),
+			slog.Any("CloudWatchMetrics", []map[string]any{{
+				"Namespace":  MetricNamespace,
+				"Dimensions": [][]string{{}},
+				"Metrics":    []map[string]string{{"Name": MetricInProgress, "Unit": "Count"}},
+			}}),
+		),
+		slog.Int(MetricInProgress, 1))
 }
 
 // Reconcile has every configured IP set written from the ledger: expired

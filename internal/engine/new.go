@@ -50,15 +50,19 @@ func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) 
 			WAF: clients.WAF, Ledger: e.Ledger, Owner: owner(), Now: now, Sleep: contain.SleepContext,
 			MinInterval: time.Second, Lease: 30 * time.Second,
 		}
-		e.Undoer = &contain.Undoer{IAM: iamc, Ledger: e.Ledger, Writer: e.Writer}
 		clients.Ledger, clients.Writer, clients.BlockTTL = e.Ledger, e.Writer, pb.Settings.TTL()
 	}
-	e.Executor = contain.NewExecutor(now, contain.Registry(clients)...)
+	actions := contain.Registry(clients)
+	e.Executor = contain.NewExecutor(now, actions...)
+	if e.Ledger != nil {
+		byName := map[string]contain.Action{}
+		for _, a := range actions {
+			byName[a.Name()] = a
+		}
+		e.Undoer = &contain.Undoer{IAM: iamc, Ledger: e.Ledger, Writer: e.Writer, Contain: byName, Now: now}
+	}
 	return e
 }
-
-// token names one delivery in its claim.
-func token() string { return owner() }
 
 // owner names this process as an IP set writer.
 func owner() string {

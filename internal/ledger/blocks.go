@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -17,134 +19,184 @@ type Block struct {
 	FirstSeen time.Time
 	LastSeen  time.Time
 	// Until is when the block expires and the address leaves the set.
-	Until    time.Time
+	Until time.Time
+	// Findings want the address blocked; none left means it is unwanted.
 	Findings []string
+	// Ours: autocontain put the address in the set. An address that was in
+	// the set before autocontain first wanted it was put there by a person,
+	// and is never taken out: not by undo, expiry or eviction.
+	Ours bool
 }
 
 func setPK(set string) string { return "ipset#" + set }
 
 const addrPrefix = "addr#"
 
+// A set's meta item holds its writer lease and two tokens: lastBump, which
+// every recorded want moves on, and applied, the lastBump the writer had
+// read when it last released the set with everything applied. The set is
+// clean when they are equal.
+func metaKey(set string) map[string]ddb.AttributeValue { return key(setPK(set), "meta") }
+
+// NewToken returns a random token naming a delivery, a writer or a bump.
+func NewToken() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// wantUpdate records that set should hold addr because of finding id.
+func wantUpdate(set, addr, id string, now, until time.Time) update {
+	return update{
+		key:  key(setPK(set), addrPrefix+addr),
+		expr: "SET firstSeen = if_not_exists(firstSeen, :now), lastSeen = :now, blockUntil = :until ADD findings :f",
+		values: map[string]ddb.AttributeValue{
+			":now": n(now.Unix()), ":until": n(until.Unix()), ":f": ss(id),
+		},
+	}
+}
+
+// bumpUpdate tells the set's writer there is work.
+func bumpUpdate(set, tok string) update {
+	return update{key: metaKey(set), expr: "SET lastBump = :tok", values: map[string]ddb.AttributeValue{":tok": s(tok)}}
+}
+
+// acquireUpdate bumps the set and makes owner its writer, but only when the
+// lease is free (or owner's) and the set was clean before this bump: then
+// the only work is this bump's own, and the writer may add just its own
+// addresses without reading every block (the fast path).
+func acquireUpdate(set, owner, tok string, now time.Time, lease time.Duration) update {
+	return update{
+		key:  metaKey(set),
+		expr: "SET lastBump = :tok, leaseOwner = :o, leaseUntil = :u",
+		cond: "(attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :o) AND " +
+			"(attribute_not_exists(lastBump) OR lastBump = applied OR lastBump = :tok)",
+		values: map[string]ddb.AttributeValue{
+			":tok": s(tok), ":o": s(owner), ":u": n(now.Add(lease).UnixMilli()), ":now": n(now.UnixMilli()),
+		},
+		optional: true,
+	}
+}
+
+// releaseUpdate gives up owner's lease if nothing was recorded since the
+// writer read the set at token tok, and marks the set clean.
+func releaseUpdate(set, owner, tok string) update {
+	u := update{key: metaKey(set), values: map[string]ddb.AttributeValue{":o": s(owner)}, optional: true}
+	if tok == "" {
+		u.expr, u.cond = "REMOVE leaseOwner, leaseUntil", "leaseOwner = :o AND attribute_not_exists(lastBump)"
+		return u
+	}
+	u.expr, u.cond = "SET applied = :tok REMOVE leaseOwner, leaseUntil", "leaseOwner = :o AND lastBump = :tok"
+	u.values[":tok"] = s(tok)
+	return u
+}
+
+// abandonUpdate gives up owner's lease whatever was recorded; the set stays
+// as clean or dirty as it was.
+func abandonUpdate(set, owner string) update {
+	return update{key: metaKey(set), expr: "REMOVE leaseOwner, leaseUntil", cond: "leaseOwner = :o",
+		values: map[string]ddb.AttributeValue{":o": s(owner)}, optional: true}
+}
+
 // Want records that set should hold addrs because of finding id, until
-// until (extended if already recorded), then moves the set's generation on,
-// which tells its writer there is work.
+// until (extended if already recorded), then moves the set's lastBump on,
+// which tells its writer there is work. A finding's deliveries record their
+// wants with Prepare; Want is for everything else.
 func (l *Ledger) Want(ctx context.Context, set string, addrs []string, id string, until time.Time) error {
 	now := l.Now()
+	us := make([]update, 0, len(addrs)+1)
 	for _, a := range addrs {
-		_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:        aws.String(l.Table),
-			Key:              key(setPK(set), addrPrefix+a),
-			UpdateExpression: aws.String("SET firstSeen = if_not_exists(firstSeen, :now), lastSeen = :now, blockUntil = :until ADD findings :f"),
-			ExpressionAttributeValues: map[string]ddb.AttributeValue{
-				":now": n(now.Unix()), ":until": n(until.Unix()), ":f": &ddb.AttributeValueMemberSS{Value: []string{id}},
-			},
-		})
-		if err != nil {
-			return fmt.Errorf("ledger: record block of %s in %s: %w", a, set, err)
+		us = append(us, wantUpdate(set, a, id, now, until))
+	}
+	us = append(us, bumpUpdate(set, NewToken()))
+	for _, c := range chunks(us, maxTransaction) {
+		if _, err := l.transactOptional(ctx, c); err != nil {
+			return fmt.Errorf("ledger: record blocks in %s: %w", set, err)
 		}
 	}
-	return l.bump(ctx, set)
+	return nil
 }
 
-// Unwant removes finding id's reason to block addr. When no finding wants
-// it any more the block expires at once, so the set's writer takes the
-// address out of the set and then forgets it. It reports whether it expired.
-func (l *Ledger) Unwant(ctx context.Context, set, addr, id string) (bool, error) {
-	out, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(l.Table),
-		Key:                       key(setPK(set), addrPrefix+addr),
-		UpdateExpression:          aws.String("DELETE findings :f"),
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":f": &ddb.AttributeValueMemberSS{Value: []string{id}}},
-		ReturnValues:              ddb.ReturnValueAllNew,
-	})
-	if conditionFailed(err) {
-		return false, nil
+// Unwant removes finding id's reason to block addrs in set, and tells the
+// set's writer, which takes out of the set the addresses no finding wants
+// any more (if autocontain put them there) and forgets them.
+func (l *Ledger) Unwant(ctx context.Context, set string, addrs []string, id string) error {
+	us := make([]update, 0, len(addrs)+1)
+	for _, a := range addrs {
+		us = append(us, update{key: key(setPK(set), addrPrefix+a), expr: "DELETE findings :f", cond: "attribute_exists(pk)",
+			values: map[string]ddb.AttributeValue{":f": ss(id)}, optional: true})
 	}
-	if err != nil {
-		return false, fmt.Errorf("ledger: unrecord block of %s in %s: %w", addr, set, err)
-	}
-	gone := len(strs(out.Attributes, "findings")) == 0
-	if gone {
-		_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: aws.String(l.Table), Key: key(setPK(set), addrPrefix+addr),
-			UpdateExpression:          aws.String("SET blockUntil = :zero"),
-			ConditionExpression:       aws.String("attribute_not_exists(findings)"),
-			ExpressionAttributeValues: map[string]ddb.AttributeValue{":zero": n(0)},
-		})
-		if conditionFailed(err) {
-			// A finding wanted it again meanwhile: it stays.
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("ledger: expire block of %s in %s: %w", addr, set, err)
+	us = append(us, bumpUpdate(set, NewToken()))
+	for _, c := range chunks(us, maxTransaction) {
+		if _, err := l.transactOptional(ctx, c); err != nil {
+			return fmt.Errorf("ledger: unrecord blocks in %s: %w", set, err)
 		}
 	}
-	return gone, l.bump(ctx, set)
+	return nil
 }
 
-// Forget deletes the block of addr from set's record if it still ends at
-// until, as the writer read it: a finding that wanted the address again
-// meanwhile moved its end, and the block stays.
-func (l *Ledger) Forget(ctx context.Context, set, addr string, until time.Time) error {
-	_, err := l.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(l.Table), Key: key(setPK(set), addrPrefix+addr),
-		ConditionExpression:       aws.String("blockUntil = :until"),
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":until": n(until.Unix())},
-	})
-	if err != nil && !conditionFailed(err) {
-		return fmt.Errorf("ledger: forget block of %s in %s: %w", addr, set, err)
+// MarkOurs records that the set's writer put addrs in the set.
+func (l *Ledger) MarkOurs(ctx context.Context, set string, addrs []string) error {
+	us := make([]update, len(addrs))
+	for i, a := range addrs {
+		us[i] = oursUpdate(set, a)
+	}
+	for _, c := range chunks(us, maxTransaction) {
+		if _, err := l.transactOptional(ctx, c); err != nil {
+			return fmt.Errorf("ledger: mark blocks of %s applied: %w", set, err)
+		}
+	}
+	return nil
+}
+
+func oursUpdate(set, addr string) update {
+	return update{key: key(setPK(set), addrPrefix+addr), expr: "SET ours = :t", cond: "attribute_exists(pk)",
+		values: map[string]ddb.AttributeValue{":t": &ddb.AttributeValueMemberBOOL{Value: true}}, optional: true}
+}
+
+// Forget deletes the block of addr from set's record, if it is as the
+// writer read it: no finding wants it (unwanted), or it still ends at until
+// (expired or evicted). A finding that wanted the address again meanwhile
+// changed that, and the block stays.
+func (l *Ledger) Forget(ctx context.Context, set string, b Block) error {
+	in := &dynamodb.DeleteItemInput{TableName: aws.String(l.Table), Key: key(setPK(set), addrPrefix+b.Address)}
+	if len(b.Findings) == 0 {
+		in.ConditionExpression = aws.String("attribute_not_exists(findings)")
+	} else {
+		in.ConditionExpression = aws.String("blockUntil = :until")
+		in.ExpressionAttributeValues = map[string]ddb.AttributeValue{":until": n(b.Until.Unix())}
+	}
+	if _, err := l.DB.DeleteItem(ctx, in); err != nil && !conditionFailed(err) {
+		return fmt.Errorf("ledger: forget block of %s in %s: %w", b.Address, set, err)
 	}
 	return nil
 }
 
 // Blocks returns every recorded block of set.
 func (l *Ledger) Blocks(ctx context.Context, set string) ([]Block, error) {
-	var out []Block
-	pages := dynamodb.NewQueryPaginator(l.DB, &dynamodb.QueryInput{
-		TableName:              aws.String(l.Table),
-		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :addr)"),
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{
-			":pk": s(setPK(set)), ":addr": s(addrPrefix),
-		},
-		ConsistentRead: aws.Bool(true),
-	})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("ledger: read blocks of %s: %w", set, err)
-		}
-		for _, it := range page.Items {
-			out = append(out, Block{
-				Address:   strings.TrimPrefix(str(it, AttrSK), addrPrefix),
-				FirstSeen: time.Unix(num(it, "firstSeen"), 0).UTC(),
-				LastSeen:  time.Unix(num(it, "lastSeen"), 0).UTC(),
-				Until:     time.Unix(num(it, "blockUntil"), 0).UTC(),
-				Findings:  strs(it, "findings"),
-			})
-		}
+	items, err := l.query(ctx, setPK(set), addrPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: read blocks of %s: %w", set, err)
+	}
+	out := make([]Block, 0, len(items))
+	for _, it := range items {
+		out = append(out, Block{
+			Address:   strings.TrimPrefix(str(it, AttrSK), addrPrefix),
+			FirstSeen: time.Unix(num(it, "firstSeen"), 0).UTC(),
+			LastSeen:  time.Unix(num(it, "lastSeen"), 0).UTC(),
+			Until:     time.Unix(num(it, "blockUntil"), 0).UTC(),
+			Findings:  strs(it, "findings"),
+			Ours:      boolean(it, "ours"),
+		})
 	}
 	return out, nil
 }
 
-func metaKey(set string) map[string]ddb.AttributeValue { return key(setPK(set), "meta") }
-
-// bump moves set's generation on.
-func (l *Ledger) bump(ctx context.Context, set string) error {
-	_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(l.Table), Key: metaKey(set),
-		UpdateExpression:          aws.String("ADD gen :one"),
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":one": n(1)},
-	})
-	if err != nil {
-		return fmt.Errorf("ledger: mark %s changed: %w", set, err)
-	}
-	return nil
-}
-
 // Acquire makes owner set's single writer for lease, unless another owner
-// holds an unexpired lease. It returns the set's generation as of then.
-func (l *Ledger) Acquire(ctx context.Context, set, owner string, lease time.Duration) (gen int64, ok bool, err error) {
+// holds an unexpired lease. It returns the set's lastBump as of then: the
+// writer reads the blocks after it, and Release succeeds only if nothing
+// was recorded since.
+func (l *Ledger) Acquire(ctx context.Context, set, owner string, lease time.Duration) (tok string, ok bool, err error) {
 	now := l.Now()
 	out, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(l.Table), Key: metaKey(set),
@@ -156,45 +208,30 @@ func (l *Ledger) Acquire(ctx context.Context, set, owner string, lease time.Dura
 		ReturnValues: ddb.ReturnValueAllNew,
 	})
 	if conditionFailed(err) {
-		return 0, false, nil
+		return "", false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("ledger: take the writer lease of %s: %w", set, err)
+		return "", false, fmt.Errorf("ledger: take the writer lease of %s: %w", set, err)
 	}
-	return num(out.Attributes, "gen"), true, nil
+	return str(out.Attributes, "lastBump"), true, nil
 }
 
-// Release gives up owner's lease on set if the set's generation is still
-// gen, that is, if nothing was recorded since the writer last read it. When
-// it was, the writer keeps the lease and must write again.
-func (l *Ledger) Release(ctx context.Context, set, owner string, gen int64) (bool, error) {
-	_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(l.Table), Key: metaKey(set),
-		UpdateExpression:    aws.String("SET applied = :g REMOVE leaseOwner, leaseUntil"),
-		ConditionExpression: aws.String("leaseOwner = :o AND (attribute_not_exists(gen) OR gen = :g)"),
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{
-			":o": s(owner), ":g": n(gen),
-		},
-	})
-	if conditionFailed(err) {
-		return false, nil
-	}
+// Release gives up owner's lease on set if its lastBump is still tok, that
+// is, if nothing was recorded since the writer last read it. When something
+// was, the writer keeps the lease and must write again.
+func (l *Ledger) Release(ctx context.Context, set, owner, tok string) (bool, error) {
+	dropped, err := l.transactOptional(ctx, []update{releaseUpdate(set, owner, tok)})
 	if err != nil {
 		return false, fmt.Errorf("ledger: release the writer lease of %s: %w", set, err)
 	}
-	return true, nil
+	return len(dropped) == 0, nil
 }
 
-// Abandon gives up owner's lease whatever the generation: the writer is out
-// of time. The next writer, or the scheduled reconcile, picks up the rest.
+// Abandon gives up owner's lease whatever was recorded: the writer is out
+// of time or failed. The next writer, or the scheduled reconcile, picks up
+// the rest.
 func (l *Ledger) Abandon(ctx context.Context, set, owner string) error {
-	_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(l.Table), Key: metaKey(set),
-		UpdateExpression:          aws.String("REMOVE leaseOwner, leaseUntil"),
-		ConditionExpression:       aws.String("leaseOwner = :o"),
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":o": s(owner)},
-	})
-	if err != nil && !conditionFailed(err) {
+	if _, err := l.transactOptional(ctx, []update{abandonUpdate(set, owner)}); err != nil {
 		return fmt.Errorf("ledger: abandon the writer lease of %s: %w", set, err)
 	}
 	return nil

@@ -1,10 +1,16 @@
 // Package ledger is autocontain's memory, kept in one DynamoDB table: which
-// deliveries of which findings were handled, what each containment changed
-// (so it can be undone), how many principals were contained lately (the
-// blast-radius breaker), and which addresses each WAF IP set should hold
-// (the source of truth its single writer reconciles the set to). Every write
-// that decides something is conditional, so concurrent deliveries of the
-// same event act once.
+// deliveries of which findings were handled, what each finding holds (so
+// undo restores a resource only when no finding still holds it), which
+// principals were contained lately (the blast-radius breaker), and which
+// addresses each WAF IP set should hold (the source of truth its single
+// writer reconciles the set to).
+//
+// Every write is idempotent, so an SDK retry of a write whose reply was
+// lost changes nothing more: sets instead of lists and counters, map
+// entries keyed by name, and conditions that accept the writer's own
+// earlier attempt. A delivery's happy path is three round trips: Claim
+// (which also reads the finding's history), Prepare (breaker, holds and
+// wanted addresses, before anything is changed) and Commit (what was done).
 package ledger
 
 import (
@@ -21,18 +27,20 @@ import (
 
 // API is the part of the DynamoDB API the ledger needs.
 type API interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 var _ API = (*dynamodb.Client)(nil)
 
 // Permissions lists the DynamoDB actions the ledger needs on its table.
+// TransactWriteItems has no action of its own: it needs those of the
+// writes it carries (DynamoDB Developer Guide, "Using IAM with DynamoDB
+// transactions").
 func Permissions() []string {
-	return []string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}
+	return []string{"dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:UpdateItem"}
 }
 
 // Key schema: a partition key and a sort key, both strings, and a TTL
@@ -43,9 +51,12 @@ const (
 	AttrTTL = "expiresAt"
 )
 
-// Retention of finding records and claims: GuardDuty re-sends an active
+// Retention of finding records and holds: GuardDuty re-sends an active
 // finding at most every 6 hours, and undo should outlive an incident.
 const Retention = 90 * 24 * time.Hour
+
+// maxTransaction is DynamoDB's limit on the writes of one transaction.
+const maxTransaction = 100
 
 // Ledger reads and writes the table.
 type Ledger struct {
@@ -58,6 +69,7 @@ func s(v string) ddb.AttributeValue { return &ddb.AttributeValueMemberS{Value: v
 func n(v int64) ddb.AttributeValue {
 	return &ddb.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
+func ss(v ...string) ddb.AttributeValue { return &ddb.AttributeValueMemberSS{Value: v} }
 
 func key(pk, sk string) map[string]ddb.AttributeValue {
 	return map[string]ddb.AttributeValue{AttrPK: s(pk), AttrSK: s(sk)}
@@ -85,110 +97,145 @@ func strs(item map[string]ddb.AttributeValue, name string) []string {
 	return nil
 }
 
+func boolean(item map[string]ddb.AttributeValue, name string) bool {
+	v, ok := item[name].(*ddb.AttributeValueMemberBOOL)
+	return ok && v.Value
+}
+
 // conditionFailed reports whether err is DynamoDB refusing a conditional write.
 func conditionFailed(err error) bool {
 	var ccf *ddb.ConditionalCheckFailedException
 	return errors.As(err, &ccf)
 }
 
-// Claim states of a delivery.
-const (
-	claimRunning = "running"
-	claimDone    = "done"
-	claimFailed  = "failed"
-)
+// update is one write of a transaction.
+type update struct {
+	key      map[string]ddb.AttributeValue
+	expr     string
+	cond     string
+	names    map[string]string
+	values   map[string]ddb.AttributeValue
+	optional bool // a failed condition drops the write instead of the transaction
+	delete   bool // a conditional delete instead of an update
+}
 
-// Verdict is what Claim decided about a delivery.
-type Verdict int
-
-// Verdicts.
-const (
-	// Claimed: this delivery is the one that acts.
-	Claimed Verdict = iota
-	// AlreadyHandled: the same finding with the same updatedAt was handled.
-	AlreadyHandled
-	// InProgress: another delivery of it is being handled right now.
-	InProgress
-)
-
-// Claim makes this delivery the one that handles finding id as of
-// updatedAt, unless that delivery was already handled or another is
-// handling it. A claim whose handler failed, or died (its lease ran out),
-// can be claimed again, so Lambda's retries still work. token names this
-// delivery: when the SDK retries a claim whose first attempt was written
-// but whose answer was lost (a timeout), the claim is recognized as its own.
-func (l *Ledger) Claim(ctx context.Context, id string, updatedAt time.Time, lease time.Duration, token string) (Verdict, error) {
-	now := l.Now()
-	item := key("finding#"+id, "delivery#"+updatedAt.UTC().Format(time.RFC3339Nano))
-	item["state"] = s(claimRunning)
-	item["owner"] = s(token)
-	item["leaseUntil"] = n(now.Add(lease).Unix())
-	item[AttrTTL] = n(now.Add(Retention).Unix())
-	_, err := l.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(l.Table), Item: item,
-		ConditionExpression:      aws.String("attribute_not_exists(pk) OR #st = :failed OR (#st = :running AND leaseUntil < :now)"),
-		ExpressionAttributeNames: map[string]string{"#st": "state"},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{
-			":failed": s(claimFailed), ":running": s(claimRunning), ":now": n(now.Unix()),
-		},
-		ReturnValuesOnConditionCheckFailure: ddb.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if err == nil {
-		return Claimed, nil
-	}
-	var ccf *ddb.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		switch {
-		case str(ccf.Item, "state") == claimDone:
-			return AlreadyHandled, nil
-		case str(ccf.Item, "owner") == token:
-			return Claimed, nil
+// transact writes us in one transaction and returns which writes'
+// conditions failed (by index) when it was cancelled for that reason.
+func (l *Ledger) transact(ctx context.Context, us []update) (failed []int, err error) {
+	if len(us) == 1 {
+		// One write needs no transaction (which costs twice the capacity).
+		if err := l.write(ctx, us[0]); conditionFailed(err) {
+			return []int{0}, nil
+		} else if err != nil {
+			return nil, err
 		}
-		return InProgress, nil
+		return nil, nil
 	}
-	return 0, fmt.Errorf("ledger: claim finding %s: %w", id, err)
+	items := make([]ddb.TransactWriteItem, len(us))
+	for i, u := range us {
+		var cond *string
+		if u.cond != "" {
+			cond = aws.String(u.cond)
+		}
+		names := u.names
+		if len(names) == 0 {
+			names = nil
+		}
+		values := u.values
+		if len(values) == 0 {
+			values = nil
+		}
+		if u.delete {
+			items[i] = ddb.TransactWriteItem{Delete: &ddb.Delete{TableName: aws.String(l.Table), Key: u.key,
+				ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values}}
+			continue
+		}
+		items[i] = ddb.TransactWriteItem{Update: &ddb.Update{TableName: aws.String(l.Table), Key: u.key,
+			UpdateExpression: aws.String(u.expr), ConditionExpression: cond,
+			ExpressionAttributeNames: names, ExpressionAttributeValues: values}}
+	}
+	_, err = l.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	var tce *ddb.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for i, r := range tce.CancellationReasons {
+			if aws.ToString(r.Code) == "ConditionalCheckFailed" {
+				failed = append(failed, i)
+			}
+		}
+		if len(failed) > 0 {
+			return failed, nil
+		}
+	}
+	return nil, err
 }
 
-// Finish records how the claimed delivery ended: done, or failed so that a
-// retry may claim it again.
-func (l *Ledger) Finish(ctx context.Context, id string, updatedAt time.Time, ok bool) error {
-	state := claimFailed
-	if ok {
-		state = claimDone
+// write makes one write of a transaction on its own.
+func (l *Ledger) write(ctx context.Context, u update) error {
+	var cond *string
+	if u.cond != "" {
+		cond = aws.String(u.cond)
 	}
-	_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(l.Table),
-		Key:                       key("finding#"+id, "delivery#"+updatedAt.UTC().Format(time.RFC3339Nano)),
-		UpdateExpression:          aws.String("SET #st = :st"),
-		ExpressionAttributeNames:  map[string]string{"#st": "state"},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":st": s(state)},
-	})
-	if err != nil {
-		return fmt.Errorf("ledger: finish finding %s: %w", id, err)
+	names, values := u.names, u.values
+	if len(names) == 0 {
+		names = nil
 	}
-	return nil
+	if len(values) == 0 {
+		values = nil
+	}
+	if u.delete {
+		_, err := l.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(l.Table), Key: u.key,
+			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+		return err
+	}
+	_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(l.Table), Key: u.key,
+		UpdateExpression: aws.String(u.expr), ConditionExpression: cond,
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+	return err
 }
 
-// Admit counts one more principal containment in account's current window
-// and reports whether it is within max. Past max, nothing is counted and
-// admitted is false: the breaker is open until the window ends.
-func (l *Ledger) Admit(ctx context.Context, account string, window time.Duration, max int) (admitted bool, count int64, err error) {
-	now := l.Now()
-	start := now.Truncate(window)
-	out, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(l.Table),
-		Key:                       key("breaker#"+account, start.UTC().Format(time.RFC3339)),
-		UpdateExpression:          aws.String("ADD #c :one SET " + AttrTTL + " = :ttl"),
-		ConditionExpression:       aws.String("attribute_not_exists(#c) OR #c < :max"),
-		ExpressionAttributeNames:  map[string]string{"#c": "count"},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":one": n(1), ":max": n(int64(max)), ":ttl": n(start.Add(2 * window).Unix())},
-		ReturnValues:              ddb.ReturnValueUpdatedNew,
-	})
-	if conditionFailed(err) {
-		return false, int64(max), nil
+// transactOptional writes us, dropping the optional writes whose
+// conditions fail and retrying the rest. It returns the dropped writes.
+// A failed condition of a write that is not optional is an error.
+func (l *Ledger) transactOptional(ctx context.Context, us []update) (dropped []update, err error) {
+	for len(us) > 0 {
+		failed, err := l.transact(ctx, us)
+		if err != nil || len(failed) == 0 {
+			return dropped, err
+		}
+		keep := us[:0:0]
+		for i, u := range us {
+			if !contains(failed, i) {
+				keep = append(keep, u)
+				continue
+			}
+			if !u.optional {
+				return dropped, fmt.Errorf("ledger: a condition failed on %s", u.key[AttrPK].(*ddb.AttributeValueMemberS).Value)
+			}
+			dropped = append(dropped, u)
+		}
+		us = keep
 	}
-	if err != nil {
-		return false, 0, fmt.Errorf("ledger: count containment in account %s: %w", account, err)
+	return dropped, nil
+}
+
+func contains(is []int, i int) bool {
+	for _, j := range is {
+		if i == j {
+			return true
+		}
 	}
-	return true, num(out.Attributes, "count"), nil
+	return false
+}
+
+// chunks splits us into transactions of at most size writes.
+func chunks[T any](us []T, size int) [][]T {
+	var out [][]T
+	for len(us) > size {
+		out = append(out, us[:size])
+		us = us[size:]
+	}
+	if len(us) > 0 {
+		out = append(out, us)
+	}
+	return out
 }

@@ -31,52 +31,111 @@ func TestClaim(t *testing.T) {
 	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 	step := func(name string, want ledger.Verdict, updatedAt time.Time) {
 		t.Helper()
-		got, err := l.Claim(ctx, "f1", updatedAt, time.Minute, name)
+		got, _, err := l.Claim(ctx, "f1", updatedAt, time.Minute, name)
 		if err != nil || got != want {
 			t.Fatalf("%s: verdict %v (%v), want %v", name, got, err, want)
 		}
 	}
+	end := func(updatedAt time.Time, ok bool) {
+		t.Helper()
+		if _, err := l.Commit(ctx, ledger.Commit{Finding: "f1", UpdatedAt: updatedAt, OK: ok}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	step("first delivery", ledger.Claimed, at)
 	step("concurrent delivery", ledger.InProgress, at)
-	if v, err := l.Claim(ctx, "f1", at, time.Minute, "first delivery"); err != nil || v != ledger.Claimed {
+	if v, _, err := l.Claim(ctx, "f1", at, time.Minute, "first delivery"); err != nil || v != ledger.Claimed {
 		t.Fatalf("a retried write of its own claim: %v %v", v, err)
 	}
-	if err := l.Finish(ctx, "f1", at, false); err != nil {
-		t.Fatal(err)
-	}
+	step("an update while the first runs", ledger.InProgress, at.Add(time.Hour))
+	end(at, false)
 	step("retry after a failure", ledger.Claimed, at)
 	now = now.Add(2 * time.Minute)
 	step("handler died, lease ran out", ledger.Claimed, at)
-	if err := l.Finish(ctx, "f1", at, true); err != nil {
-		t.Fatal(err)
-	}
+	end(at, true)
 	step("redelivery after success", ledger.AlreadyHandled, at)
 	step("updated finding", ledger.Claimed, at.Add(time.Hour))
 }
 
-func TestAdmit(t *testing.T) {
-	now := time.Date(2026, 11, 24, 3, 10, 0, 0, time.UTC)
+func TestPrepareAndCommit(t *testing.T) {
+	now := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
 	l := newLedger(t, &now)
 	ctx := context.Background()
-	for i := 1; i <= 3; i++ {
-		ok, n, err := l.Admit(ctx, "123456789012", time.Hour, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok != (i <= 2) || (ok && n != int64(i)) {
-			t.Errorf("admission %d: ok %v count %d", i, ok, n)
-		}
+	const set = "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/s/1"
+	at := now.Add(-time.Hour)
+	key := ledger.Hold{Kind: ledger.ChangeKey, Account: "123456789012", User: "alice", AccessKeyID: "AKIAEXAMPLE"}
+	pol := ledger.Hold{Kind: ledger.ChangeUserPolicy, Account: "123456789012", User: "alice", Policy: "P"}
+	if v, _, err := l.Claim(ctx, "f1", at, time.Minute, "tok1"); err != nil || v != ledger.Claimed {
+		t.Fatal(v, err)
 	}
-	if ok, _, _ := l.Admit(ctx, "210987654321", time.Hour, 2); !ok {
-		t.Error("another account shares the count")
+	prep := ledger.Prep{Finding: "f1", Token: "tok1", Account: "123456789012", Principals: []string{key.Principal()},
+		BreakerMax: 1, BreakerWindow: time.Hour, Holds: []ledger.Hold{key, pol},
+		Wants: []ledger.Want{{Set: set, Addrs: []string{"185.220.101.1/32"}, Until: now.Add(time.Hour)}}, Lease: time.Minute}
+	res, err := l.Prepare(ctx, prep)
+	if err != nil || res.BreakerOpen || res.Leases[set] != "tok1" {
+		t.Fatalf("prepare: %+v %v", res, err)
 	}
-	now = now.Add(time.Hour)
-	if ok, n, _ := l.Admit(ctx, "123456789012", time.Hour, 2); !ok || n != 1 {
-		t.Errorf("next window: ok %v count %d", ok, n)
+	// The same prepare again (a retried transaction) changes nothing.
+	if res, err := l.Prepare(ctx, prep); err != nil || res.BreakerOpen {
+		t.Fatalf("prepare again: %+v %v", res, err)
+	}
+	unreleased, err := l.Commit(ctx, ledger.Commit{Finding: "f1", UpdatedAt: at, OK: true,
+		Done: map[string]time.Time{"deactivate-key": now}, Changed: []ledger.Hold{key},
+		Ours: map[string][]string{set: {"185.220.101.1/32"}}, Leases: res.Leases, Token: "tok1"})
+	if err != nil || len(unreleased) != 0 {
+		t.Fatalf("commit: %v %v", unreleased, err)
+	}
+	h, ok, err := l.History(ctx, "f1")
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if len(h.Holds) != 2 || !h.Blocked()["185.220.101.1/32"] || h.Done["deactivate-key"].IsZero() {
+		t.Errorf("history %+v", h)
+	}
+	blocks, _ := l.Blocks(ctx, set)
+	if len(blocks) != 1 || !blocks[0].Ours || len(blocks[0].Findings) != 1 {
+		t.Errorf("blocks %+v", blocks)
+	}
+	// Another principal does not fit a breaker of 1; the wants are still
+	// recorded, the holds are not.
+	bob := ledger.Hold{Kind: ledger.ChangeUserPolicy, Account: "123456789012", User: "bob", Policy: "P"}
+	res, err = l.Prepare(ctx, ledger.Prep{Finding: "f2", Token: "tok2", Account: "123456789012", Principals: []string{bob.Principal()},
+		BreakerMax: 1, BreakerWindow: time.Hour, Holds: []ledger.Hold{bob},
+		Wants: []ledger.Want{{Set: set, Addrs: []string{"185.220.101.2/32"}, Until: now.Add(time.Hour)}}, Lease: time.Minute})
+	if err != nil || !res.BreakerOpen || res.Leases[set] != "tok2" {
+		t.Fatalf("breaker: %+v %v", res, err)
+	}
+	if h, _, _ := l.History(ctx, "f2"); len(h.Holds) != 0 || !h.Blocked()["185.220.101.2/32"] {
+		t.Errorf("f2 history %+v", h)
+	}
+	// f2 holds the set's lease; a third delivery's bump makes the set dirty,
+	// so f2 cannot give the lease back as clean.
+	if err := l.Want(ctx, set, []string{"185.220.101.3/32"}, "f3", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	unreleased, err = l.Commit(ctx, ledger.Commit{Finding: "f2", UpdatedAt: at, OK: true, Leases: res.Leases, Token: "tok2"})
+	if err != nil || len(unreleased) != 1 {
+		t.Fatalf("commit with more pending: %v %v", unreleased, err)
+	}
+	// Releasing a hold restores nothing while another finding holds it.
+	if _, err := l.Prepare(ctx, ledger.Prep{Finding: "f4", Token: "tok4", Holds: []ledger.Hold{key}}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := l.ReleaseHold(ctx, key, "f1"); err != nil || len(r.Holders) != 1 || !r.Changed {
+		t.Errorf("release f1: %+v %v", r, err)
+	}
+	if r, err := l.ReleaseHold(ctx, key, "f4"); err != nil || len(r.Holders) != 0 || !r.Changed {
+		t.Errorf("release f4: %+v %v", r, err)
+	}
+	if ok, err := l.ForgetHold(ctx, key); !ok || err != nil {
+		t.Errorf("forget: %v %v", ok, err)
+	}
+	if r, _ := l.ReleaseHold(ctx, key, "f4"); !r.Missing {
+		t.Errorf("a forgotten hold: %+v", r)
 	}
 }
 
-func TestLeaseAndGeneration(t *testing.T) {
+func TestLeaseAndToken(t *testing.T) {
 	now := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
 	l := newLedger(t, &now)
 	ctx := context.Background()
@@ -84,9 +143,9 @@ func TestLeaseAndGeneration(t *testing.T) {
 	if err := l.Want(ctx, set, []string{"185.220.101.1/32"}, "f1", now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	gen, ok, err := l.Acquire(ctx, set, "a", 30*time.Second)
-	if err != nil || !ok || gen != 1 {
-		t.Fatalf("acquire: gen %d ok %v err %v", gen, ok, err)
+	tok, ok, err := l.Acquire(ctx, set, "a", 30*time.Second)
+	if err != nil || !ok || tok == "" {
+		t.Fatalf("acquire: token %q ok %v err %v", tok, ok, err)
 	}
 	if _, ok, _ := l.Acquire(ctx, set, "b", 30*time.Second); ok {
 		t.Fatal("a second writer got the lease")
@@ -94,12 +153,12 @@ func TestLeaseAndGeneration(t *testing.T) {
 	if err := l.Want(ctx, set, []string{"185.220.101.2/32"}, "f2", now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if released, _ := l.Release(ctx, set, "a", gen); released {
+	if released, _ := l.Release(ctx, set, "a", tok); released {
 		t.Fatal("released although something was recorded since")
 	}
-	gen, _, _ = l.Acquire(ctx, set, "a", 30*time.Second)
-	if released, err := l.Release(ctx, set, "a", gen); !released || err != nil {
-		t.Fatalf("release at the current generation: %v %v", released, err)
+	tok, _, _ = l.Acquire(ctx, set, "a", 30*time.Second)
+	if released, err := l.Release(ctx, set, "a", tok); !released || err != nil {
+		t.Fatalf("release at the current token: %v %v", released, err)
 	}
 	if _, ok, _ := l.Acquire(ctx, set, "b", 30*time.Second); !ok {
 		t.Fatal("the lease was not free after release")
@@ -108,36 +167,47 @@ func TestLeaseAndGeneration(t *testing.T) {
 	if _, ok, _ := l.Acquire(ctx, set, "c", 30*time.Second); !ok {
 		t.Fatal("an expired lease was not taken over")
 	}
-	blocks, err := l.Blocks(ctx, set)
-	if err != nil || len(blocks) != 2 {
-		t.Fatalf("blocks %v %v", blocks, err)
-	}
-	// Unwant: the block expires only when no finding wants it.
+	// Unwant: a block is unwanted only when no finding wants it.
 	if err := l.Want(ctx, set, []string{"185.220.101.1/32"}, "f3", now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if gone, _ := l.Unwant(ctx, set, "185.220.101.1/32", "f1"); gone {
-		t.Error("expired although f3 still wants it")
+	if err := l.Unwant(ctx, set, []string{"185.220.101.1/32"}, "f1"); err != nil {
+		t.Fatal(err)
 	}
-	if gone, _ := l.Unwant(ctx, set, "185.220.101.1/32", "f3"); !gone {
-		t.Error("not expired when no finding wants it")
+	if b := block(t, l, set, "185.220.101.1/32"); len(b.Findings) != 1 {
+		t.Errorf("findings %v, want f3's", b.Findings)
+	}
+	if err := l.Unwant(ctx, set, []string{"185.220.101.1/32", "185.220.101.9/32"}, "f3"); err != nil {
+		t.Fatal(err)
+	}
+	if b := block(t, l, set, "185.220.101.1/32"); len(b.Findings) != 0 {
+		t.Errorf("findings %v, want none", b.Findings)
 	}
 	// Forget keeps a block that was wanted again since it was read.
-	blocks, _ = l.Blocks(ctx, set)
-	var stale ledger.Block
-	for _, b := range blocks {
-		if b.Address == "185.220.101.2/32" {
-			stale = b
-		}
-	}
+	stale := block(t, l, set, "185.220.101.2/32")
 	now = now.Add(time.Second)
 	if err := l.Want(ctx, set, []string{stale.Address}, "f4", now.Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Forget(ctx, set, stale.Address, stale.Until); err != nil {
+	if err := l.Forget(ctx, set, stale); err != nil {
 		t.Fatal(err)
 	}
-	if blocks, _ = l.Blocks(ctx, set); len(blocks) != 2 {
+	if blocks, _ := l.Blocks(ctx, set); len(blocks) != 2 {
 		t.Errorf("a block wanted again was forgotten: %v", blocks)
 	}
+}
+
+func block(t *testing.T, l *ledger.Ledger, set, addr string) ledger.Block {
+	t.Helper()
+	blocks, err := l.Blocks(context.Background(), set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range blocks {
+		if b.Address == addr {
+			return b
+		}
+	}
+	t.Fatalf("no block of %s in %v", addr, blocks)
+	return ledger.Block{}
 }

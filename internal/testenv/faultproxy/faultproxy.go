@@ -61,6 +61,10 @@ const (
 	// error and cannot know the call took effect. The SDK retries it, so
 	// a non-idempotent call is made twice.
 	LostReply
+	// Pass forwards the call unchanged. Queued before another fault, it
+	// aims that fault at a later call: Inject(op, Pass, 2) then
+	// Inject(op, LostReply, 1) loses the reply of the third call of op.
+	Pass
 )
 
 // String names the fault.
@@ -78,6 +82,8 @@ func (f Fault) String() string {
 		return "Delay"
 	case LostReply:
 		return "LostReply"
+	case Pass:
+		return "Pass"
 	}
 	return "Fault(" + strconv.Itoa(int(f)) + ")"
 }
@@ -144,6 +150,14 @@ func (p *Proxy) Close() { p.srv.Close() }
 // the order injected. Injected faults come before any quota set by Limit.
 func (p *Proxy) Inject(op string, fault Fault, times int) {
 	p.add(op, rule{fault: fault}, times)
+}
+
+// Clear drops every fault still pending (those Inject queued that no call
+// has met yet). Quotas set by Limit stay.
+func (p *Proxy) Clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rules = map[string][]rule{}
 }
 
 // InjectDelay makes the next times calls of op wait d before they are
@@ -270,6 +284,9 @@ func (p *Proxy) next(op string) (rule, bool) {
 		if q := p.rules[k]; len(q) > 0 {
 			p.rules[k] = q[1:]
 			r := q[0]
+			if r.fault == Pass {
+				return rule{}, false
+			}
 			if r.fault == Delay && r.delay == 0 {
 				r.delay = p.delay
 			}

@@ -1,0 +1,284 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// fastPathMax is the most addresses a delivery records in its one Prepare
+// transaction and writes to a set on the fast path; a larger finding
+// records them in transactions of their own and has the writer read the
+// whole set.
+const fastPathMax = 50
+
+// Prep is what a claimed delivery records before it changes anything.
+type Prep struct {
+	Finding string
+	// Token names the delivery (as in Claim); it is also its writer's name
+	// on the fast path.
+	Token string
+	// Principals, when set, are admitted into Account's breaker window
+	// (at most BreakerMax distinct principals per BreakerWindow).
+	Account       string
+	Principals    []string
+	BreakerMax    int
+	BreakerWindow time.Duration
+	// Holds are the resources the delivery's principal steps will contain.
+	Holds []Hold
+	// Wants are the addresses its block steps will block.
+	Wants []Want
+	// Lease is how long the fast path's writer lease lasts.
+	Lease time.Duration
+}
+
+// Want is a block step's addresses.
+type Want struct {
+	Set   string
+	Addrs []string
+	Until time.Time
+}
+
+// Prepared is what Prepare recorded.
+type Prepared struct {
+	// BreakerOpen: the principals were not admitted (the window is full),
+	// and no hold was recorded: the principals must be reported, not
+	// contained. Wants were recorded all the same.
+	BreakerOpen bool
+	// Leases names the sets whose writer this delivery became on the fast
+	// path, with the owner to release in Commit.
+	Leases map[string]string
+}
+
+// Prepare records, in one transaction when the finding is not large, that
+// the delivery's principals are admitted by the breaker, that its finding
+// holds what its steps will contain, and which addresses it wants blocked;
+// and makes it the writer of a set that had nothing else pending.
+func (l *Ledger) Prepare(ctx context.Context, p Prep) (Prepared, error) {
+	now := l.Now()
+	var res Prepared
+	total := 0
+	for _, w := range p.Wants {
+		total += len(w.Addrs)
+	}
+	fast := total <= fastPathMax
+	var wants []update
+	var chunkKeys []string
+	// A small finding's addresses are kept on its own item, one attribute
+	// per set; a large finding's in chunk items of their own.
+	inline := map[string][]string{}
+	for i, w := range p.Wants {
+		for _, a := range w.Addrs {
+			wants = append(wants, wantUpdate(w.Set, a, p.Finding, now, w.Until))
+		}
+		if fast {
+			inline[w.Set] = append(inline[w.Set], w.Addrs...)
+			continue
+		}
+		for j, c := range chunks(w.Addrs, blocksPerChunk) {
+			sk := fmt.Sprintf("%s%s#%d#%d", blocksPrefix, p.Token, i, j)
+			chunkKeys = append(chunkKeys, sk)
+			wants = append(wants, update{key: key(findingPK(p.Finding), sk), expr: "SET ipSet = :set, #ttl = :ttl ADD addrs :a",
+				names:  map[string]string{"#ttl": AttrTTL},
+				values: map[string]ddb.AttributeValue{":set": s(w.Set), ":a": ss(c...), ":ttl": n(now.Add(Retention).Unix())}})
+		}
+	}
+	if !fast {
+		// A large finding: its wants go first, in transactions of their
+		// own; the bump that tells the writer comes after them.
+		for _, c := range chunks(wants, maxTransaction) {
+			if _, err := l.transactOptional(ctx, c); err != nil {
+				return res, fmt.Errorf("ledger: record the blocks of finding %s: %w", p.Finding, err)
+			}
+		}
+		wants = nil
+	}
+	acquire := fast
+	admit := len(p.Principals) > 0
+	for {
+		var us []update
+		breakerAt := map[int]bool{}
+		if admit {
+			for _, pr := range p.Principals {
+				breakerAt[len(us)] = true
+				us = append(us, l.breakerUpdate(p.Account, pr, p.BreakerWindow, p.BreakerMax))
+			}
+		}
+		fi := update{key: key(findingPK(p.Finding), findingSK), expr: "SET #ttl = :ttl", names: map[string]string{"#ttl": AttrTTL},
+			values: map[string]ddb.AttributeValue{":ttl": n(now.Add(Retention).Unix())}}
+		var holdKeys []string
+		if !res.BreakerOpen {
+			for _, h := range p.Holds {
+				us = append(us, l.holdUpdate(h, p.Finding))
+				holdKeys = append(holdKeys, h.Key())
+			}
+		}
+		if len(holdKeys) > 0 {
+			fi.values[":h"] = ss(holdKeys...)
+		}
+		var adds []string
+		if len(holdKeys) > 0 {
+			adds = append(adds, "holds :h")
+		}
+		if len(chunkKeys) > 0 {
+			adds = append(adds, "blockChunks :c")
+			fi.values[":c"] = ss(chunkKeys...)
+		}
+		for i, set := range sortedKeys(inline) {
+			name, val := fmt.Sprintf("#b%d", i), fmt.Sprintf(":b%d", i)
+			fi.names[name], fi.values[val] = blockedPrefix+set, ss(inline[set]...)
+			adds = append(adds, name+" "+val)
+		}
+		if len(adds) > 0 {
+			fi.expr += " ADD " + strings.Join(adds, ", ")
+		}
+		us = append(us, fi)
+		us = append(us, wants...)
+		metaAt := map[int]string{}
+		for _, w := range p.Wants {
+			metaAt[len(us)] = w.Set
+			if acquire {
+				us = append(us, acquireUpdate(w.Set, p.Token, p.Token, now, p.Lease))
+			} else {
+				us = append(us, bumpUpdate(w.Set, p.Token))
+			}
+		}
+		failed, err := l.transact(ctx, us)
+		if err != nil {
+			return res, fmt.Errorf("ledger: prepare finding %s: %w", p.Finding, err)
+		}
+		if len(failed) == 0 {
+			if acquire {
+				res.Leases = map[string]string{}
+				for _, w := range p.Wants {
+					res.Leases[w.Set] = p.Token
+				}
+			}
+			return res, nil
+		}
+		progress := false
+		for _, i := range failed {
+			switch {
+			case breakerAt[i] && admit:
+				admit, res.BreakerOpen, progress = false, true, true
+			case metaAt[i] != "" && acquire:
+				// Another writer holds the set, or it has other work
+				// pending: the block step runs the full writer.
+				acquire, progress = false, true
+			}
+		}
+		if !progress {
+			return res, fmt.Errorf("ledger: prepare finding %s: a condition failed unexpectedly (writes %v)", p.Finding, failed)
+		}
+	}
+}
+
+// Commit is what a delivery did, recorded when it ends.
+type Commit struct {
+	Finding   string
+	UpdatedAt time.Time
+	// OK: every step succeeded; the delivery counts as handled.
+	OK bool
+	// Done maps the principal actions completed now to when.
+	Done map[string]time.Time
+	// Changed are the held resources this delivery changed itself.
+	Changed []Hold
+	// Ours are the addresses, by set, that the delivery's fast-path writer
+	// put in each set.
+	Ours map[string][]string
+	// Leases are the fast-path leases to give back (set -> owner), and
+	// Token the lastBump the delivery recorded with them.
+	Leases map[string]string
+	Token  string
+	// Abandon: give the leases back without marking the sets clean (a
+	// block step failed, so the next writer reads everything).
+	Abandon bool
+}
+
+// Commit records how the delivery ended in one transaction when the
+// finding is not large. It returns the sets whose lease could not be given
+// back because something was recorded meanwhile: the caller's writer must
+// read the whole set and write it again.
+func (l *Ledger) Commit(ctx context.Context, c Commit) (unreleased []string, err error) {
+	state := claimFailed
+	if c.OK {
+		state = claimDone
+	}
+	fi := update{key: key(findingPK(c.Finding), findingSK), names: map[string]string{"#state": "claimState"},
+		values: map[string]ddb.AttributeValue{":st": s(state)}}
+	fi.expr = "SET #state = :st"
+	actions := make([]string, 0, len(c.Done))
+	for a := range c.Done {
+		actions = append(actions, a)
+	}
+	sort.Strings(actions)
+	if len(actions) > 0 {
+		fi.names["#done"] = "done"
+	}
+	for i, a := range actions {
+		name, val := "#a"+strconv.Itoa(i), ":t"+strconv.Itoa(i)
+		fi.names[name] = a
+		fi.values[val] = s(c.Done[a].UTC().Format(time.RFC3339Nano))
+		fi.expr += fmt.Sprintf(", #done.%s = if_not_exists(#done.%s, %s)", name, name, val)
+	}
+	if c.OK {
+		fi.expr += " ADD handled :at"
+		fi.values[":at"] = ss(c.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	}
+	us := []update{fi}
+	for _, h := range c.Changed {
+		us = append(us, l.changedUpdate(h, c.Finding))
+	}
+	var ours []update
+	for set, addrs := range c.Ours {
+		for _, a := range addrs {
+			ours = append(ours, oursUpdate(set, a))
+		}
+	}
+	if len(us)+len(ours)+len(c.Leases) > maxTransaction {
+		for _, ch := range chunks(ours, maxTransaction) {
+			if _, err := l.transactOptional(ctx, ch); err != nil {
+				return nil, fmt.Errorf("ledger: mark blocks of finding %s applied: %w", c.Finding, err)
+			}
+		}
+		ours = nil
+	}
+	us = append(us, ours...)
+	sets := sortedKeys(c.Leases)
+	for _, set := range sets {
+		if c.Abandon {
+			us = append(us, abandonUpdate(set, c.Leases[set]))
+		} else {
+			us = append(us, releaseUpdate(set, c.Leases[set], c.Token))
+		}
+	}
+	dropped, err := l.transactOptional(ctx, us)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: record the end of finding %s: %w", c.Finding, err)
+	}
+	if c.Abandon {
+		return nil, nil
+	}
+	for _, u := range dropped {
+		for _, set := range sets {
+			if u.key[AttrPK].(*ddb.AttributeValueMemberS).Value == setPK(set) && u.key[AttrSK].(*ddb.AttributeValueMemberS).Value == "meta" {
+				unreleased = append(unreleased, set)
+			}
+		}
+	}
+	return unreleased, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
