@@ -171,7 +171,11 @@ func (p *Proxy) SetDelay(d time.Duration) {
 // Limit enforces a quota of perSecond calls of op in each one-second
 // window (a window opens with the first call after the last one closed);
 // calls past it answer Throttling, as AWS's API quotas do. WAF allows one
-// UpdateIPSet per second per account and Region:
+// UpdateIPSet per second and five GetIPSet per account and Region, and past
+// that answers the generic ThrottlingException ("Rate exceeded", HTTP 400),
+// not WAFLimitsExceededException, which is about resource counts (WAF
+// Developer Guide, "AWS WAF quotas"; the wafv2 model has no throttling
+// error of its own):
 //
 //	p.Limit("AWSWAF_20190729.UpdateIPSet", 1)
 //

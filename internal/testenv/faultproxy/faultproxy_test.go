@@ -267,8 +267,14 @@ func TestLimit(t *testing.T) {
 		t.Fatalf("first update: %v", err)
 	}
 	var api smithy.APIError
-	if err := update("192.0.2.2/32"); !errors.As(err, &api) || api.ErrorCode() != "ThrottlingException" {
+	err := update("192.0.2.2/32")
+	if !errors.As(err, &api) || api.ErrorCode() != "ThrottlingException" {
 		t.Fatalf("second update within the second: %v, want ThrottlingException", err)
+	}
+	// As WAF's: unmodeled (not WAFLimitsExceededException), and a throttle to the SDK.
+	var limits *waftypes.WAFLimitsExceededException
+	if errors.As(err, &limits) || retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) != aws.TrueTernary {
+		t.Errorf("second update within the second: %T %v, want an unmodeled throttle", err, err)
 	}
 	time.Sleep(time.Second)
 	if err := update("192.0.2.3/32"); err != nil {
