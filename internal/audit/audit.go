@@ -168,8 +168,10 @@ func (r *Record) outcome() string {
 // Failed reports whether a step failed.
 func (r Record) Failed() bool { return r.Outcome == OutcomeFailed }
 
-// Err returns an error naming the failed steps, or nil.
+// Err returns an error naming the failed steps, or nil; key ids in it are
+// masked.
 func (r Record) Err() error {
+	r = r.Masked()
 	var failed []string
 	for i, s := range r.Steps {
 		if s.Status == StatusFailed {
@@ -195,8 +197,10 @@ func (r Record) Log(ctx context.Context, log *slog.Logger) {
 	log.LogAttrs(ctx, level, "autocontain decision", slog.Any("audit", r))
 }
 
-// Text renders the record for a person reading a notification or a terminal.
+// Text renders the record for a person reading a notification or a
+// terminal, key ids masked.
 func (r Record) Text() string {
+	r = r.Masked()
 	var b strings.Builder
 	f := r.Finding
 	fmt.Fprintf(&b, "autocontain: %s for %s finding %s\n", r.Outcome, f.Source, f.Type)
