@@ -69,6 +69,10 @@ type Finding struct {
 	Sample        bool      `json:"sample,omitempty"`
 	Archived      bool      `json:"archived,omitempty"`
 	Addresses     []string  `json:"addresses,omitempty"`
+	// AddressesOmitted counts the addresses left out of Addresses in a
+	// summary (a notification too large for SNS); the logged record has
+	// them all.
+	AddressesOmitted int `json:"addressesOmitted,omitempty"`
 }
 
 // Principal is who acted, key masked.
@@ -213,7 +217,11 @@ func (r Record) Text() string {
 	p := r.Principal
 	who := strings.Join(slices.DeleteFunc([]string{p.Kind, p.ARN, p.UserName, p.RoleName, p.AccessKey}, func(s string) bool { return s == "" }), " ")
 	fmt.Fprintf(&b, "Principal: %s\n", who)
-	if len(f.Addresses) > 0 {
+	switch {
+	case f.AddressesOmitted > 0:
+		fmt.Fprintf(&b, "Addresses: %d in all; the first %d: %s (%d more left out)\n",
+			len(f.Addresses)+f.AddressesOmitted, len(f.Addresses), strings.Join(f.Addresses, " "), f.AddressesOmitted)
+	case len(f.Addresses) > 0:
 		fmt.Fprintf(&b, "Addresses: %s\n", strings.Join(f.Addresses, " "))
 	}
 	if r.Rule != "" {
