@@ -16,6 +16,7 @@ import (
 	lambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/engine"
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/playbook"
@@ -92,10 +93,10 @@ func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &failed):
-		fmt.Fprintf(stderr, "autocontain %s: %v\n", cmd, err)
+		fmt.Fprintf(stderr, "autocontain %s: %s\n", cmd, finding.MaskKeys(err.Error()))
 		return exitFailed
 	default:
-		fmt.Fprintf(stderr, "autocontain %s: %v\n", cmd, err)
+		fmt.Fprintf(stderr, "autocontain %s: %s\n", cmd, finding.MaskKeys(err.Error()))
 		return exitUsage
 	}
 }
@@ -236,7 +237,7 @@ func cmdApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *verbose {
 		logOut = stderr
 	}
-	eng := engine.New(cfg, pb, slog.New(slog.NewJSONHandler(logOut, nil)), engineOptions())
+	eng := engine.New(cfg, pb, slog.New(audit.MaskingHandler(slog.NewJSONHandler(logOut, nil))), engineOptions())
 	var failed []string
 	for i, raw := range events {
 		name := fs.Arg(i)

@@ -14,7 +14,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/engine"
+	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/playbook"
 )
 
@@ -23,7 +25,9 @@ import (
 // the SDK's configuration. Clients are built on the first invocation, and
 // nothing touches the network before one arrives.
 func runLambda() {
-	log := lambdacontext.NewLogger()
+	// Every log line goes through the masking handler: an AWS error that
+	// quotes an access key id never reaches the log whole.
+	log := slog.New(audit.MaskingHandler(lambdacontext.NewLogHandler()))
 	pb, err := playbook.FromEnv(os.LookupEnv)
 	if err != nil {
 		initFailed(log, "Playbook.Invalid", err)
@@ -37,7 +41,9 @@ func runLambda() {
 		return engine.New(cfg, pb, log, engineOptions())
 	})
 	lambda.Start(func(ctx context.Context, event json.RawMessage) (any, error) {
-		return eng().Handle(ctx, event)
+		out, err := eng().Handle(ctx, event)
+		// The error becomes the invocation's errorMessage: key ids masked.
+		return out, finding.MaskError(err)
 	})
 }
 
@@ -45,7 +51,7 @@ func runLambda() {
 // (POST /runtime/init/error), so Lambda shows why, and exits.
 func initFailed(log *slog.Logger, kind string, err error) {
 	log.Error("autocontain cannot start", slog.String("error", err.Error()))
-	body, _ := json.Marshal(map[string]any{"errorMessage": err.Error(), "errorType": kind})
+	body, _ := json.Marshal(map[string]any{"errorMessage": finding.MaskKeys(err.Error()), "errorType": kind})
 	url := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime/init/error"
 	req, rerr := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if rerr == nil {

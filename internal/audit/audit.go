@@ -72,6 +72,10 @@ type Finding struct {
 	Sample        bool      `json:"sample,omitempty"`
 	Archived      bool      `json:"archived,omitempty"`
 	Addresses     []string  `json:"addresses,omitempty"`
+	// AddressesOmitted counts the addresses left out of Addresses in a
+	// summary (a notification too large for SNS); the logged record has
+	// them all.
+	AddressesOmitted int `json:"addressesOmitted,omitempty"`
 }
 
 // Principal is who acted, key masked.
@@ -171,8 +175,10 @@ func (r *Record) outcome() string {
 // Failed reports whether a step failed.
 func (r Record) Failed() bool { return r.Outcome == OutcomeFailed }
 
-// Err returns an error naming the failed steps, or nil.
+// Err returns an error naming the failed steps, or nil; key ids in it are
+// masked.
 func (r Record) Err() error {
+	r = r.Masked()
 	var failed []string
 	for i, s := range r.Steps {
 		if s.Status == StatusFailed {
@@ -201,8 +207,10 @@ func (r Record) Log(ctx context.Context, log *slog.Logger) {
 	log.LogAttrs(ctx, level, "autocontain decision", slog.Any("audit", r))
 }
 
-// Text renders the record for a person reading a notification or a terminal.
+// Text renders the record for a person reading a notification or a
+// terminal, key ids masked.
 func (r Record) Text() string {
+	r = r.Masked()
 	var b strings.Builder
 	f := r.Finding
 	fmt.Fprintf(&b, "autocontain: %s for %s finding %s\n", r.Outcome, f.Source, f.Type)
@@ -215,7 +223,11 @@ func (r Record) Text() string {
 	p := r.Principal
 	who := strings.Join(slices.DeleteFunc([]string{p.Kind, p.ARN, p.UserName, p.RoleName, p.AccessKey}, func(s string) bool { return s == "" }), " ")
 	fmt.Fprintf(&b, "Principal: %s\n", who)
-	if len(f.Addresses) > 0 {
+	switch {
+	case f.AddressesOmitted > 0:
+		fmt.Fprintf(&b, "Addresses: %d in all; the first %d: %s (%d more left out)\n",
+			len(f.Addresses)+f.AddressesOmitted, len(f.Addresses), strings.Join(f.Addresses, " "), f.AddressesOmitted)
+	case len(f.Addresses) > 0:
 		fmt.Fprintf(&b, "Addresses: %s\n", strings.Join(f.Addresses, " "))
 	}
 	if r.Rule != "" {

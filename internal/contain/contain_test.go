@@ -344,10 +344,10 @@ func TestBlockIPRetriesStaleLockToken(t *testing.T) {
 		t.Errorf("set = %v", got)
 	}
 
-	// A writer that never stops conflicting exhausts a bounded budget.
+	// A writer that never stops conflicting exhausts a bounded budget (blockAttempts).
 	proxy.Inject(update, faultproxy.StaleLock, 100)
 	rec = ex.Execute(context.Background(), plan.Plan{Steps: []plan.Step{blockStep(v4, "45.155.205.233/32")}})
-	if rec.Steps[0].Status != audit.StatusFailed || !strings.Contains(rec.Steps[0].Error, "after 6 attempts") {
+	if rec.Steps[0].Status != audit.StatusFailed || !strings.Contains(rec.Steps[0].Error, "after 40 attempts") {
 		t.Errorf("step: %+v", rec.Steps[0])
 	}
 }

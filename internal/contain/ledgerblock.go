@@ -106,7 +106,7 @@ func summarizePrefixes(ps []netip.Prefix, n int) string {
 	for i, p := range ps {
 		s[i] = p.String()
 	}
-	return summarize(s, n)
+	return listSome(s, n)
 }
 
 func ipSetShort(arn string) string {

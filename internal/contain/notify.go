@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/plan"
 	"github.com/autocontain/autocontain/internal/playbook"
 )
@@ -20,11 +22,21 @@ type Publisher interface {
 
 var _ Publisher = (*sns.Client)(nil)
 
-// SNS limits: a subject is at most 100 printable ASCII characters; a message
-// at most 256 KB (SNS API Reference, Publish).
+// SNS limits: a subject is at most 100 printable ASCII characters; a
+// message "must be UTF-8 encoded strings and at most 256 KB in size
+// (262,144 bytes, not 262,144 characters)" (SNS API Reference, Publish).
+// A larger message is refused (InvalidParameter: Message too long) and
+// nobody is told anything.
 const (
 	maxSubject = 100
-	maxMessage = 256 * 1024
+	maxMessage = 262144
+)
+
+// What a notification that would not fit keeps of the record; the logged
+// record is always the whole one.
+const (
+	listedAddresses = 25   // of the finding's addresses
+	maxField        = 2048 // bytes of a step's target, reason, detail or error, and of the record's error
 )
 
 // Notifier publishes the decision and the outcome of the steps before it:
@@ -48,13 +60,9 @@ func (a *Notifier) Execute(ctx context.Context, req Request) (Outcome, error) {
 	}
 	rec := *req.Record
 	rec.Finish()
-	js, err := json.MarshalIndent(rec, "", "  ")
+	msg, err := notification(rec)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("notify: encode record: %w", err)
-	}
-	msg := rec.Text() + "\n" + string(js) + "\n"
-	if len(msg) > maxMessage {
-		msg = rec.Text()
+		return Outcome{}, err
 	}
 	subject := asciiSubject(fmt.Sprintf("autocontain %s: %s", rec.Outcome, rec.Finding.Type))
 	out, err := a.SNS.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(t.ARN), Subject: aws.String(subject), Message: aws.String(msg)})
@@ -77,4 +85,81 @@ func asciiSubject(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// notification renders rec for a person: its text, then the record as JSON.
+// It always fits SNS's limit: a record too large for it (a finding with
+// thousands of addresses, a long error) is summarized (the first addresses
+// and their count, long texts cut with the count of what was left out),
+// and, should even that not fit, cut at the limit. The message says so.
+func notification(rec audit.Record) (string, error) {
+	msg, err := render(rec, "")
+	if err != nil || len(msg) <= maxMessage {
+		return msg, err
+	}
+	msg, err = render(summarize(rec.Masked()), "This notification is a summary: the record was too large for SNS. The full record is in the function's log.\n\n")
+	if err != nil || len(msg) <= maxMessage {
+		return msg, err
+	}
+	const cut = "\n[cut at SNS's 256 KB limit; the full record is in the function's log]\n"
+	return truncateUTF8(msg, maxMessage-len(cut)) + cut, nil
+}
+
+func render(rec audit.Record, note string) (string, error) {
+	js, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("notify: encode record: %w", err)
+	}
+	return note + rec.Text() + "\n" + string(js) + "\n", nil
+}
+
+// summarize returns a copy of rec with its long lists and texts shortened,
+// each saying how much was left out.
+func summarize(rec audit.Record) audit.Record {
+	if n := len(rec.Finding.Addresses); n > listedAddresses {
+		rec.Finding.Addresses = rec.Finding.Addresses[:listedAddresses:listedAddresses]
+		rec.Finding.AddressesOmitted = n - listedAddresses
+	}
+	rec.Error = shorten(rec.Error)
+	steps := make([]audit.Step, len(rec.Steps))
+	for i, s := range rec.Steps {
+		s.Target, s.Reason, s.Detail, s.Error = shorten(s.Target), shorten(s.Reason), shorten(s.Detail), shorten(s.Error)
+		steps[i] = s
+	}
+	rec.Steps = steps
+	return rec
+}
+
+// shorten keeps the head and the tail of a text longer than maxField bytes,
+// with the count of the words (addresses, in a block-ip target) and bytes
+// left out between them.
+func shorten(s string) string {
+	if len(s) <= maxField {
+		return s
+	}
+	const tailBytes = 256
+	head := truncateUTF8(s, maxField-tailBytes)
+	if i := strings.LastIndexByte(head, ' '); i > len(head)/2 {
+		head = head[:i]
+	}
+	tail := s[len(s)-tailBytes:]
+	for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
+		tail = tail[1:]
+	}
+	if i := strings.IndexByte(tail, ' '); i >= 0 && i < len(tail)/2 {
+		tail = tail[i+1:]
+	}
+	mid := s[len(head) : len(s)-len(tail)]
+	return fmt.Sprintf("%s … [%d more words, %d bytes, left out; the full record is in the log] … %s", head, len(strings.Fields(mid)), len(mid), tail)
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

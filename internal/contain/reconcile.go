@@ -73,7 +73,7 @@ func (r Report) String() string {
 		s += fmt.Sprintf(", %d no longer wanted", len(r.Unwanted))
 	}
 	if len(r.Evicted) > 0 {
-		s += fmt.Sprintf(", %d not blocked or evicted at the set's address limit (oldest sightings first): %s", len(r.Evicted), summarize(r.Evicted, 10))
+		s += fmt.Sprintf(", %d not blocked or evicted at the set's address limit (oldest sightings first): %s", len(r.Evicted), listSome(r.Evicted, 10))
 	}
 	return s
 }
@@ -358,8 +358,8 @@ func (r *Reconciler) sleep(ctx context.Context, d time.Duration) error {
 	return SleepContext(ctx, d)
 }
 
-// summarize lists at most n items, then how many more there are.
-func summarize(items []string, n int) string {
+// listSome lists at most n items, then how many more there are.
+func listSome(items []string, n int) string {
 	if len(items) <= n {
 		return strings.Join(items, " ")
 	}

@@ -198,13 +198,13 @@ func (u *Undoer) unblock(ctx context.Context, set string, addrs []string, id str
 		}
 	}
 	if len(manual) > 0 {
-		left = append(left, fmt.Sprintf("%s stay(s) in %s: in the set before autocontain wanted them (put there by a person)", summarize(manual, 20), ipSetShort(set)))
+		left = append(left, fmt.Sprintf("%s stay(s) in %s: in the set before autocontain wanted them (put there by a person)", listSome(manual, 20), ipSetShort(set)))
 	}
 	if len(out) > 0 {
-		done = fmt.Sprintf("unblocked %s in %s", summarize(out, 20), ipSetShort(set))
+		done = fmt.Sprintf("unblocked %s in %s", listSome(out, 20), ipSetShort(set))
 	}
 	if len(kept) > 0 {
-		left = append(left, fmt.Sprintf("%s stay(s) in %s: another finding still wants them", summarize(kept, 20), ipSetShort(set)))
+		left = append(left, fmt.Sprintf("%s stay(s) in %s: another finding still wants them", listSome(kept, 20), ipSetShort(set)))
 	}
 	return done, left, nil
 }

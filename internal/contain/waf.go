@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/wafv2"
 	waftypes "github.com/aws/aws-sdk-go-v2/service/wafv2/types"
 
@@ -40,6 +41,50 @@ const (
 	lockMaxWait  = 3 * time.Second
 )
 
+// Throttling retries. WAF allows one call per second to each Create, Put or
+// Update action and five to each Get, per account and Region, whoever calls
+// ("AWS WAF quotas", WAF Developer Guide; fixed, cannot be raised). Past it
+// WAF answers the generic ThrottlingException ("Rate exceeded", HTTP 400),
+// not WAFLimitsExceededException, which is about resource counts: the wafv2
+// model has no throttling error of its own (UpdateIPSet's errors in
+// service/wafv2 deserializers.go), and users who hit the rate report
+// "ThrottlingException: Rate exceeded" (aws-solutions/
+// aws-waf-security-automations issue 152). The SDK's standard retryer
+// retries that code (retry.DefaultThrottleErrorCodes), but with 3 attempts
+// in a few seconds, while N findings blocking at once without the ledger
+// need N seconds of UpdateIPSet. So block-ip retries a throttled round
+// itself (a fresh GetIPSet, merge, UpdateIPSet), with full-jitter backoff,
+// within a budget of attempts and time that leaves the rest of Lambda's
+// 60-second timeout for the other steps, and never past ctx's deadline.
+const (
+	blockAttempts    = 40
+	blockBudget      = 40 * time.Second
+	throttleMaxWait  = 4 * time.Second
+	deadlineReserved = 5 * time.Second
+)
+
+// retryPolicy bounds the retries of one IP-set write.
+type retryPolicy struct {
+	attempts  int           // rounds in all, the first included
+	budget    time.Duration // no retry starts later than this after the first round; 0 means no limit
+	base, max time.Duration // full-jitter exponential backoff
+	throttle  bool          // retry throttling too, not only lock conflicts
+}
+
+var (
+	// lockPolicy is for the ledger's single writer, which paces itself to
+	// WAF's quota and holds a short lease: it retries lock conflicts only.
+	lockPolicy = retryPolicy{attempts: lockAttempts, base: lockBackoff, max: lockMaxWait}
+	// blockPolicy is for block-ip without the ledger, where every finding
+	// writes the set itself and a burst meets WAF's quota.
+	blockPolicy = retryPolicy{attempts: blockAttempts, budget: blockBudget, base: lockBackoff, max: throttleMaxWait, throttle: true}
+)
+
+// throttles is the SDK's own test of a throttling answer (by error code,
+// ThrottlingException among them); it sees through errors.Join, so a call
+// that also ran out of the SDK's retry quota still counts as throttled.
+var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
+
 // IPBlocker adds addresses to a WAFv2 IP set with the lock-token protocol.
 type IPBlocker struct {
 	WAF   func(region string) IPSetAPI
@@ -64,7 +109,7 @@ func (a *IPBlocker) Execute(ctx context.Context, req Request) (Outcome, error) {
 	}
 	api := a.WAF(ref.Region)
 	var out Outcome
-	err = withLockRetry(ctx, a.Sleep, ref, func() error {
+	err = withRetry(ctx, a.Sleep, ref, blockPolicy, func() error {
 		var err error
 		out, err = a.add(ctx, api, ref, t.Addresses)
 		return err
@@ -75,22 +120,44 @@ func (a *IPBlocker) Execute(ctx context.Context, req Request) (Outcome, error) {
 // withLockRetry runs one read-merge-write round of an IP set, again after
 // a WAFOptimisticLockException, with jittered backoff, at most lockAttempts times.
 func withLockRetry(ctx context.Context, sleep func(context.Context, time.Duration) error, ref ipset.Ref, round func() error) error {
+	return withRetry(ctx, sleep, ref, lockPolicy, round)
+}
+
+// withRetry runs one read-merge-write round of an IP set, again after a
+// lock conflict (and, if pol says so, after throttling), with full-jitter
+// backoff, within pol's attempts and, when pol has a time budget, that
+// budget and ctx's deadline less deadlineReserved (so the step fails with
+// the throttling error, and the delivery is retried, before Lambda's
+// timeout kills it).
+func withRetry(ctx context.Context, sleep func(context.Context, time.Duration) error, ref ipset.Ref, pol retryPolicy, round func() error) error {
 	if sleep == nil {
 		sleep = SleepContext
 	}
+	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		err := round()
+		if err == nil {
+			return nil
+		}
 		var lock *waftypes.WAFOptimisticLockException
-		if !errors.As(err, &lock) || attempt == lockAttempts {
-			if err != nil && attempt > 1 {
-				err = fmt.Errorf("%w (after %d attempts)", err, attempt)
+		retryable := errors.As(err, &lock) || pol.throttle && throttles.IsErrorThrottle(err) == aws.TrueTernary
+		// Full jitter: concurrent writers that collided spread out.
+		d := rand.N(min(pol.base<<min(attempt-1, 16), pol.max)) + time.Millisecond
+		stop := !retryable || attempt == pol.attempts
+		if pol.budget > 0 && time.Since(start)+d > pol.budget {
+			stop = true
+		}
+		if dl, ok := ctx.Deadline(); ok && pol.budget > 0 && time.Until(dl) < d+deadlineReserved {
+			stop = true
+		}
+		if stop {
+			if attempt > 1 {
+				err = fmt.Errorf("%w (after %d attempts in %s)", err, attempt, time.Since(start).Round(time.Millisecond))
 			}
 			return err
 		}
-		// Full jitter: concurrent writers that collided spread out.
-		d := min(lockBackoff<<(attempt-1), lockMaxWait)
-		if err := sleep(ctx, rand.N(d)+time.Millisecond); err != nil {
-			return fmt.Errorf("IP set %s: waiting to retry after a lock conflict: %w", ref.Name, err)
+		if serr := sleep(ctx, d); serr != nil {
+			return fmt.Errorf("IP set %s: waiting to retry after %v: %w", ref.Name, err, serr)
 		}
 	}
 }

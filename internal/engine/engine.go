@@ -260,8 +260,9 @@ func (e *Engine) finish(ctx context.Context, rec audit.Record, err error) (audit
 	}
 	rec.Log(ctx, e.Log)
 	if err != nil {
-		// Wrapped, so callers can tell ErrInProgress; failed steps are in the record.
-		return rec, fmt.Errorf("finding %s: %w", rec.Finding.ID, err)
+		// Wrapped, so callers can tell ErrInProgress; failed steps are in the
+		// record. It becomes Lambda's errorMessage: key ids masked.
+		return rec, finding.MaskError(fmt.Errorf("finding %s: %w", rec.Finding.ID, err))
 	}
 	return rec, rec.Err()
 }
@@ -286,9 +287,19 @@ func (e *Engine) Undo(ctx context.Context, id string) (contain.UndoReport, error
 		return contain.UndoReport{}, errors.New("undo needs the ledger: set " + EnvLedgerTable)
 	}
 	rep, err := e.Undoer.Undo(ctx, id)
+	// The report and the error leave the process (log, Lambda result, CLI):
+	// key ids masked.
+	rep.Finding = finding.MaskKeys(rep.Finding)
+	for _, l := range []*[]string{&rep.Restored, &rep.Left} {
+		*l = slices.Clone(*l)
+		for i, s := range *l {
+			(*l)[i] = finding.MaskKeys(s)
+		}
+	}
+	err = finding.MaskError(err)
 	// Anyone allowed to invoke the function can start an undo: always
-	// worth a look.
-	e.Log.LogAttrs(ctx, slog.LevelWarn, "autocontain undo", slog.String("finding", id),
+	// worth a look, at warning level.
+	e.Log.LogAttrs(ctx, slog.LevelWarn, "autocontain undo", slog.String("finding", rep.Finding),
 		slog.Any("restored", rep.Restored), slog.Any("left", rep.Left), slog.Any("error", err))
 	return rep, err
 }

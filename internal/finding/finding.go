@@ -5,6 +5,7 @@ package finding
 
 import (
 	"net/netip"
+	"regexp"
 	"time"
 )
 
@@ -128,3 +129,35 @@ func MaskKey(id string) string {
 	const visible = 4
 	return id[:4] + "…" + id[len(id)-visible:]
 }
+
+// accessKeyID matches an access key id wherever it appears in a text: AKIA
+// (long-term) or ASIA (temporary, STS) and at least 16 more upper-case
+// letters or digits (IAM User Guide, "IAM identifiers", unique ID prefixes;
+// ids are 20 characters, but a longer run is masked too rather than leaked).
+// Other unique ids (AIDA users, AROA roles) are names, not secrets.
+var accessKeyID = regexp.MustCompile(`(?:AKIA|ASIA)[A-Z0-9]{16,}`)
+
+// MaskKeys returns s with every access key id in it masked as MaskKey
+// does. AWS error messages quote key ids ("The Access Key with id
+// AKIA… cannot be found"), so every text that leaves the process (logs,
+// notifications, returned errors, audit records) goes through it.
+func MaskKeys(s string) string {
+	if !accessKeyID.MatchString(s) {
+		return s
+	}
+	return accessKeyID.ReplaceAllStringFunc(s, MaskKey)
+}
+
+// MaskError returns err with its message masked by MaskKeys; errors.Is
+// and errors.As still see the error it wraps. A nil err stays nil.
+func MaskError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return maskedError{err}
+}
+
+type maskedError struct{ err error }
+
+func (e maskedError) Error() string { return MaskKeys(e.err.Error()) }
+func (e maskedError) Unwrap() error { return e.err }

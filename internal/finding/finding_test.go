@@ -3,6 +3,7 @@ package finding
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -442,6 +443,40 @@ func TestSeverityLabel(t *testing.T) {
 		if got := SeverityLabel(tt.sev); got != tt.want {
 			t.Errorf("SeverityLabel(%g) = %q, want %q", tt.sev, got, tt.want)
 		}
+	}
+}
+
+func TestMaskKeys(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"aws error quoting a key", "NoSuchEntity: The Access Key with id AKIA3EXAMPLEALICE001 cannot be found.", "NoSuchEntity: The Access Key with id AKIA…E001 cannot be found."},
+		{"temporary key", `{"key":"ASIA5EXAMPLEPIPELN6H"}`, `{"key":"ASIA…LN6H"}`},
+		{"several, glued to other text", "xAKIAAAAAAAAAAAAAAAAA,ASIABBBBBBBBBBBBBBBB9", "xAKIA…AAAA,ASIA…BBB9"},
+		{"longer run masked whole", "AKIA0123456789ABCDEFGHIJ", "AKIA…GHIJ"},
+		{"already masked", "key AKIA…E001 of user alice", "key AKIA…E001 of user alice"},
+		{"too short to be a key", "AKIA0123456789ABCDE", "AKIA0123456789ABCDE"},
+		{"lower case is not a key id", "akia3examplealice001", "akia3examplealice001"},
+		{"user and role ids are not secrets", "AIDA3EXAMPLEALICE001 AROA3EXAMPLEROLE0001", "AIDA3EXAMPLEALICE001 AROA3EXAMPLEROLE0001"},
+		{"empty", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := MaskKeys(tc.in); got != tc.want {
+				t.Errorf("MaskKeys(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMaskError(t *testing.T) {
+	base := errors.New("UpdateAccessKey AKIA3EXAMPLEALICE001: NoSuchEntity")
+	err := MaskError(fmt.Errorf("step: %w", base))
+	if got := err.Error(); got != "step: UpdateAccessKey AKIA…E001: NoSuchEntity" {
+		t.Errorf("masked error = %q", got)
+	}
+	if !errors.Is(err, base) {
+		t.Error("the masked error no longer wraps its cause")
+	}
+	if MaskError(nil) != nil {
+		t.Error("MaskError(nil) is not nil")
 	}
 }
 

@@ -2,7 +2,9 @@
 // of the moto server and makes it misbehave the way real AWS can: it injects
 // throttling, server errors, delays, lost replies and WAF lock-token
 // conflicts into chosen operations, enforces per-operation rate quotas, and
-// counts every call so tests can prove how many were made.
+// counts every call so tests can prove how many were made. It also refuses
+// an SNS message over 262,144 bytes, as SNS does and moto does not quite
+// (MaxSNSMessage).
 //
 // Operations are named as the SDK sends them: by the X-Amz-Target header
 // for JSON-protocol services ("AWSWAF_20190729.UpdateIPSet",
@@ -185,7 +187,11 @@ func (p *Proxy) SetDelay(d time.Duration) {
 // Limit enforces a quota of perSecond calls of op in each one-second
 // window (a window opens with the first call after the last one closed);
 // calls past it answer Throttling, as AWS's API quotas do. WAF allows one
-// UpdateIPSet per second per account and Region:
+// UpdateIPSet per second and five GetIPSet per account and Region, and past
+// that answers the generic ThrottlingException ("Rate exceeded", HTTP 400),
+// not WAFLimitsExceededException, which is about resource counts (WAF
+// Developer Guide, "AWS WAF quotas"; the wafv2 model has no throttling
+// error of its own):
 //
 //	p.Limit("AWSWAF_20190729.UpdateIPSet", 1)
 //
@@ -246,6 +252,13 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	op, query := operation(r, body)
+	if query && op == "Publish" && publishTooLarge(body) {
+		p.mu.Lock()
+		p.count[op]++
+		p.mu.Unlock()
+		writeError(w, "InvalidParameter", http.StatusBadRequest, "Invalid parameter: Message too long", true)
+		return
+	}
 	rl, inject := p.next(op)
 	if !inject {
 		p.rp.ServeHTTP(w, r)
@@ -340,6 +353,23 @@ func operation(r *http.Request, body []byte) (string, bool) {
 	return r.Method + " " + r.URL.Path, false
 }
 
+// MaxSNSMessage is SNS's limit on a published message: "at most 256 KB in
+// size (262,144 bytes, not 262,144 characters)" (SNS API Reference,
+// Publish). moto checks the length in characters, so it accepts a message
+// of multi-byte characters that SNS refuses; the proxy refuses every
+// Publish whose message is longer in bytes, with SNS's answer.
+const MaxSNSMessage = 262144
+
+// publishTooLarge reports whether a Publish call's form body carries a
+// message over MaxSNSMessage bytes.
+func publishTooLarge(body []byte) bool {
+	if len(body) <= MaxSNSMessage {
+		return false
+	}
+	v, err := url.ParseQuery(string(body))
+	return err == nil && len(v.Get("Message")) > MaxSNSMessage
+}
+
 // writeFault answers f in the shape of the protocol.
 func writeFault(w http.ResponseWriter, f Fault, query bool) {
 	code, status, msg := "ThrottlingException", http.StatusBadRequest, "Rate exceeded"
@@ -355,6 +385,11 @@ func writeFault(w http.ResponseWriter, f Fault, query bool) {
 	case StaleLock:
 		code, msg = "WAFOptimisticLockException", "AWS WAF couldn't save your changes because someone changed the resource after you started to edit it. Reapply your changes."
 	}
+	writeError(w, code, status, msg, query)
+}
+
+// writeError answers an AWS error in the shape of the protocol.
+func writeError(w http.ResponseWriter, code string, status int, msg string, query bool) {
 	const requestID = "00000000-0000-0000-0000-00000000fa17"
 	w.Header().Set("X-Amzn-RequestId", requestID)
 	if query {

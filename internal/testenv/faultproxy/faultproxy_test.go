@@ -267,8 +267,14 @@ func TestLimit(t *testing.T) {
 		t.Fatalf("first update: %v", err)
 	}
 	var api smithy.APIError
-	if err := update("192.0.2.2/32"); !errors.As(err, &api) || api.ErrorCode() != "ThrottlingException" {
+	err := update("192.0.2.2/32")
+	if !errors.As(err, &api) || api.ErrorCode() != "ThrottlingException" {
 		t.Fatalf("second update within the second: %v, want ThrottlingException", err)
+	}
+	// As WAF's: unmodeled (not WAFLimitsExceededException), and a throttle to the SDK.
+	var limits *waftypes.WAFLimitsExceededException
+	if errors.As(err, &limits) || retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) != aws.TrueTernary {
+		t.Errorf("second update within the second: %T %v, want an unmodeled throttle", err, err)
 	}
 	time.Sleep(time.Second)
 	if err := update("192.0.2.3/32"); err != nil {
@@ -407,4 +413,40 @@ func TestNewRejectsANonURL(t *testing.T) {
 		}
 	}()
 	faultproxy.New("127.0.0.1:5000")
+}
+
+// TestSNSMessageSizeInBytes: SNS refuses a message over 262,144 bytes.
+// moto counts characters, so it takes 140,000 two-byte characters (280,000
+// bytes); the proxy refuses them as SNS does, and lets 262,144 bytes through.
+func TestSNSMessageSizeInBytes(t *testing.T) {
+	emu := testenv.Moto(t)
+	p := faultproxy.New(emu.URL)
+	t.Cleanup(p.Close)
+	ctx := context.Background()
+	direct, proxied := sns.NewFromConfig(emu.Config(t)), sns.NewFromConfig(testenv.ConfigAt(t, p.URL()))
+	topic, err := direct.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("size")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(c *sns.Client, msg string) error {
+		_, err := c.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String(msg)})
+		return err
+	}
+	wide := strings.Repeat("é", 140000)
+	if err := publish(direct, wide); err != nil {
+		t.Errorf("moto refused 140,000 characters (280,000 bytes): %v; if moto now counts bytes, update docs/moto-notes.md", err)
+	}
+	var api smithy.APIError
+	if err := publish(proxied, wide); !errors.As(err, &api) || api.ErrorCode() != "InvalidParameter" || !strings.Contains(api.ErrorMessage(), "Message too long") {
+		t.Errorf("proxy: 280,000 bytes: %v, want InvalidParameter: Message too long", err)
+	}
+	if err := publish(proxied, strings.Repeat("a", faultproxy.MaxSNSMessage)); err != nil {
+		t.Errorf("proxy: exactly 262,144 bytes: %v", err)
+	}
+	if err := publish(direct, strings.Repeat("a", faultproxy.MaxSNSMessage+1)); !errors.As(err, &api) || api.ErrorCode() != "InvalidParameter" {
+		t.Errorf("moto: 262,145 ASCII characters: %v, want InvalidParameter", err)
+	}
+	if got := p.Count("Publish"); got != 2 {
+		t.Errorf("Publish counted %d times, want 2", got)
+	}
 }
