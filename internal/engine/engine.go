@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/finding"
@@ -43,8 +44,12 @@ type Engine struct {
 	Undoer *contain.Undoer
 	// Writer reconciles IP sets from the ledger; set with Ledger.
 	Writer *contain.Reconciler
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Home is the account the responder serves: principals of any other
+	// account or partition are reported, never contained. Zero means
+	// unknown, and then no principal is contained.
+	Home account.Account
+	Log  *slog.Logger
+	Now  func() time.Time
 }
 
 func (e *Engine) now() time.Time {
@@ -60,7 +65,7 @@ func (e *Engine) Plan(raw []byte) (plan.Plan, error) {
 	if err != nil {
 		return plan.Plan{}, err
 	}
-	return plan.Build(f, e.Playbook), nil
+	return plan.BuildWith(f, e.Playbook, plan.Facts{Home: e.Home}), nil
 }
 
 // Run plans and executes one event and logs its audit record. The error is
@@ -78,7 +83,7 @@ func (e *Engine) Run(ctx context.Context, raw []byte) (audit.Record, error) {
 		return e.finish(ctx, e.Executor.Execute(ctx, p), nil)
 	}
 	f := p.Finding
-	var facts plan.Facts
+	facts := plan.Facts{Home: e.Home}
 	if e.Ledger != nil {
 		switch v, err := e.Ledger.Claim(ctx, f.ID, f.UpdatedAt, ClaimLease, token()); {
 		case err != nil:
@@ -119,7 +124,7 @@ func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, facts *plan.Facts)
 		// Protection by tag or path needs the account: checked only when a
 		// principal is about to be contained.
 		why, err := e.Guard.Check(ctx, f.Principal)
-		facts.Protected = why
+		facts.Protected, facts.ProtectionChecked = why, err == nil
 		if err != nil {
 			facts.Unverified, runErr = err.Error(), err
 		}

@@ -38,9 +38,10 @@ type ctIdentity struct {
 	InvokedBy      string `json:"invokedBy"`
 	SessionContext *struct {
 		SessionIssuer *struct {
-			Type     string `json:"type"`
-			ARN      string `json:"arn"`
-			UserName string `json:"userName"`
+			Type      string `json:"type"`
+			ARN       string `json:"arn"`
+			AccountID string `json:"accountId"`
+			UserName  string `json:"userName"`
 		} `json:"sessionIssuer"`
 	} `json:"sessionContext"`
 }
@@ -124,7 +125,8 @@ func checkIdentityText(r ctRecord) error {
 	if u.SessionContext != nil && u.SessionContext.SessionIssuer != nil {
 		i := u.SessionContext.SessionIssuer
 		const ib = base + "sessionContext.sessionIssuer."
-		fields = append(fields, [2]string{ib + "type", i.Type}, [2]string{ib + "arn", i.ARN}, [2]string{ib + "userName", i.UserName})
+		fields = append(fields, [2]string{ib + "type", i.Type}, [2]string{ib + "arn", i.ARN},
+			[2]string{ib + "accountId", i.AccountID}, [2]string{ib + "userName", i.UserName})
 	}
 	return checkText(fields...)
 }
@@ -141,15 +143,16 @@ func cloudTrailPrincipal(u *ctIdentity) (Principal, accountRefs) {
 		InvokedBy:   u.InvokedBy,
 	}
 	longTerm, temporary := accessKeyKind(u.AccessKeyID)
-	var issuerType, issuerARN, issuerName string
+	var issuerType, issuerARN, issuerAccountID, issuerName string
 	if u.SessionContext != nil && u.SessionContext.SessionIssuer != nil {
 		i := u.SessionContext.SessionIssuer
-		issuerType, issuerARN, issuerName = i.Type, i.ARN, i.UserName
+		issuerType, issuerARN, issuerAccountID, issuerName = i.Type, i.ARN, i.AccountID, i.UserName
 	}
 	var refs accountRefs
 	refs.add("detail.userIdentity.accountId", u.AccountID, "")
 	arnPartition, arnAccount := refs.addARN("detail.userIdentity.arn", u.ARN)
 	issuerPartition, issuerAccount := refs.addARN("detail.userIdentity.sessionContext.sessionIssuer.arn", issuerARN)
+	refs.add("detail.userIdentity.sessionContext.sessionIssuer.accountId", issuerAccountID, "")
 	p.Account = firstNonEmpty(u.AccountID, arnAccount, issuerAccount)
 	p.Partition = firstNonEmpty(arnPartition, issuerPartition)
 	switch u.Type {
