@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -10,7 +11,10 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/autocontain/autocontain/internal/account"
+	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/contain"
+	"github.com/autocontain/autocontain/internal/plan"
+	"github.com/autocontain/autocontain/internal/playbook"
 )
 
 // TestForeignPrincipalIsNotTouched: role and user names repeat across
@@ -101,4 +105,43 @@ func hasRevokePolicy(t *testing.T, iamc *iam.Client, name string, role bool) boo
 	}
 	t.Fatalf("read the policy of %s: %v", name, err)
 	return false
+}
+
+// TestDryRunSaysProtectionWasNotChecked: a dry run reads nothing from the
+// account, so it plans containing a principal that a real run leaves alone
+// for its protect tag. Its plan and audit record say so.
+func TestDryRunSaysProtectionWasNotChecked(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	if _, err := iam.NewFromConfig(fx.cfg).TagUser(ctx, &iam.TagUserInput{UserName: aws.String("alice"),
+		Tags: []iamtypes.Tag{{Key: aws.String("autocontain:protected"), Value: aws.String("true")}}}); err != nil {
+		t.Fatal(err)
+	}
+	raw := fx.acct.Rewrite(event(t, "guardduty-maliciousipcaller-custom-akia.json"))
+	rec, err := fx.engine(func(s *playbook.Settings) { s.DryRun = true }).Run(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var note *audit.Step
+	for i, s := range rec.Steps {
+		if s.Skipped == plan.ProtectionCheck {
+			note = &rec.Steps[i]
+		}
+	}
+	if rec.Outcome != audit.OutcomeDryRun || note == nil || !strings.Contains(note.Reason, "autocontain:protected") {
+		t.Fatalf("the dry run does not say protection was not checked:\n%s", rec.Text())
+	}
+	// The real run reads the tag and leaves alice alone: what the note warned of.
+	rec, err = fx.engine(nil).Run(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rec.Text(), "protected") || fx.state(t).KeyStatus["alice"][fx.acct.Keys["alice"][0]] != "Active" {
+		t.Fatalf("the real run contained a protected user:\n%s", rec.Text())
+	}
+	for _, s := range rec.Steps {
+		if s.Skipped == plan.ProtectionCheck {
+			t.Errorf("a real run says protection was not checked:\n%s", rec.Text())
+		}
+	}
 }
