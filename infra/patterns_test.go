@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/plan"
 	"github.com/autocontain/autocontain/internal/playbook"
@@ -30,6 +32,9 @@ import (
 // One case is broader than "acts", by design: GuardDuty sample findings.
 // Their marker may sit inside a JSON string (additionalInfo.value), which no
 // pattern can read, so they reach the function and it skips them.
+// accountRef is how the template spells the stack's account.
+const accountRef = `{"Ref":"AWS::AccountId"}`
+
 func TestRulesDeliverExactlyWhatThePlaybookActsOn(t *testing.T) {
 	s := defaultStack(t)
 	emu := testenv.Moto(t)
@@ -51,6 +56,12 @@ func TestRulesDeliverExactlyWhatThePlaybookActsOn(t *testing.T) {
 			continue // the schedule
 		}
 		raw, _ := json.Marshal(pattern)
+		// The stack's account is a CloudFormation reference until deployed;
+		// the emulator's account is 123456789012.
+		if !strings.Contains(string(raw), accountRef) {
+			t.Fatalf("rule %s does not match on the stack's account: %s", id, raw)
+		}
+		raw = []byte(strings.ReplaceAll(string(raw), accountRef, `"123456789012"`))
 		if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(id), EventPattern: aws.String(string(raw))}); err != nil {
 			t.Fatalf("put rule %s: %v", id, err)
 		}
@@ -67,18 +78,29 @@ func TestRulesDeliverExactlyWhatThePlaybookActsOn(t *testing.T) {
 		t.Fatalf("sample events: %v (%d)", err, len(files))
 	}
 	pb := playbook.Default()
+	home := account.Account{Partition: "aws", ID: "123456789012"}
+	// A GuardDuty administrator's bus also receives its members' findings:
+	// one of another account must not reach the function.
+	files = append(files, "member:guardduty-maliciousipcaller-custom-akia.json")
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			raw, err := os.ReadFile(file)
+			name, member := strings.CutPrefix(file, "member:")
+			if member {
+				name = filepath.Join("..", "events", name)
+			}
+			raw, err := os.ReadFile(name)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if member {
+				raw = []byte(strings.Replace(string(raw), `"accountId": "123456789012"`, `"accountId": "210987654321"`, 1))
 			}
 			f, err := finding.Parse(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := plan.Build(f, pb)
-			acts := p.Rule != ""
+			p := plan.BuildWith(f, pb, plan.Facts{Home: home})
+			acts := p.Rule != "" && f.Account == home.ID
 			want := acts || f.Sample
 			var env struct {
 				Source     string          `json:"source"`

@@ -196,10 +196,14 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 			Event:           input,
 		})
 	}
-	if p := patterns.GuardDuty(pb); p != nil {
+	// Only the stack's account: in single-account mode another account's
+	// findings (a GuardDuty administrator's members') never reach the
+	// function; the function checks again (package account).
+	stackAccount := *stack.Account()
+	if p := patterns.GuardDuty(pb, stackAccount); p != nil {
 		rule(stack, "GuardDutyFindings", "GuardDuty findings the playbook acts on", p).AddTarget(target(nil))
 	}
-	if p := patterns.CloudTrail(pb); p != nil {
+	if p := patterns.CloudTrail(pb, stackAccount); p != nil {
 		rule(stack, "CloudTrailEvents", "CloudTrail events the playbook acts on (global services: us-east-1 only)", p).AddTarget(target(nil))
 	}
 	awsevents.NewRule(stack, jsii.String("Reconcile"), &awsevents.RuleProps{
@@ -248,6 +252,7 @@ func rule(stack awscdk.Stack, id, description string, p patterns.Pattern) awseve
 	ep := &awsevents.EventPattern{
 		Source:     strs(p["source"]),
 		DetailType: strs(p["detail-type"]),
+		Account:    strs(p["account"]),
 	}
 	detail := p["detail"].(map[string]any)
 	ep.Detail = &detail
@@ -257,6 +262,9 @@ func rule(stack awscdk.Stack, id, description string, p patterns.Pattern) awseve
 }
 
 func strs(v any) *[]*string {
+	if v == nil {
+		return nil
+	}
 	var out []*string
 	for _, s := range v.([]any) {
 		out = append(out, jsii.String(s.(string)))

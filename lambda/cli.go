@@ -15,7 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	lambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/engine"
 	"github.com/autocontain/autocontain/internal/finding"
@@ -25,18 +27,24 @@ import (
 const usage = `autocontain contains abused AWS credentials and addresses.
 
 Usage:
-  autocontain plan   [-json] [-playbook FILE] EVENT.json...
-  autocontain apply  [-json] [-playbook FILE] [-dry-run] EVENT.json...
+  autocontain plan   [-json] [-playbook FILE] [-account ACCOUNT] EVENT.json...
+  autocontain apply  [-json] [-playbook FILE] [-account ACCOUNT] [-dry-run] EVENT.json...
   autocontain invoke -function NAME [-region REGION] EVENT.json
-  autocontain undo   [-table TABLE | -function NAME] FINDING-ID
+  autocontain undo   [-table TABLE | -function NAME] [-account ACCOUNT] FINDING-ID
   autocontain reconcile [-table TABLE | -function NAME]
   autocontain playbook [-check FILE]
 
 Commands:
   plan      Print what autocontain would do about each event. Makes no AWS call.
+            A principal is contained only in the account the responder
+            serves: name it with -account or $AUTOCONTAIN_ACCOUNT, or the
+            plan says it could not check and contains no principal.
   apply     Plan and execute each event against the account of the default
             credential chain (AWS_PROFILE, AWS_REGION, ...; AWS_ENDPOINT_URL
-            points it at an emulator). Exits 1 if a step failed.
+            points it at an emulator), found with sts:GetCallerIdentity;
+            -account, if given, must name that account. Principals of any
+            other account or partition are reported, not contained.
+            Exits 1 if a step failed.
   invoke    Send an event to the deployed Lambda function and print its result.
   undo      Restore what autocontain changed for a finding, as its ledger
             recorded it: reactivate the keys it deactivated, delete the deny
@@ -136,6 +144,45 @@ func loadPlaybook(file string) (*playbook.Playbook, error) {
 	return playbook.FromEnv(lookup)
 }
 
+// envAccount names the account the CLI's responder serves, as -account.
+const envAccount = "AUTOCONTAIN_ACCOUNT"
+
+// accountFlag defines -account on fs.
+func accountFlag(fs *flag.FlagSet) *string {
+	return fs.String("account", os.Getenv(envAccount),
+		"the `ACCOUNT` the responder serves: 123456789012, or PARTITION:123456789012 outside the aws partition (default $"+envAccount+")")
+}
+
+// givenHome reads -account; the zero Account when it is empty.
+func givenHome(s string) (account.Account, error) {
+	if s == "" {
+		return account.Account{}, nil
+	}
+	a, err := account.Parse(s)
+	if err != nil {
+		return account.Account{}, fmt.Errorf("-account / $%s: %w", envAccount, err)
+	}
+	return a, nil
+}
+
+// callerHome returns the account the credentials act in (one
+// sts:GetCallerIdentity), and refuses a -account that names another: the
+// actions would land in the credentials' account whatever the flag says.
+func callerHome(ctx context.Context, api account.CallerIdentityAPI, given string) (account.Account, error) {
+	want, err := givenHome(given)
+	if err != nil {
+		return account.Account{}, err
+	}
+	home, err := account.OfCaller(ctx, api)
+	if err != nil {
+		return account.Account{}, err
+	}
+	if !want.IsZero() && want != home {
+		return account.Account{}, fmt.Errorf("-account / $%s says %s, but the credentials act in %s: refused", envAccount, want, home)
+	}
+	return home, nil
+}
+
 // playbookFlag defines -playbook on fs.
 func playbookFlag(fs *flag.FlagSet) *string {
 	return fs.String("playbook", "", "playbook `FILE` (default: $AUTOCONTAIN_PLAYBOOK_FILE, else the embedded default)")
@@ -176,14 +223,21 @@ func readEvent(name string) ([]byte, error) {
 }
 
 func cmdPlan(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("plan", "plan [-json] [-playbook FILE] EVENT.json...", stderr)
+	fs := newFlags("plan", "plan [-json] [-playbook FILE] [-account ACCOUNT] EVENT.json...", stderr)
 	asJSON := fs.Bool("json", false, "print each plan as JSON instead of a table")
 	pbFile := playbookFlag(fs)
+	acct := accountFlag(fs)
 	pb, err := parseWithEvents(fs, args, pbFile)
 	if err != nil {
 		return err
 	}
-	eng := &engine.Engine{Playbook: pb}
+	// plan makes no AWS call: the account comes from the flag or the
+	// variable, or is unknown, and then the plan contains no principal.
+	home, err := givenHome(*acct)
+	if err != nil {
+		return err
+	}
+	eng := &engine.Engine{Playbook: pb, Home: home}
 	for i, name := range fs.Args() {
 		raw, err := readEvent(name)
 		if err != nil {
@@ -211,9 +265,10 @@ func cmdPlan(args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("apply", "apply [-json] [-playbook FILE] [-dry-run] EVENT.json...", stderr)
+	fs := newFlags("apply", "apply [-json] [-playbook FILE] [-account ACCOUNT] [-dry-run] EVENT.json...", stderr)
 	asJSON := fs.Bool("json", false, "print each audit record as JSON instead of text")
 	pbFile := playbookFlag(fs)
+	acct := accountFlag(fs)
 	dryRun := fs.Bool("dry-run", false, "decide and record, change nothing (overrides the playbook's dryRun)")
 	verbose := fs.Bool("v", false, "also log each audit record to stderr as JSON")
 	pb, err := parseWithEvents(fs, args, pbFile)
@@ -233,11 +288,15 @@ func cmdApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
+	opts := engineOptions()
+	if opts.Home, err = callerHome(ctx, sts.NewFromConfig(cfg), *acct); err != nil {
+		return err
+	}
 	logOut := io.Discard
 	if *verbose {
 		logOut = stderr
 	}
-	eng := engine.New(cfg, pb, slog.New(audit.MaskingHandler(slog.NewJSONHandler(logOut, nil))), engineOptions())
+	eng := engine.New(cfg, pb, slog.New(audit.MaskingHandler(slog.NewJSONHandler(logOut, nil))), opts)
 	var failed []string
 	for i, raw := range events {
 		name := fs.Arg(i)
@@ -355,12 +414,16 @@ func writeJSON(w io.Writer, v any) error {
 func cmdLedger(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
 	synopsis := "reconcile [-table TABLE | -function NAME]"
 	if cmd == "undo" {
-		synopsis = "undo [-table TABLE | -function NAME] FINDING-ID"
+		synopsis = "undo [-table TABLE | -function NAME] [-account ACCOUNT] FINDING-ID"
 	}
 	fs := newFlags(cmd, synopsis, stderr)
 	table := fs.String("table", os.Getenv(engine.EnvLedgerTable), "the ledger's DynamoDB `TABLE` (default $"+engine.EnvLedgerTable+")")
 	function := fs.String("function", "", "run it in the deployed function `NAME` instead")
 	pbFile := playbookFlag(fs)
+	var acct *string
+	if cmd == "undo" {
+		acct = accountFlag(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -396,6 +459,12 @@ func cmdLedger(ctx context.Context, cmd string, args []string, stdout, stderr io
 	}
 	opts := engineOptions()
 	opts.LedgerTable = *table
+	if acct != nil {
+		// Undo acts with these credentials: know (and check) their account.
+		if opts.Home, err = callerHome(ctx, sts.NewFromConfig(cfg), *acct); err != nil {
+			return err
+		}
+	}
 	eng := engine.New(cfg, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), opts)
 	raw, err := json.Marshal(map[string]engine.Command{"autocontain": command})
 	if err != nil {

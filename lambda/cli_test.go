@@ -80,7 +80,7 @@ func TestCLIPlan(t *testing.T) {
 	// plan must not need AWS at all: no credentials, an unreachable endpoint.
 	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
-	code, out, errOut := cli(t, "plan", "../events/guardduty-maliciousipcaller-custom-akia.json", "../events/guardduty-root-credential-usage.json")
+	code, out, errOut := cli(t, "plan", "-account", "123456789012", "../events/guardduty-maliciousipcaller-custom-akia.json", "../events/guardduty-root-credential-usage.json")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -89,7 +89,7 @@ func TestCLIPlan(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
-	code, out, errOut = cli(t, "plan", "-json", "../events/guardduty-instance-credential-exfiltration-outsideaws.json")
+	code, out, errOut = cli(t, "plan", "-json", "-account", "aws:123456789012", "../events/guardduty-instance-credential-exfiltration-outsideaws.json")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -197,4 +197,92 @@ func TestCLIInvoke(t *testing.T) {
 	}
 	// moto with use_docker off answers even for a function that does not
 	// exist (docs/moto-notes.md), so that error path is not tested here.
+}
+
+// TestCLIPlanAccount: plan makes no AWS call, so it knows the account it
+// serves only from -account or $AUTOCONTAIN_ACCOUNT; without either it
+// contains no principal and says it could not check.
+func TestCLIPlanAccount(t *testing.T) {
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+	const alice = "../events/guardduty-maliciousipcaller-custom-akia.json"
+	tests := []struct {
+		name     string
+		env      string
+		args     []string
+		wantCode int
+		want     []string
+		wantNot  []string
+	}{
+		{"flag_home", "", []string{"-account", "123456789012"}, exitOK, []string{"deactivate-key", "revoke-sessions", "block-ip"}, []string{"could not check"}},
+		{"variable_home", "123456789012", nil, exitOK, []string{"deactivate-key"}, []string{"could not check"}},
+		{"flag_overrides_variable", "210987654321", []string{"-account", "123456789012"}, exitOK, []string{"deactivate-key"}, nil},
+		{"unknown_home", "", nil, exitOK, []string{"report", "could not check", "block-ip"}, []string{"deactivate-key", "revoke-sessions"}},
+		{"other_account", "", []string{"-account", "210987654321"}, exitOK,
+			[]string{"report", "account 123456789012", "serves account 210987654321", "block-ip"}, []string{"deactivate-key", "revoke-sessions"}},
+		{"other_partition", "", []string{"-account", "aws-us-gov:123456789012"}, exitOK,
+			[]string{"report", "(aws-us-gov)"}, []string{"deactivate-key", "revoke-sessions"}},
+		{"bad_account", "", []string{"-account", "12345"}, exitUsage, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("AUTOCONTAIN_ACCOUNT", tt.env)
+			code, out, errOut := cli(t, append(append([]string{"plan"}, tt.args...), alice)...)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d: %s%s", code, tt.wantCode, out, errOut)
+			}
+			if code == exitUsage {
+				if !strings.Contains(errOut, "12 digits") {
+					t.Errorf("error %q", errOut)
+				}
+				return
+			}
+			steps := out[strings.Index(out, "ACTION"):]
+			for _, w := range tt.want {
+				if !strings.Contains(steps, w) {
+					t.Errorf("plan lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.wantNot {
+				if strings.Contains(steps, "  "+w+"  ") {
+					t.Errorf("plan has a %q step:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// TestCLIApplyAccount: apply learns the account from the credentials
+// (sts:GetCallerIdentity; moto's is 123456789012), refuses an -account
+// that names another, and reports a principal of another account.
+func TestCLIApplyAccount(t *testing.T) {
+	emu, acct, before := sandboxFor(t)
+	cfg, ctx := emu.Config(t), context.Background()
+	for _, kv := range append(emulatorEnv(emu.URL), acct.Env()...) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	t.Setenv("AUTOCONTAIN_ACCOUNT", "")
+	alice := string(acct.Rewrite(readEventFile(t, "guardduty-maliciousipcaller-custom-akia.json")))
+	member := writeFile(t, "member.json", strings.NewReplacer(`"accountId": "123456789012"`, `"accountId": "210987654321"`,
+		"df1db1afefc8cb0e1936524a9ad401f8", "0f1db1afefc8cb0e1936524a9ad401f8").Replace(alice))
+
+	code, out, errOut := cli(t, "apply", "-account", "210987654321", writeFile(t, "alice.json", alice))
+	if code != exitUsage || !strings.Contains(errOut, "credentials act in aws:123456789012") {
+		t.Errorf("apply with another -account: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = cli(t, "apply", member)
+	if code != exitOK || !strings.Contains(out, "reported") || !strings.Contains(out, "detail.accountId names account 210987654321") {
+		t.Errorf("apply of a member account's finding: exit %d\n%s\n%s", code, out, errOut)
+	}
+	after, err := acct.Snapshot(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.KeyStatus["alice"][acct.Keys["alice"][0]] != "Active" || len(after.UserPolicies["alice"]) != len(before.UserPolicies["alice"]) {
+		t.Errorf("another account's finding changed alice here:\n%s", after)
+	}
+	code, out, errOut = cli(t, "apply", "-account", "123456789012", writeFile(t, "alice.json", alice))
+	if code != exitOK || !strings.Contains(out, "[done] deactivate-key") {
+		t.Errorf("apply with the right -account: exit %d\n%s\n%s", code, out, errOut)
+	}
 }

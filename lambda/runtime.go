@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/engine"
 	"github.com/autocontain/autocontain/internal/finding"
@@ -37,14 +39,64 @@ func runLambda() {
 		initFailed(log, "Config.Invalid", fmt.Errorf("load AWS configuration: %w", err))
 	}
 	log.Info("autocontain ready", slog.Bool("dryRun", pb.Settings.DryRun), slog.Int("rules", len(pb.Rules)))
-	eng := sync.OnceValue(func() *engine.Engine {
-		return engine.New(cfg, pb, log, engineOptions())
-	})
+	engines := &engineCache{build: func(home account.Account) *engine.Engine {
+		opts := engineOptions()
+		opts.Home = home
+		return engine.New(cfg, pb, log, opts)
+	}}
 	lambda.Start(func(ctx context.Context, event json.RawMessage) (any, error) {
-		out, err := eng().Handle(ctx, event)
+		home, err := homeOf(ctx)
+		if err != nil {
+			// Without its own account the function cannot tell a foreign
+			// principal from its own: fail the delivery rather than guess.
+			log.Error("autocontain cannot tell its account", slog.String("error", err.Error()))
+			return nil, err
+		}
+		eng, err := engines.get(home)
+		if err != nil {
+			return nil, err
+		}
+		out, err := eng.Handle(ctx, event)
 		// The error becomes the invocation's errorMessage: key ids masked.
 		return out, finding.MaskError(err)
 	})
+}
+
+// homeOf returns the account the function serves: the partition and
+// account of its own ARN, which the Runtime API gives with every invocation
+// (Lambda-Runtime-Invoked-Function-Arn), so it costs no API call.
+func homeOf(ctx context.Context) (account.Account, error) {
+	lc, ok := lambdacontext.FromContext(ctx)
+	if !ok {
+		return account.Account{}, errors.New("the invocation carries no Lambda context: the function's account is unknown")
+	}
+	home, err := account.FromFunctionARN(lc.InvokedFunctionArn)
+	if err != nil {
+		return account.Account{}, fmt.Errorf("the function's account: %w", err)
+	}
+	return home, nil
+}
+
+// engineCache builds the engine on the first invocation, when the
+// function's account is first known, and keeps it.
+type engineCache struct {
+	mu    sync.Mutex
+	build func(account.Account) *engine.Engine
+	eng   *engine.Engine
+}
+
+func (c *engineCache) get(home account.Account) (*engine.Engine, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.eng == nil {
+		c.eng = c.build(home)
+	}
+	if c.eng.Home != home {
+		// One function lives in one account; an ARN naming another is
+		// not to be believed.
+		return nil, fmt.Errorf("this invocation names account %s, earlier ones %s: refused", home, c.eng.Home)
+	}
+	return c.eng, nil
 }
 
 // initFailed reports an initialization error to the Runtime API

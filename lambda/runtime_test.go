@@ -76,6 +76,12 @@ type result struct {
 }
 
 func newRuntimeAPI(t *testing.T) *runtimeAPI {
+	return newRuntimeAPIAs(t, "arn:aws:lambda:us-east-1:123456789012:function:autocontain")
+}
+
+// newRuntimeAPIAs serves invocations of the function with this ARN (the
+// Lambda-Runtime-Invoked-Function-Arn header).
+func newRuntimeAPIAs(t *testing.T, functionARN string) *runtimeAPI {
 	r := &runtimeAPI{events: make(chan invocation), results: make(chan result, 16), initErr: make(chan string, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, req *http.Request) {
@@ -83,7 +89,7 @@ func newRuntimeAPI(t *testing.T) *runtimeAPI {
 		case inv := <-r.events:
 			w.Header().Set("Lambda-Runtime-Aws-Request-Id", inv.id)
 			w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(time.Now().Add(30*time.Second).UnixMilli(), 10))
-			w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:autocontain")
+			w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", functionARN)
 			w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1")
 			w.Write(inv.event)
 		case <-req.Context().Done():
@@ -322,5 +328,52 @@ func TestLambdaCommands(t *testing.T) {
 	res = api.invoke(t, "c-4", []byte(`{"autocontain":{"command":"delete-everything"}}`))
 	if !res.isError || !strings.Contains(string(res.body), "unknown command") {
 		t.Errorf("unknown command: %s", res.body)
+	}
+}
+
+// TestLambdaServesItsOwnAccount: the function learns its account from its
+// own ARN (no API call). Deployed in another account or partition than the
+// finding's, it reports the principal and leaves the same-named user here
+// alone; with an ARN it cannot read, it fails the delivery.
+func TestLambdaServesItsOwnAccount(t *testing.T) {
+	tests := []struct {
+		name, arn string
+		wantErr   string
+	}{
+		{"other_account", "arn:aws:lambda:us-east-1:210987654321:function:autocontain:live", ""},
+		{"other_partition", "arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:autocontain", ""},
+		{"unreadable_arn", "autocontain", "not a Lambda function ARN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			emu, acct, before := sandboxFor(t)
+			cfg, ctx := emu.Config(t), context.Background()
+			api := newRuntimeAPIAs(t, tt.arn)
+			startFunction(t, api, emu.URL, acct.Env()...)
+			res := api.invoke(t, "acct-1", acct.Rewrite(readEventFile(t, "guardduty-maliciousipcaller-custom-akia.json")))
+			if tt.wantErr != "" {
+				if !res.isError || !strings.Contains(string(res.body), tt.wantErr) {
+					t.Errorf("answer (error %v): %s, want an error with %q", res.isError, res.body, tt.wantErr)
+				}
+			} else {
+				var rec audit.Record
+				if err := json.Unmarshal(res.body, &rec); err != nil || res.isError {
+					t.Fatalf("answer %s (%v)", res.body, err)
+				}
+				if rec.Outcome != audit.OutcomeReported && rec.Outcome != audit.OutcomeContained {
+					t.Errorf("outcome %s", rec.Outcome)
+				}
+				if !strings.Contains(string(res.body), "never contained here") {
+					t.Errorf("no step says the principal is in another account: %s", res.body)
+				}
+			}
+			after, err := acct.Snapshot(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after.KeyStatus["alice"][acct.Keys["alice"][0]] != "Active" || len(after.UserPolicies["alice"]) != len(before.UserPolicies["alice"]) {
+				t.Errorf("alice was contained by a function of another account:\n%s\nwas\n%s", after, before)
+			}
+		})
 	}
 }

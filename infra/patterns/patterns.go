@@ -5,7 +5,6 @@ package patterns
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/playbook"
@@ -21,7 +20,14 @@ type Pattern = map[string]any
 // cannot be told apart by a pattern (the marker may sit inside a JSON
 // string), so the function skips them itself. It returns nil when the
 // playbook has no GuardDuty rule.
-func GuardDuty(pb *playbook.Playbook) Pattern {
+//
+// When account is set, only that account's findings match: the envelope's
+// account and detail.accountId, since a GuardDuty administrator's bus also
+// receives its members' findings, with the member in detail.accountId
+// (GuardDuty User Guide, "Creating custom responses to GuardDuty findings":
+// "You can identify the member account the GuardDuty finding originated from
+// with the accountId field").
+func GuardDuty(pb *playbook.Playbook, account string) Pattern {
 	var branches []map[string]any
 	for _, r := range pb.Rules {
 		if r.Source != finding.SourceGuardDuty {
@@ -43,15 +49,22 @@ func GuardDuty(pb *playbook.Playbook) Pattern {
 	if !pb.Settings.ActOnArchived {
 		detail["service"] = map[string]any{"archived": []any{false}}
 	}
-	return Pattern{"source": []any{"aws.guardduty"}, "detail-type": []any{finding.DetailTypeGuardDuty}, "detail": detail}
+	p := Pattern{"source": []any{finding.SourceGuardDutyEvents}, "detail-type": []any{finding.DetailTypeGuardDuty}, "detail": detail}
+	if account != "" {
+		p["account"] = []any{account}
+		detail["accountId"] = []any{account}
+	}
+	return p
 }
 
 // CloudTrail returns the pattern of the CloudTrail rule: one branch per
 // CloudTrail rule of the playbook (event source, event names, principal
 // types). The event's source is the service's (cloudtrail.amazonaws.com
 // arrives as aws.cloudtrail); console sign-ins have their own detail-type.
-// It returns nil when the playbook has no CloudTrail rule.
-func CloudTrail(pb *playbook.Playbook) Pattern {
+// It returns nil when the playbook has no CloudTrail rule. When account is
+// set, only events of that account match (the envelope's account: CloudTrail
+// delivers an event to the bus of the account that recorded it).
+func CloudTrail(pb *playbook.Playbook, account string) Pattern {
 	var branches []map[string]any
 	var sources, detailTypes []any
 	for _, r := range pb.Rules {
@@ -73,14 +86,17 @@ func CloudTrail(pb *playbook.Playbook) Pattern {
 	if len(branches) == 0 {
 		return nil
 	}
-	return Pattern{"source": sources, "detail-type": detailTypes, "detail": or(branches)}
+	p := Pattern{"source": sources, "detail-type": detailTypes, "detail": or(branches)}
+	if account != "" {
+		p["account"] = []any{account}
+	}
+	return p
 }
 
 // EventBridgeSource is the source EventBridge gives a service's CloudTrail
-// events: aws. and the service's name (EventBridge User Guide, "Events from
-// AWS services").
+// events (see finding.EventBridgeSource, which the function checks).
 func EventBridgeSource(eventSource string) string {
-	return "aws." + strings.TrimSuffix(eventSource, ".amazonaws.com")
+	return finding.EventBridgeSource(eventSource)
 }
 
 // or joins branches with $or, which EventBridge wants with two or more.

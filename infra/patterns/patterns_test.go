@@ -62,10 +62,10 @@ func TestPatterns(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pb := mustPlaybook(t, tt.playbook)
-			if got := compact(t, GuardDuty(pb)); got != tt.guardDuty {
+			if got := compact(t, GuardDuty(pb, "")); got != tt.guardDuty {
 				t.Errorf("GuardDuty\n got %s\nwant %s", got, tt.guardDuty)
 			}
-			if got := compact(t, CloudTrail(pb)); got != tt.cloudTrail {
+			if got := compact(t, CloudTrail(pb, "")); got != tt.cloudTrail {
 				t.Errorf("CloudTrail\n got %s\nwant %s", got, tt.cloudTrail)
 			}
 		})
@@ -76,6 +76,38 @@ func TestEventBridgeSource(t *testing.T) {
 	for in, want := range map[string]string{"cloudtrail.amazonaws.com": "aws.cloudtrail", "signin.amazonaws.com": "aws.signin", "securityhub.amazonaws.com": "aws.securityhub"} {
 		if got := EventBridgeSource(in); got != want {
 			t.Errorf("EventBridgeSource(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestPatternsMatchTheAccount: with an account, only its events match; a
+// GuardDuty administrator's members' findings carry theirs in
+// detail.accountId, on the administrator's bus.
+func TestPatternsMatchTheAccount(t *testing.T) {
+	pb := mustPlaybook(t, `{"version":1,"rules":[
+		{"name":"a","source":"guardduty","types":["A:B/C"],"actions":["notify"]},
+		{"name":"b","source":"cloudtrail","eventSource":"cloudtrail.amazonaws.com","types":["StopLogging"],"actions":["notify"]}]}`)
+	if got, want := compact(t, GuardDuty(pb, "123456789012")),
+		`{"account":["123456789012"],"detail":{"accountId":["123456789012"],"service":{"archived":[false]},"type":["A:B/C"]},"detail-type":["GuardDuty Finding"],"source":["aws.guardduty"]}`; got != want {
+		t.Errorf("GuardDuty\n got %s\nwant %s", got, want)
+	}
+	if got, want := compact(t, CloudTrail(pb, "123456789012")),
+		`{"account":["123456789012"],"detail":{"eventName":["StopLogging"],"eventSource":["cloudtrail.amazonaws.com"]},"detail-type":["AWS API Call via CloudTrail"],"source":["aws.cloudtrail"]}`; got != want {
+		t.Errorf("CloudTrail\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestDefaultPatternsFitEventBridge: an event pattern may hold at most
+// 2,048 characters (EventBridge quotas, adjustable). Measured with the
+// account as deployed (12 digits, in two places for GuardDuty).
+func TestDefaultPatternsFitEventBridge(t *testing.T) {
+	pb := playbook.Default()
+	for name, p := range map[string]Pattern{"GuardDuty": GuardDuty(pb, "123456789012"), "CloudTrail": CloudTrail(pb, "123456789012")} {
+		without := len(compact(t, map[string]Pattern{"GuardDuty": GuardDuty(pb, ""), "CloudTrail": CloudTrail(pb, "")}[name]))
+		n := len(compact(t, p))
+		t.Logf("%s pattern: %d characters (%d without the account match)", name, n, without)
+		if n > 2048 {
+			t.Errorf("%s pattern is %d characters, more than EventBridge's 2,048", name, n)
 		}
 	}
 }

@@ -59,19 +59,22 @@ type Record struct {
 
 // Finding is the part of the finding an auditor reads.
 type Finding struct {
-	Source        string    `json:"source"`
-	ID            string    `json:"id"`
-	Type          string    `json:"type"`
-	EventSource   string    `json:"eventSource,omitempty"`
-	Severity      float64   `json:"severity"`
-	SeverityLabel string    `json:"severityLabel"`
-	Account       string    `json:"account"`
-	Region        string    `json:"region"`
-	UpdatedAt     time.Time `json:"updatedAt"`
-	Count         int       `json:"count,omitempty"`
-	Sample        bool      `json:"sample,omitempty"`
-	Archived      bool      `json:"archived,omitempty"`
-	Addresses     []string  `json:"addresses,omitempty"`
+	Source        string  `json:"source"`
+	ID            string  `json:"id"`
+	Type          string  `json:"type"`
+	EventSource   string  `json:"eventSource,omitempty"`
+	Severity      float64 `json:"severity"`
+	SeverityLabel string  `json:"severityLabel"`
+	Account       string  `json:"account"`
+	Partition     string  `json:"partition,omitempty"`
+	// Accounts are every place the event named an account (finding.Finding.Accounts).
+	Accounts  []finding.AccountRef `json:"accounts,omitempty"`
+	Region    string               `json:"region"`
+	UpdatedAt time.Time            `json:"updatedAt"`
+	Count     int                  `json:"count,omitempty"`
+	Sample    bool                 `json:"sample,omitempty"`
+	Archived  bool                 `json:"archived,omitempty"`
+	Addresses []string             `json:"addresses,omitempty"`
 	// AddressesOmitted counts the addresses left out of Addresses in a
 	// summary (a notification too large for SNS); the logged record has
 	// them all.
@@ -87,6 +90,8 @@ type Principal struct {
 	RoleName    string `json:"roleName,omitempty"`
 	SessionName string `json:"sessionName,omitempty"`
 	AccessKey   string `json:"accessKey,omitempty"`
+	Account     string `json:"account,omitempty"`
+	Partition   string `json:"partition,omitempty"`
 }
 
 // Step is one plan step and what became of it.
@@ -109,13 +114,14 @@ func New(p plan.Plan, now time.Time) Record {
 		Finding: Finding{
 			Source: string(f.Source), ID: f.ID, Type: f.Type, EventSource: f.EventSource,
 			Severity: f.Severity, SeverityLabel: finding.SeverityLabel(f.Severity),
-			Account: f.Account, Region: f.Region, UpdatedAt: f.UpdatedAt, Count: f.Count,
+			Account: f.Account, Partition: f.Partition, Accounts: f.Accounts, Region: f.Region, UpdatedAt: f.UpdatedAt, Count: f.Count,
 			Sample: f.Sample, Archived: f.Archived,
 		},
 		Principal: Principal{
 			Kind: string(f.Principal.Kind), Type: f.Principal.Type, ARN: f.Principal.ARN,
 			UserName: f.Principal.UserName, RoleName: f.Principal.RoleName,
 			SessionName: f.Principal.SessionName, AccessKey: finding.MaskKey(f.Principal.AccessKeyID),
+			Account: f.Principal.Account, Partition: f.Principal.Partition,
 		},
 		Rule:   p.Rule,
 		DryRun: p.DryRun,

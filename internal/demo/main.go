@@ -15,6 +15,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/emulator"
 	"github.com/autocontain/autocontain/internal/engine"
 	"github.com/autocontain/autocontain/internal/playbook"
@@ -64,7 +67,12 @@ func run(ctx context.Context, dir string, verbose bool, out io.Writer) error {
 	if verbose {
 		logOut = out
 	}
-	eng := engine.New(cfg, pb, slog.New(slog.NewJSONHandler(logOut, nil)), engine.Options{LedgerTable: acct.LedgerTable})
+	// The responder serves the account the credentials reach, as the CLI's apply does.
+	home, err := account.OfCaller(ctx, sts.NewFromConfig(cfg))
+	if err != nil {
+		return err
+	}
+	eng := engine.New(cfg, pb, slog.New(slog.NewJSONHandler(logOut, nil)), engine.Options{LedgerTable: acct.LedgerTable, Home: home})
 	for _, name := range files {
 		raw, err := os.ReadFile(name)
 		if err != nil {

@@ -19,7 +19,7 @@ import (
 // BenchmarkParsePlan measures turning one sample event into a plan: parse,
 // normalize, match the playbook, decide. No AWS call is involved.
 func BenchmarkParsePlan(b *testing.B) {
-	eng := &Engine{Playbook: goldenPlaybook()}
+	eng := &Engine{Playbook: goldenPlaybook(), Home: goldenHome}
 	for _, file := range sampleEvents(b) {
 		raw, err := os.ReadFile(file)
 		if err != nil {

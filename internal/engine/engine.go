@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/finding"
@@ -52,8 +53,12 @@ type Engine struct {
 	Undoer *contain.Undoer
 	// Writer reconciles IP sets from the ledger; set with Ledger.
 	Writer *contain.Reconciler
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Home is the account the responder serves: principals of any other
+	// account or partition are reported, never contained. Zero means
+	// unknown, and then no principal is contained.
+	Home account.Account
+	Log  *slog.Logger
+	Now  func() time.Time
 }
 
 func (e *Engine) now() time.Time {
@@ -69,7 +74,7 @@ func (e *Engine) Plan(raw []byte) (plan.Plan, error) {
 	if err != nil {
 		return plan.Plan{}, err
 	}
-	return plan.Build(f, e.Playbook), nil
+	return plan.BuildWith(f, e.Playbook, plan.Facts{Home: e.Home}), nil
 }
 
 // Run plans and executes one event and logs its audit record. The error is
@@ -87,7 +92,7 @@ func (e *Engine) Run(ctx context.Context, raw []byte) (audit.Record, error) {
 		return e.finish(ctx, e.Executor.Execute(ctx, p), nil)
 	}
 	if e.Ledger == nil {
-		p, err := e.guard(ctx, p, &plan.Facts{})
+		p, err := e.guard(ctx, p, &plan.Facts{Home: e.Home})
 		return e.finish(ctx, e.Executor.Execute(ctx, p), err)
 	}
 	f := p.Finding
@@ -132,7 +137,7 @@ func (e *Engine) guard(ctx context.Context, p plan.Plan, facts *plan.Facts) (pla
 		return p, nil
 	}
 	why, err := e.Guard.Check(ctx, p.Finding.Principal)
-	facts.Protected = why
+	facts.Protected, facts.ProtectionChecked = why, err == nil
 	if err != nil {
 		facts.Unverified = err.Error()
 	}
@@ -144,7 +149,7 @@ func (e *Engine) guard(ctx context.Context, p plan.Plan, facts *plan.Facts) (pla
 // (Commit): three ledger round trips with the claim, on the happy path.
 func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, h ledger.History, tok string) (audit.Record, error) {
 	f := p.Finding
-	facts := plan.Facts{Undone: h.Undone, Blocked: h.Blocked(), Done: h.Done}
+	facts := plan.Facts{Home: e.Home, Undone: h.Undone, Blocked: h.Blocked(), Done: h.Done}
 	p, runErr := e.guard(ctx, plan.BuildWith(f, e.Playbook, facts), &facts)
 	fail := func(err error) (audit.Record, error) {
 		rec := audit.New(p, e.now())

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/playbook"
 )
 
@@ -20,6 +21,10 @@ const (
 	goldenV6    = "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/autocontain-blocklist-v6/1a2b3c4d-5e6f-7081-92a3-b4c5d6e7f809"
 	goldenTopic = "arn:aws:sns:us-east-1:123456789012:autocontain-notifications"
 )
+
+// goldenHome is the account the sample events are about, and the
+// emulator's: the responder serves it.
+var goldenHome = account.Account{Partition: "aws", ID: "123456789012"}
 
 func goldenPlaybook() *playbook.Playbook {
 	pb := playbook.Default()
@@ -45,7 +50,7 @@ func sampleEvents(t testing.TB) []string {
 // Run with -update to rewrite them after a deliberate change, then review
 // the diff.
 func TestGoldenPlans(t *testing.T) {
-	eng := &Engine{Playbook: goldenPlaybook()}
+	eng := &Engine{Playbook: goldenPlaybook(), Home: goldenHome}
 	for _, file := range sampleEvents(t) {
 		name := strings.TrimSuffix(filepath.Base(file), ".json")
 		t.Run(name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/playbook"
@@ -30,6 +31,8 @@ const (
 type Options struct {
 	SelfRoleARN string
 	LedgerTable string
+	// Home is the account the responder serves (see Engine.Home).
+	Home account.Account
 }
 
 // New returns an engine that acts on the account cfg reaches, with the
@@ -41,6 +44,7 @@ func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) 
 	e := &Engine{
 		Playbook: pb,
 		Guard:    &protect.Guard{IAM: iamc, SelfRoleARN: opts.SelfRoleARN, Patterns: pb.Settings.Protect},
+		Home:     opts.Home,
 		Log:      log,
 		Now:      now,
 	}

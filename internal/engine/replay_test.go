@@ -26,7 +26,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func newEngine(cfg aws.Config, acct *sandbox.Account) *Engine {
 	pb := playbook.Default()
 	pb.Settings = acct.Settings(pb.Settings)
-	return New(cfg, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), Options{LedgerTable: acct.LedgerTable})
+	return New(cfg, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), Options{LedgerTable: acct.LedgerTable, Home: goldenHome})
 }
 
 // expect applies to s the effect each acting step of p should have had.

@@ -53,7 +53,7 @@ func (fx *fixture) engine(mutate func(*playbook.Settings)) *Engine {
 	if mutate != nil {
 		mutate(&pb.Settings)
 	}
-	return New(fx.cfg, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), Options{LedgerTable: fx.acct.LedgerTable})
+	return New(fx.cfg, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), Options{LedgerTable: fx.acct.LedgerTable, Home: goldenHome})
 }
 
 func (fx *fixture) state(t testing.TB) sandbox.State {

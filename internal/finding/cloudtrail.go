@@ -38,9 +38,10 @@ type ctIdentity struct {
 	InvokedBy      string `json:"invokedBy"`
 	SessionContext *struct {
 		SessionIssuer *struct {
-			Type     string `json:"type"`
-			ARN      string `json:"arn"`
-			UserName string `json:"userName"`
+			Type      string `json:"type"`
+			ARN       string `json:"arn"`
+			AccountID string `json:"accountId"`
+			UserName  string `json:"userName"`
 		} `json:"sessionIssuer"`
 	} `json:"sessionContext"`
 }
@@ -58,20 +59,43 @@ func parseCloudTrail(env envelope) (Finding, error) {
 	case r.UserIdentity == nil:
 		return Finding{}, errors.New("CloudTrail record: detail.userIdentity is missing")
 	}
+	// Only the service itself sends its CloudTrail events with its own
+	// source (aws.<service>); a custom source with this detail-type is
+	// anyone's PutEvents.
+	if want := EventBridgeSource(r.EventSource); want == "" || env.Source != want {
+		return Finding{}, fmt.Errorf("CloudTrail record of %s from source %q: want %s, the service's own; refused",
+			r.EventSource, env.Source, firstNonEmpty(want, "aws.<service> for a <service>.amazonaws.com event source"))
+	}
+	if err := checkIdentityText(r); err != nil {
+		return Finding{}, fmt.Errorf("CloudTrail record: %w", err)
+	}
 	t, err := parseTime("detail.eventTime", r.EventTime)
 	if err != nil {
 		return Finding{}, fmt.Errorf("CloudTrail record: %w", err)
 	}
+	region := firstNonEmpty(r.AWSRegion, env.Region)
+	pr, refs := cloudTrailPrincipal(r.UserIdentity)
+	// Every place the record names an account is kept: the envelope's
+	// (the bus owner), recipientAccountId (where the call was recorded),
+	// and the principal's own (userIdentity.accountId, its ARN, the
+	// session issuer's ARN). A call from another account's principal is
+	// recorded in this one with that principal's account.
+	all := accountRefs{}
+	all.add("account", env.Account, "")
+	all.add("detail.recipientAccountId", r.RecipientAccountID, "")
+	all = append(all, refs...)
 	f := Finding{
 		Source:      SourceCloudTrail,
 		ID:          firstNonEmpty(r.EventID, env.ID),
 		Type:        r.EventName,
 		EventSource: r.EventSource,
 		Account:     firstNonEmpty(r.RecipientAccountID, env.Account),
-		Region:      firstNonEmpty(r.AWSRegion, env.Region),
+		Partition:   firstNonEmpty(pr.Partition, PartitionOfRegion(region)),
+		Accounts:    all,
+		Region:      region,
 		UpdatedAt:   t,
 		ErrorCode:   r.ErrorCode,
-		Principal:   cloudTrailPrincipal(r.UserIdentity),
+		Principal:   pr,
 	}
 	if f.ID == "" {
 		return Finding{}, errors.New("CloudTrail record: detail.eventID is missing")
@@ -88,9 +112,29 @@ func parseCloudTrail(env envelope) (Finding, error) {
 	return f, nil
 }
 
+// checkIdentityText refuses identity fields that were altered in decoding.
+func checkIdentityText(r ctRecord) error {
+	u := r.UserIdentity
+	const base = "detail.userIdentity."
+	fields := [][2]string{
+		{"detail.recipientAccountId", r.RecipientAccountID}, {"detail.eventSource", r.EventSource},
+		{base + "type", u.Type}, {base + "principalId", u.PrincipalID}, {base + "arn", u.ARN},
+		{base + "accountId", u.AccountID}, {base + "accessKeyId", u.AccessKeyID}, {base + "userName", u.UserName},
+		{base + "invokedBy", u.InvokedBy},
+	}
+	if u.SessionContext != nil && u.SessionContext.SessionIssuer != nil {
+		i := u.SessionContext.SessionIssuer
+		const ib = base + "sessionContext.sessionIssuer."
+		fields = append(fields, [2]string{ib + "type", i.Type}, [2]string{ib + "arn", i.ARN},
+			[2]string{ib + "accountId", i.AccountID}, [2]string{ib + "userName", i.UserName})
+	}
+	return checkText(fields...)
+}
+
 // cloudTrailPrincipal classifies a userIdentity element (CloudTrail User
-// Guide, "CloudTrail userIdentity element").
-func cloudTrailPrincipal(u *ctIdentity) Principal {
+// Guide, "CloudTrail userIdentity element"), and returns the places it
+// names the principal's account.
+func cloudTrailPrincipal(u *ctIdentity) (Principal, accountRefs) {
 	p := Principal{
 		Type:        u.Type,
 		ARN:         u.ARN,
@@ -99,11 +143,18 @@ func cloudTrailPrincipal(u *ctIdentity) Principal {
 		InvokedBy:   u.InvokedBy,
 	}
 	longTerm, temporary := accessKeyKind(u.AccessKeyID)
-	var issuerType, issuerARN, issuerName string
+	var issuerType, issuerARN, issuerAccountID, issuerName string
 	if u.SessionContext != nil && u.SessionContext.SessionIssuer != nil {
 		i := u.SessionContext.SessionIssuer
-		issuerType, issuerARN, issuerName = i.Type, i.ARN, i.UserName
+		issuerType, issuerARN, issuerAccountID, issuerName = i.Type, i.ARN, i.AccountID, i.UserName
 	}
+	var refs accountRefs
+	refs.add("detail.userIdentity.accountId", u.AccountID, "")
+	arnPartition, arnAccount := refs.addARN("detail.userIdentity.arn", u.ARN)
+	issuerPartition, issuerAccount := refs.addARN("detail.userIdentity.sessionContext.sessionIssuer.arn", issuerARN)
+	refs.add("detail.userIdentity.sessionContext.sessionIssuer.accountId", issuerAccountID, "")
+	p.Account = firstNonEmpty(u.AccountID, arnAccount, issuerAccount)
+	p.Partition = firstNonEmpty(arnPartition, issuerPartition)
 	switch u.Type {
 	case "IAMUser":
 		p.UserName = u.UserName
@@ -147,7 +198,7 @@ func cloudTrailPrincipal(u *ctIdentity) Principal {
 		// AWSAccount, IdentityCenterUser, SAMLUser, WebIdentityUser, Unknown, ...
 		p.Kind = KindUnknown
 	}
-	return p
+	return p, refs
 }
 
 // assumedRoleFromARN splits arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION.

@@ -29,8 +29,18 @@ type Finding struct {
 	EventSource string `json:"eventSource,omitempty"`
 	// Severity is GuardDuty's number (1.0–10.0); zero for CloudTrail records, which carry none.
 	Severity float64 `json:"severity"`
-	Account  string  `json:"account"`
-	Region   string  `json:"region"`
+	// Account is the account the finding is about: GuardDuty's
+	// detail.accountId, CloudTrail's recipientAccountId, else the envelope's.
+	Account string `json:"account"`
+	// Partition is the finding's partition (aws, aws-cn, aws-us-gov, ...):
+	// GuardDuty's detail.partition, the partition of the principal's ARN,
+	// else the one the region belongs to; "" when nothing tells it.
+	Partition string `json:"partition,omitempty"`
+	// Accounts lists every place the event names an account, each as it
+	// was written. They are all kept, not reconciled: whether they agree
+	// with each other and with the responder is the planner's decision.
+	Accounts []AccountRef `json:"accounts,omitempty"`
+	Region   string       `json:"region"`
 	// UpdatedAt is GuardDuty's updatedAt, or CloudTrail's eventTime.
 	UpdatedAt time.Time `json:"updatedAt"`
 	Title     string    `json:"title,omitempty"`
@@ -118,6 +128,22 @@ type Principal struct {
 	SessionName string `json:"sessionName,omitempty"`
 	// InvokedBy is the AWS service that made the call, for service principals.
 	InvokedBy string `json:"invokedBy,omitempty"`
+	// Account and Partition are the principal's own: CloudTrail's
+	// userIdentity.accountId or its ARN's; for GuardDuty, the finding's
+	// (the access key is a resource of the finding's account).
+	Account   string `json:"account,omitempty"`
+	Partition string `json:"partition,omitempty"`
+}
+
+// AccountRef is one place an event names an account.
+type AccountRef struct {
+	// Field is the JSON path it was read from: "account" (the envelope),
+	// "detail.accountId", "detail.userIdentity.arn", ...
+	Field string `json:"field"`
+	// Account is the 12-digit id; "" when the field (an ARN) holds none.
+	Account string `json:"account"`
+	// Partition is set when the field tells it (ARNs, detail.partition).
+	Partition string `json:"partition,omitempty"`
 }
 
 // MaskKey returns an access key id with all but its last four characters

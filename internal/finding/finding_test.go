@@ -139,6 +139,10 @@ func TestParseGuardDutyPrincipals(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if tt.want.Kind != KindNone {
+				// The key is a resource of the finding's account and partition.
+				tt.want.Account, tt.want.Partition = "123456789012", "aws"
+			}
 			if !reflect.DeepEqual(f.Principal, tt.want) {
 				t.Errorf("principal\n got %+v\nwant %+v", f.Principal, tt.want)
 			}
@@ -159,7 +163,8 @@ func TestParseGuardDutyFields(t *testing.T) {
 	}
 	want := Finding{
 		Source: SourceGuardDuty, ID: "8ec4112177d98dd3e09397321135caea", Type: "Recon:IAMUser/MaliciousIPCaller",
-		Severity: 7.5, Account: "123456789012", Region: "us-east-1",
+		Severity: 7.5, Account: "123456789012", Partition: "aws", Region: "us-east-1",
+		Accounts:  []AccountRef{{Field: "account", Account: "123456789012"}, {Field: "detail.accountId", Account: "123456789012"}},
 		UpdatedAt: time.Date(2026, 11, 20, 9, 30, 0, 456e6, time.UTC),
 		Title:     "API ListBuckets was invoked from a known malicious IP address.",
 		Count:     12, Archived: true, ResourceType: "AccessKey", ResourceRole: "TARGET",
@@ -279,7 +284,7 @@ func TestParseCloudTrail(t *testing.T) {
 				"accountId": "123456789012", "accessKeyId": "AKIA3EXAMPLEALICE001", "userName": "alice"},
 			sourceIP: "185.220.101.42",
 			want: Principal{Kind: KindIAMUserKey, Type: "IAMUser", ARN: "arn:aws:iam::123456789012:user/alice", PrincipalID: "AIDA1",
-				AccessKeyID: "AKIA3EXAMPLEALICE001", UserName: "alice"},
+				AccessKeyID: "AKIA3EXAMPLEALICE001", UserName: "alice", Account: "123456789012", Partition: "aws"},
 			wantAddrs: addrs("185.220.101.42"),
 		},
 		{
@@ -288,7 +293,7 @@ func TestParseCloudTrail(t *testing.T) {
 				"accessKeyId": "", "userName": "alice"},
 			sourceIP: "2a0b:f4c2:2::1",
 			want: Principal{Kind: KindIAMUserSession, Type: "IAMUser", ARN: "arn:aws:iam::123456789012:user/alice", PrincipalID: "AIDA1",
-				UserName: "alice"},
+				UserName: "alice", Account: "123456789012", Partition: "aws"},
 			wantAddrs: addrs("2a0b:f4c2:2::1"),
 		},
 		{
@@ -298,7 +303,7 @@ func TestParseCloudTrail(t *testing.T) {
 			sourceIP: "AWS Internal",
 			want: Principal{Kind: KindAssumedRole, Type: "AssumedRole", ARN: "arn:aws:sts::123456789012:assumed-role/data-pipeline-role/etl",
 				PrincipalID: "AROA1:etl", AccessKeyID: "ASIA3EXAMPLEPIPE0001", RoleName: "data-pipeline-role",
-				RoleARN: "arn:aws:iam::123456789012:role/service/data-pipeline-role", SessionName: "etl"},
+				RoleARN: "arn:aws:iam::123456789012:role/service/data-pipeline-role", SessionName: "etl", Account: "123456789012", Partition: "aws"},
 		},
 		{
 			name: "assumed_role_from_arn_only",
@@ -306,31 +311,31 @@ func TestParseCloudTrail(t *testing.T) {
 				"accessKeyId": "ASIA3EXAMPLEPIPE0001"},
 			sourceIP: "ec2.amazonaws.com",
 			want: Principal{Kind: KindAssumedRole, Type: "AssumedRole", ARN: "arn:aws:sts::123456789012:assumed-role/data-pipeline-role/etl",
-				PrincipalID: "AROA1:etl", AccessKeyID: "ASIA3EXAMPLEPIPE0001", RoleName: "data-pipeline-role", SessionName: "etl"},
+				PrincipalID: "AROA1:etl", AccessKeyID: "ASIA3EXAMPLEPIPE0001", RoleName: "data-pipeline-role", SessionName: "etl", Account: "123456789012", Partition: "aws"},
 		},
 		{
 			name:     "assumed_role_without_any_role_is_unknown",
 			identity: map[string]any{"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/", "accessKeyId": "ASIA3EXAMPLEPIPE0001"},
-			want:     Principal{Kind: KindUnknown, Type: "AssumedRole", ARN: "arn:aws:sts::123456789012:assumed-role/", AccessKeyID: "ASIA3EXAMPLEPIPE0001"},
+			want:     Principal{Kind: KindUnknown, Type: "AssumedRole", ARN: "arn:aws:sts::123456789012:assumed-role/", AccessKeyID: "ASIA3EXAMPLEPIPE0001", Account: "123456789012", Partition: "aws"},
 		},
 		{
 			name: "federated_user_issued_by_iam_user",
 			identity: map[string]any{"type": "FederatedUser", "principalId": "123456789012:contractor", "arn": "arn:aws:sts::123456789012:federated-user/contractor",
 				"accessKeyId": "ASIA3EXAMPLEFED00001", "sessionContext": issuer("IAMUser", "arn:aws:iam::123456789012:user/ci-deployer", "ci-deployer")},
 			want: Principal{Kind: KindFederated, Type: "FederatedUser", ARN: "arn:aws:sts::123456789012:federated-user/contractor",
-				PrincipalID: "123456789012:contractor", AccessKeyID: "ASIA3EXAMPLEFED00001", UserName: "ci-deployer"},
+				PrincipalID: "123456789012:contractor", AccessKeyID: "ASIA3EXAMPLEFED00001", UserName: "ci-deployer", Account: "123456789012", Partition: "aws"},
 		},
 		{
 			name: "federated_user_issued_by_root_names_no_user",
 			identity: map[string]any{"type": "FederatedUser", "arn": "arn:aws:sts::123456789012:federated-user/x",
 				"accessKeyId": "ASIA3EXAMPLEFED00001", "sessionContext": issuer("Root", "arn:aws:iam::123456789012:root", "")},
-			want: Principal{Kind: KindFederated, Type: "FederatedUser", ARN: "arn:aws:sts::123456789012:federated-user/x", AccessKeyID: "ASIA3EXAMPLEFED00001"},
+			want: Principal{Kind: KindFederated, Type: "FederatedUser", ARN: "arn:aws:sts::123456789012:federated-user/x", AccessKeyID: "ASIA3EXAMPLEFED00001", Account: "123456789012", Partition: "aws"},
 		},
 		{
 			name:      "root",
 			identity:  map[string]any{"type": "Root", "principalId": "123456789012", "arn": "arn:aws:iam::123456789012:root", "accessKeyId": ""},
 			sourceIP:  "80.82.77.139",
-			want:      Principal{Kind: KindRoot, Type: "Root", ARN: "arn:aws:iam::123456789012:root", PrincipalID: "123456789012"},
+			want:      Principal{Kind: KindRoot, Type: "Root", ARN: "arn:aws:iam::123456789012:root", PrincipalID: "123456789012", Account: "123456789012", Partition: "aws"},
 			wantAddrs: addrs("80.82.77.139"),
 		},
 		{
@@ -342,12 +347,12 @@ func TestParseCloudTrail(t *testing.T) {
 		{
 			name:     "identity_center_user_is_unknown",
 			identity: map[string]any{"type": "IdentityCenterUser", "accountId": "123456789012"},
-			want:     Principal{Kind: KindUnknown, Type: "IdentityCenterUser"},
+			want:     Principal{Kind: KindUnknown, Type: "IdentityCenterUser", Account: "123456789012"},
 		},
 		{
 			name:     "aws_account_is_unknown",
 			identity: map[string]any{"type": "AWSAccount", "principalId": "AIDA2", "accountId": "210987654321"},
-			want:     Principal{Kind: KindUnknown, Type: "AWSAccount", PrincipalID: "AIDA2"},
+			want:     Principal{Kind: KindUnknown, Type: "AWSAccount", PrincipalID: "AIDA2", Account: "210987654321"},
 		},
 	}
 	for _, tt := range tests {
@@ -488,6 +493,234 @@ func TestMaskKey(t *testing.T) {
 	} {
 		if got := MaskKey(in); got != want {
 			t.Errorf("MaskKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestParseAccounts: every place an event names an account is kept, with
+// its partition, and derived ARNs carry the finding's partition.
+func TestParseAccounts(t *testing.T) {
+	record := func(identity map[string]any) map[string]any {
+		return map[string]any{
+			"userIdentity": identity, "eventTime": "2026-11-20T11:00:00Z", "eventSource": "cloudtrail.amazonaws.com",
+			"eventName": "StopLogging", "awsRegion": "us-east-1", "eventID": "e1", "recipientAccountId": "123456789012",
+		}
+	}
+	gdWith := func(kv ...any) []byte {
+		d := gdDetail("Recon:IAMUser/TorIPCaller", accessKey("AKIA3EXAMPLEALICE001", "AIDA1", "alice", "IAMUser"), nil)
+		for i := 0; i < len(kv); i += 2 {
+			d[kv[i].(string)] = kv[i+1]
+		}
+		return gdEvent(t, d)
+	}
+	tests := []struct {
+		name          string
+		event         []byte
+		wantAccount   string
+		wantPartition string
+		wantPrincipal [2]string // account, partition
+		wantARN       string
+		wantRefs      []AccountRef
+	}{
+		{
+			name: "guardduty_member_finding_in_administrator_bus", event: gdWith("accountId", "210987654321", "partition", "aws"),
+			wantAccount: "210987654321", wantPartition: "aws", wantPrincipal: [2]string{"210987654321", "aws"},
+			wantARN:  "arn:aws:iam::210987654321:user/alice",
+			wantRefs: []AccountRef{{Field: "account", Account: "123456789012"}, {Field: "detail.accountId", Account: "210987654321", Partition: "aws"}},
+		},
+		{
+			name: "guardduty_govcloud_partition", event: gdWith("partition", "aws-us-gov", "region", "us-gov-west-1"),
+			wantAccount: "123456789012", wantPartition: "aws-us-gov", wantPrincipal: [2]string{"123456789012", "aws-us-gov"},
+			wantARN:  "arn:aws-us-gov:iam::123456789012:user/alice",
+			wantRefs: []AccountRef{{Field: "account", Account: "123456789012"}, {Field: "detail.accountId", Account: "123456789012", Partition: "aws-us-gov"}},
+		},
+		{
+			name: "guardduty_partition_from_china_region", event: envelopeOf(t, "aws.guardduty", DetailTypeGuardDuty, func() map[string]any {
+				d := gdDetail("Recon:IAMUser/TorIPCaller", accessKey("AKIA3EXAMPLEALICE001", "AIDA1", "alice", "IAMUser"), nil)
+				d["region"] = "cn-north-1"
+				return d
+			}()),
+			// The envelope says us-east-1 and wins for Region; the partition comes from it too.
+			wantAccount: "123456789012", wantPartition: "aws", wantPrincipal: [2]string{"123456789012", "aws"},
+			wantARN:  "arn:aws:iam::123456789012:user/alice",
+			wantRefs: []AccountRef{{Field: "account", Account: "123456789012"}, {Field: "detail.accountId", Account: "123456789012"}},
+		},
+		{
+			name: "cloudtrail_principal_of_another_account",
+			event: ctEvent(t, DetailTypeAPICall, record(map[string]any{"type": "IAMUser", "accountId": "210987654321",
+				"arn": "arn:aws:iam::210987654321:user/alice", "accessKeyId": "AKIA3EXAMPLEALICE001", "userName": "alice"})),
+			wantAccount: "123456789012", wantPartition: "aws", wantPrincipal: [2]string{"210987654321", "aws"},
+			wantARN: "arn:aws:iam::210987654321:user/alice",
+			wantRefs: []AccountRef{{Field: "account", Account: "123456789012"}, {Field: "detail.recipientAccountId", Account: "123456789012"},
+				{Field: "detail.userIdentity.accountId", Account: "210987654321"}, {Field: "detail.userIdentity.arn", Account: "210987654321", Partition: "aws"}},
+		},
+		{
+			name: "cloudtrail_arn_and_account_id_disagree",
+			event: ctEvent(t, DetailTypeAPICall, record(map[string]any{"type": "AssumedRole", "accountId": "123456789012",
+				"arn": "arn:aws-cn:sts::210987654321:assumed-role/deploy/s", "accessKeyId": "ASIA3EXAMPLEPIPE0001",
+				"sessionContext": map[string]any{"sessionIssuer": map[string]any{"type": "Role", "arn": "arn:aws-cn:iam::210987654321:role/deploy", "userName": "deploy"}}})),
+			wantAccount: "123456789012", wantPartition: "aws-cn", wantPrincipal: [2]string{"123456789012", "aws-cn"},
+			wantARN: "arn:aws-cn:sts::210987654321:assumed-role/deploy/s",
+			wantRefs: []AccountRef{{Field: "account", Account: "123456789012"}, {Field: "detail.recipientAccountId", Account: "123456789012"},
+				{Field: "detail.userIdentity.accountId", Account: "123456789012"}, {Field: "detail.userIdentity.arn", Account: "210987654321", Partition: "aws-cn"},
+				{Field: "detail.userIdentity.sessionContext.sessionIssuer.arn", Account: "210987654321", Partition: "aws-cn"}},
+		},
+		{
+			name: "cloudtrail_unreadable_arn_is_kept_without_account",
+			event: ctEvent(t, DetailTypeAPICall, record(map[string]any{"type": "IAMUser",
+				"arn": "alice", "accessKeyId": "AKIA3EXAMPLEALICE001", "userName": "alice"})),
+			wantAccount: "123456789012", wantPartition: "aws", wantPrincipal: [2]string{"", ""},
+			wantARN: "alice",
+			wantRefs: []AccountRef{{Field: "account", Account: "123456789012"}, {Field: "detail.recipientAccountId", Account: "123456789012"},
+				{Field: "detail.userIdentity.arn"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse(tt.event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Account != tt.wantAccount || f.Partition != tt.wantPartition {
+				t.Errorf("finding account %q partition %q, want %q %q", f.Account, f.Partition, tt.wantAccount, tt.wantPartition)
+			}
+			if got := [2]string{f.Principal.Account, f.Principal.Partition}; got != tt.wantPrincipal {
+				t.Errorf("principal account, partition = %q, want %q", got, tt.wantPrincipal)
+			}
+			if f.Principal.ARN != tt.wantARN {
+				t.Errorf("principal ARN %q, want %q", f.Principal.ARN, tt.wantARN)
+			}
+			if !reflect.DeepEqual(f.Accounts, tt.wantRefs) {
+				t.Errorf("accounts\n got %+v\nwant %+v", f.Accounts, tt.wantRefs)
+			}
+		})
+	}
+}
+
+// TestParseRefusesForeignSources: only the service itself can send its
+// findings and CloudTrail records (the aws. prefix is reserved for AWS).
+func TestParseRefusesForeignSources(t *testing.T) {
+	ct := func(eventSource string) map[string]any {
+		return map[string]any{"eventName": "StopLogging", "eventSource": eventSource, "eventTime": "2026-11-20T11:00:00Z",
+			"eventID": "e1", "userIdentity": map[string]any{"type": "Root", "arn": "arn:aws:iam::123456789012:root"}}
+	}
+	gd := gdDetail("Recon:IAMUser/TorIPCaller", accessKey("AKIA3EXAMPLEALICE001", "p", "alice", "IAMUser"), nil)
+	tests := []struct {
+		name    string
+		event   []byte
+		wantErr string // "" accepted
+	}{
+		{"guardduty_from_custom_source", envelopeOf(t, "custom.guardduty", DetailTypeGuardDuty, gd), `source "custom.guardduty": only aws.guardduty`},
+		{"guardduty_from_cloudtrail_source", envelopeOf(t, "aws.cloudtrail", DetailTypeGuardDuty, gd), "only aws.guardduty"},
+		{"cloudtrail_from_custom_source", envelopeOf(t, "my.app", DetailTypeAPICall, ct("cloudtrail.amazonaws.com")), `want aws.cloudtrail`},
+		{"cloudtrail_from_other_service_source", envelopeOf(t, "aws.iam", DetailTypeAPICall, ct("cloudtrail.amazonaws.com")), `want aws.cloudtrail`},
+		{"iam_event_from_aws_iam", envelopeOf(t, "aws.iam", DetailTypeAPICall, ct("iam.amazonaws.com")), ""},
+		{"console_sign_in_from_aws_signin", envelopeOf(t, "aws.signin", DetailTypeConsoleSignIn, ct("signin.amazonaws.com")), ""},
+		{"console_sign_in_from_aws_cloudtrail", envelopeOf(t, "aws.cloudtrail", DetailTypeConsoleSignIn, ct("signin.amazonaws.com")), "want aws.signin"},
+		{"event_source_not_an_aws_service", envelopeOf(t, "aws.evil", DetailTypeAPICall, ct("evil.example.com")), "aws.<service>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(tt.event)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("Parse error = %v, want one containing %q", err, tt.wantErr)
+			case tt.wantErr != "" && errors.Is(err, ErrUnsupported):
+				t.Errorf("a spoofed source is marked unsupported (ignorable): %v", err)
+			}
+		})
+	}
+}
+
+// TestParseRefusesAmbiguousKeys: a repeated key, or keys that differ only
+// in case (encoding/json matches field names case-insensitively, the last
+// one winning), would let an event say two things at once.
+func TestParseRefusesAmbiguousKeys(t *testing.T) {
+	valid := string(gdEvent(t, gdDetail("Recon:IAMUser/TorIPCaller", accessKey("AKIA3EXAMPLEALICE001", "p", "alice", "IAMUser"), apiCall("185.220.101.42", ""))))
+	if _, err := Parse([]byte(valid)); err != nil {
+		t.Fatal(err)
+	}
+	replace := func(old, new string) []byte {
+		if !strings.Contains(valid, old) {
+			t.Fatalf("%q not in %s", old, valid)
+		}
+		return []byte(strings.Replace(valid, old, new, 1))
+	}
+	tests := []struct {
+		name    string
+		event   []byte
+		wantErr string
+	}{
+		{"duplicate_envelope_source", replace(`"source":"aws.guardduty"`, `"source":"aws.guardduty","source":"custom"`), `key "source" appears twice in the event`},
+		{"duplicate_account_id", replace(`"accountId":"123456789012"`, `"accountId":"123456789012","accountId":"210987654321"`), `key "accountId" appears twice in detail`},
+		{"case_folded_account_id", replace(`"accountId":"123456789012"`, `"accountId":"123456789012","AccountID":"210987654321"`), `keys "accountId" and "AccountID" in detail differ only in case`},
+		{"case_folded_user_name_deep", replace(`"userName":"alice"`, `"userName":"alice","USERNAME":"bob"`), `in detail.resource.accessKeyDetails differ only in case`},
+		{"kelvin_sign_folds_to_k", replace(`"accessKeyId":"AKIA3EXAMPLEALICE001"`, `"accessKeyId":"AKIA3EXAMPLEALICE001","access\u212aeyId":"AKIA3EXAMPLEBOB00001"`), "differ only in case"},
+		{"duplicate_inside_array", replace(`"action":{`, `"action":{"list":[{"a":1,"a":2}],`), `appears twice in detail.service.action.list[0]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(tt.event)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Parse error = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestParseRefusesInvalidUTF8: encoding/json would replace invalid bytes and
+// lone surrogates with U+FFFD, so two different names would read the same.
+func TestParseRefusesInvalidUTF8(t *testing.T) {
+	valid := string(gdEvent(t, gdDetail("Recon:IAMUser/TorIPCaller", accessKey("AKIA3EXAMPLEALICE001", "p", "alice", "IAMUser"), nil)))
+	ctValid := string(ctEvent(t, DetailTypeAPICall, map[string]any{"eventName": "StopLogging", "eventSource": "cloudtrail.amazonaws.com",
+		"eventTime": "2026-11-20T11:00:00Z", "eventID": "e1", "userIdentity": map[string]any{"type": "AssumedRole",
+			"arn": "arn:aws:sts::123456789012:assumed-role/deploy/s", "accessKeyId": "ASIA3EXAMPLEPIPE0001",
+			"sessionContext": map[string]any{"sessionIssuer": map[string]any{"type": "Role", "arn": "arn:aws:iam::123456789012:role/deploy", "userName": "deploy"}}}}))
+	tests := []struct {
+		name    string
+		event   string
+		wantErr string
+	}{
+		{"invalid_byte_in_user_name", strings.Replace(valid, `"alice"`, "\"ali\xffce\"", 1), "not valid UTF-8"},
+		{"invalid_byte_anywhere", strings.Replace(valid, `"schemaVersion":"2.0"`, "\"schemaVersion\":\"2.\xc0\"", 1), "not valid UTF-8"},
+		{"lone_surrogate_in_user_name", strings.Replace(valid, `"alice"`, `"ali\ud800ce"`, 1), "detail.resource.accessKeyDetails.userName"},
+		{"replacement_char_in_account", strings.Replace(valid, `"accountId":"123456789012"`, `"accountId":"12345678901\ufffd"`, 1), "detail.accountId"},
+		{"lone_surrogate_in_role_name", strings.Replace(ctValid, `"userName":"deploy"`, `"userName":"dep\udfffloy"`, 1), "sessionIssuer.userName"},
+		{"lone_surrogate_in_arn", strings.Replace(ctValid, `assumed-role/deploy/s`, `assumed-role/deploy/\ud834`, 1), "detail.userIdentity.arn"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.event == valid || tt.event == ctValid {
+				t.Fatal("the replacement did not apply")
+			}
+			_, err := Parse([]byte(tt.event))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Parse error = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestEventBridgeSource(t *testing.T) {
+	for in, want := range map[string]string{
+		"cloudtrail.amazonaws.com": "aws.cloudtrail", "signin.amazonaws.com": "aws.signin", "iam.amazonaws.com": "aws.iam",
+		"monitoring.amazonaws.com": "aws.monitoring", "evil.example.com": "", ".amazonaws.com": "", "": "",
+	} {
+		if got := EventBridgeSource(in); got != want {
+			t.Errorf("EventBridgeSource(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestPartitionOfRegion(t *testing.T) {
+	for in, want := range map[string]string{
+		"us-east-1": "aws", "eu-west-3": "aws", "us-gov-west-1": "aws-us-gov", "cn-northwest-1": "aws-cn",
+		"us-iso-east-1": "aws-iso", "us-isob-east-1": "aws-iso-b", "eusc-de-east-1": "aws-eusc", "mars-1": "", "": "",
+	} {
+		if got := PartitionOfRegion(in); got != want {
+			t.Errorf("PartitionOfRegion(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

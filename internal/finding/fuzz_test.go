@@ -3,7 +3,9 @@ package finding
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzParse checks that no input makes Parse panic, and that what it
@@ -22,6 +24,8 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(`{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{"additionalInfo":{"value":"{\"value\":\"{}\"}"}}}`))
 	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"source":"aws.guardduty","source":"x","detail-type":"GuardDuty Finding","detail":{}}`))
+	f.Add([]byte(`{"source":"aws.iam","detail-type":"AWS API Call via CloudTrail","detail":{"eventSource":"iam.amazonaws.com","eventName":"X","eventTime":"2026-11-20T11:00:00Z","eventID":"e","userIdentity":{"type":"IAMUser","userName":"a\ud800","UserName":"b"}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := Parse(data)
 		if err != nil {
@@ -45,6 +49,15 @@ func FuzzParse(f *testing.F) {
 		}
 		if got.Principal.Kind == "" {
 			t.Fatal("principal has no kind")
+		}
+		pr := got.Principal
+		for _, s := range []string{pr.UserName, pr.RoleName, pr.ARN, pr.RoleARN, pr.AccessKeyID, pr.PrincipalID, pr.Account, got.Account} {
+			if !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) {
+				t.Fatalf("accepted an identity field %q that is not clean UTF-8", s)
+			}
+		}
+		if got.Source == SourceCloudTrail && EventBridgeSource(got.EventSource) == "" {
+			t.Fatalf("accepted a CloudTrail record from event source %q", got.EventSource)
 		}
 	})
 }

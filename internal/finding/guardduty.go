@@ -15,6 +15,7 @@ import (
 type gdFinding struct {
 	ID        string   `json:"id"`
 	AccountID string   `json:"accountId"`
+	Partition string   `json:"partition"`
 	Region    string   `json:"region"`
 	Type      string   `json:"type"`
 	Severity  *float64 `json:"severity"`
@@ -68,12 +69,31 @@ func parseGuardDuty(env envelope) (Finding, error) {
 	if err := json.Unmarshal(env.Detail, &d); err != nil {
 		return Finding{}, fmt.Errorf("GuardDuty finding: %w", describe(prefixField(err, "detail")))
 	}
+	if k := d.Resource.AccessKeyDetails; k != nil {
+		const base = "detail.resource.accessKeyDetails."
+		if err := checkText([2]string{base + "accessKeyId", k.AccessKeyID}, [2]string{base + "principalId", k.PrincipalID},
+			[2]string{base + "userName", k.UserName}, [2]string{base + "userType", k.UserType}); err != nil {
+			return Finding{}, fmt.Errorf("GuardDuty finding: %w", err)
+		}
+	}
+	if err := checkText([2]string{"detail.accountId", d.AccountID}, [2]string{"detail.partition", d.Partition}); err != nil {
+		return Finding{}, fmt.Errorf("GuardDuty finding: %w", err)
+	}
+	region := firstNonEmpty(env.Region, d.Region)
+	// The envelope's account is the bus's owner: a GuardDuty administrator
+	// receives its members' findings with its own account there and the
+	// member's in detail.accountId. Both are kept for the planner.
+	var refs accountRefs
+	refs.add("account", env.Account, "")
+	refs.add("detail.accountId", d.AccountID, d.Partition)
 	f := Finding{
 		Source:       SourceGuardDuty,
 		ID:           d.ID,
 		Type:         d.Type,
 		Account:      firstNonEmpty(d.AccountID, env.Account),
-		Region:       firstNonEmpty(env.Region, d.Region),
+		Partition:    firstNonEmpty(d.Partition, PartitionOfRegion(region)),
+		Accounts:     refs,
+		Region:       region,
 		Title:        d.Title,
 		Count:        d.Service.Count,
 		Archived:     d.Service.Archived,
@@ -97,7 +117,7 @@ func parseGuardDuty(env envelope) (Finding, error) {
 		return Finding{}, fmt.Errorf("GuardDuty finding: %w", err)
 	}
 	f.UpdatedAt = t
-	f.Principal = guardDutyPrincipal(d.Resource.AccessKeyDetails, f.Account)
+	f.Principal = guardDutyPrincipal(d.Resource.AccessKeyDetails, f.Partition, f.Account)
 	if f.Addresses, err = guardDutyAddresses(d.Service.Action); err != nil {
 		return Finding{}, fmt.Errorf("GuardDuty finding: %w", err)
 	}
@@ -156,7 +176,10 @@ func guardDutyAddresses(a gdAction) ([]netip.Addr, error) {
 // guardDutyPrincipal classifies resource.accessKeyDetails. GuardDuty gives
 // userType IAMUser, AssumedRole (userName is the role's name, principalId
 // AROA...:session), Root, FederatedUser or AWSService.
-func guardDutyPrincipal(k *accessKeyDetails, account string) Principal {
+//
+// The access key is a resource of the finding's account, so the principal's
+// account and partition are the finding's.
+func guardDutyPrincipal(k *accessKeyDetails, partition, account string) Principal {
 	if k == nil {
 		return Principal{Kind: KindNone}
 	}
@@ -164,12 +187,14 @@ func guardDutyPrincipal(k *accessKeyDetails, account string) Principal {
 		Type:        k.UserType,
 		PrincipalID: k.PrincipalID,
 		AccessKeyID: k.AccessKeyID,
+		Account:     account,
+		Partition:   partition,
 	}
 	longTerm, temporary := accessKeyKind(k.AccessKeyID)
 	switch k.UserType {
 	case "IAMUser":
 		p.UserName = k.UserName
-		p.ARN = iamARN(account, "user", k.UserName)
+		p.ARN = iamARN(partition, account, "user", k.UserName)
 		switch {
 		case k.UserName == "":
 			p.Kind = KindUnknown
@@ -192,7 +217,7 @@ func guardDutyPrincipal(k *accessKeyDetails, account string) Principal {
 		}
 	case "Root":
 		p.Kind = KindRoot
-		p.ARN = rootARN(account)
+		p.ARN = rootARN(partition, account)
 	case "FederatedUser":
 		// GuardDuty does not say which IAM user minted the federation token.
 		p.Kind = KindFederated
@@ -248,16 +273,18 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
-func iamARN(account, kind, name string) string {
-	if account == "" || name == "" {
+// iamARN derives a user's or role's ARN; "" when the partition, the
+// account or the name is unknown (no ARN is better than a wrong one).
+func iamARN(partition, account, kind, name string) string {
+	if partition == "" || account == "" || name == "" {
 		return ""
 	}
-	return "arn:aws:iam::" + account + ":" + kind + "/" + name
+	return "arn:" + partition + ":iam::" + account + ":" + kind + "/" + name
 }
 
-func rootARN(account string) string {
-	if account == "" {
+func rootARN(partition, account string) string {
+	if partition == "" || account == "" {
 		return ""
 	}
-	return "arn:aws:iam::" + account + ":root"
+	return "arn:" + partition + ":iam::" + account + ":root"
 }

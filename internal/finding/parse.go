@@ -21,6 +21,9 @@ const (
 	DetailTypeConsoleSignIn = "AWS Console Sign In via CloudTrail"
 )
 
+// SourceGuardDutyEvents is the EventBridge source of GuardDuty findings.
+const SourceGuardDutyEvents = "aws.guardduty"
+
 // ErrUnsupported is wrapped by Parse's error for well-formed events that are
 // not a GuardDuty finding or a CloudTrail record.
 var ErrUnsupported = errors.New("unsupported event")
@@ -50,6 +53,9 @@ func Parse(raw []byte) (Finding, error) {
 	if raw[0] != '{' {
 		return Finding{}, errors.New("event is not a JSON object")
 	}
+	if err := checkRaw(raw); err != nil {
+		return Finding{}, err
+	}
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return Finding{}, fmt.Errorf("event is not a valid EventBridge envelope: %w", describe(err))
@@ -63,8 +69,17 @@ func Parse(raw []byte) (Finding, error) {
 	if !isObject(env.Detail) {
 		return Finding{}, fmt.Errorf("event %q from %s has no \"detail\" object", env.DetailType, env.Source)
 	}
+	if err := checkText([2]string{"account", env.Account}); err != nil {
+		return Finding{}, err
+	}
 	switch {
-	case env.Source == "aws.guardduty" && env.DetailType == DetailTypeGuardDuty:
+	case env.DetailType == DetailTypeGuardDuty:
+		// Anyone allowed to PutEvents on the bus can send any detail-type;
+		// only GuardDuty can send source aws.guardduty (EventBridge User
+		// Guide: the aws. prefix is reserved for AWS services).
+		if env.Source != SourceGuardDutyEvents {
+			return Finding{}, fmt.Errorf("a %q event from source %q: only %s sends them; refused", env.DetailType, env.Source, SourceGuardDutyEvents)
+		}
 		return parseGuardDuty(env)
 	case env.DetailType == DetailTypeAPICall, env.DetailType == DetailTypeConsoleSignIn:
 		return parseCloudTrail(env)

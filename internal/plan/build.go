@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/playbook"
 )
@@ -14,6 +15,13 @@ import (
 // Facts are what was learned about the principal from the account before
 // planning (see package protect). The zero value means nothing was checked.
 type Facts struct {
+	// Home is the account the responder serves. A principal is contained
+	// only when the finding, the principal and the partition are all
+	// Home's; when Home is unknown, no principal is contained.
+	Home account.Account
+	// ProtectionChecked: the principal's protect tag and path were read
+	// (package protect). A dry run does not read them, and says so.
+	ProtectionChecked bool
 	// Protected says why the principal is exempt from containment; "" when it is not.
 	Protected string
 	// Unverified says why protection could not be checked; the principal is
@@ -37,6 +45,10 @@ type Facts struct {
 func Build(f finding.Finding, pb *playbook.Playbook) Plan {
 	return BuildWith(f, pb, Facts{})
 }
+
+// ProtectionCheck is what the step that notes an unchecked protection
+// names as skipped.
+const ProtectionCheck = "protection-check"
 
 // BuildWith is Build with facts learned from the account.
 func BuildWith(f finding.Finding, pb *playbook.Playbook, facts Facts) Plan {
@@ -74,6 +86,12 @@ func BuildWith(f finding.Finding, pb *playbook.Playbook, facts Facts) Plan {
 				p.skip(action, principalTarget(f.Principal), "already done for this finding at "+at.UTC().Format(time.RFC3339))
 			} else if !principalDone {
 				p.principalStep(action, f.Principal)
+			}
+			if p.DryRun && !facts.ProtectionChecked && !principalDone && action == lastPrincipalAction(rule) && p.containsPrincipal() {
+				// A dry run reads nothing from the account, so a principal a
+				// real run would skip for its tag or path is planned here.
+				p.skip(ProtectionCheck, principalTarget(f.Principal),
+					"dry run: the principal's protect tag ("+protectTag+") and path were not read; a real run may leave it alone")
 			}
 		case playbook.ActionBlockIP:
 			p.blockSteps(f, pb, facts.Blocked)
@@ -117,12 +135,46 @@ func noRuleReason(f finding.Finding, pb *playbook.Playbook) string {
 	return fmt.Sprintf("no playbook rule matches %s %s by a principal of kind %s", f.Source, what, f.Principal.Kind)
 }
 
+// containsPrincipal reports whether a step so far changes a principal.
+func (p *Plan) containsPrincipal() bool {
+	return slices.ContainsFunc(p.Steps, func(s Step) bool { return slices.Contains(playbook.PrincipalActions, s.Action) })
+}
+
+// protectTag is the tag that exempts a principal (package protect).
+const protectTag = "autocontain:protected"
+
+// lastPrincipalAction is the last of rule's principal actions, after which
+// a dry run notes what it did not check.
+func lastPrincipalAction(rule playbook.Rule) string {
+	last := ""
+	for _, a := range playbook.PrincipalActions {
+		if rule.Has(a) {
+			last = a
+		}
+	}
+	return last
+}
+
 // principalGate adds the one step that stops every principal action, if
-// there is one: the principal is protected, or is of a kind that cannot be
-// contained. It reports whether it stopped them.
+// there is one: the finding names no principal, the principal is outside
+// the responder's account or partition, is protected, or is of a kind that
+// cannot be contained. It reports whether it stopped them.
 func (p *Plan) principalGate(pr finding.Principal, pb *playbook.Playbook, facts Facts) bool {
 	t := principalTarget(pr)
-	if pat, ok := pb.Protected(principalARNs(pr, p.Finding.Account)...); ok {
+	if pr.Kind == finding.KindNone {
+		p.skip(SkippedPrincipal, Target{Kind: TargetNone}, "the finding names no principal")
+		return true
+	}
+	if d := (account.Single{Home: facts.Home}).Reach(p.Finding); !d.OK {
+		why := d.Reason + "; a human must act in that account (addresses are still blocked)"
+		if d.Unchecked {
+			why = d.Reason + ": not contained, to be safe (addresses are still blocked)"
+		}
+		p.Steps = append(p.Steps, Step{Action: ActionReport, Target: t, Reason: why})
+		return true
+	}
+	partition := firstNonEmpty(p.Finding.Partition, facts.Home.Partition)
+	if pat, ok := pb.Protected(principalARNs(pr, partition, p.Finding.Account)...); ok {
 		p.skip(SkippedPrincipal, t, fmt.Sprintf("the principal is protected by %q (settings.protect); a human must decide", pat))
 		return true
 	}
@@ -142,9 +194,6 @@ func (p *Plan) principalGate(pr finding.Principal, pb *playbook.Playbook, facts 
 	}
 	var why string
 	switch pr.Kind {
-	case finding.KindNone:
-		p.skip(SkippedPrincipal, Target{Kind: TargetNone}, "the finding names no principal")
-		return true
 	case finding.KindRoot:
 		why = "the root user cannot be restricted by IAM policies, nor can its temporary credentials " +
 			"(IAM User Guide, \"Disabling permissions for temporary security credentials\"): " +
@@ -268,16 +317,16 @@ func principalTarget(pr finding.Principal) Target {
 }
 
 // principalARNs lists the ARNs a protect pattern is matched against: the
-// principal's own and those of the user or role behind it. GuardDuty gives
-// names without paths, so derived ARNs have none.
-func principalARNs(pr finding.Principal, account string) []string {
+// principal's own and those of the user or role behind it, in the given
+// partition. GuardDuty gives names without paths, so derived ARNs have none.
+func principalARNs(pr finding.Principal, partition, account string) []string {
 	arns := []string{pr.ARN, pr.RoleARN}
-	if account != "" {
+	if account != "" && partition != "" {
 		if pr.UserName != "" {
-			arns = append(arns, "arn:aws:iam::"+account+":user/"+pr.UserName)
+			arns = append(arns, "arn:"+partition+":iam::"+account+":user/"+pr.UserName)
 		}
 		if pr.RoleName != "" {
-			arns = append(arns, "arn:aws:iam::"+account+":role/"+pr.RoleName)
+			arns = append(arns, "arn:"+partition+":iam::"+account+":role/"+pr.RoleName)
 		}
 	}
 	return slices.DeleteFunc(arns, func(s string) bool { return s == "" })

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/playbook"
 )
@@ -250,7 +251,7 @@ func TestBuild(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := Build(tt.f, testPlaybook(t, tt.mutate))
+			p := build(tt.f, testPlaybook(t, tt.mutate))
 			if got := briefs(p); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("steps\n got %q\nwant %q", got, tt.want)
 			}
@@ -276,20 +277,30 @@ func TestBuild(t *testing.T) {
 func TestBuildDryRunAndCloudTrail(t *testing.T) {
 	pb := testPlaybook(t, func(s *playbook.Settings) { s.DryRun = true })
 	f := finding.Finding{Source: finding.SourceCloudTrail, ID: "e1", Type: "StopLogging", EventSource: "cloudtrail.amazonaws.com",
-		Principal: alice, Addresses: []netip.Addr{netip.MustParseAddr("185.220.101.42")}}
-	p := Build(f, pb)
+		Account: "123456789012", Principal: alice, Addresses: []netip.Addr{netip.MustParseAddr("185.220.101.42")}}
+	p := build(f, pb)
 	if !p.DryRun || p.Rule != "audit-trail-tampering" {
 		t.Fatalf("dry run %v rule %q", p.DryRun, p.Rule)
 	}
-	want := []brief{{"deactivate-key", "", "key AKIA…E001 of user alice"}, {"revoke-sessions", "", "user alice"}, {"notify", "", "topic autocontain"}}
+	// A dry run reads nothing from the account: it says that a real run
+	// may leave the principal alone for its protect tag.
+	want := []brief{{"deactivate-key", "", "key AKIA…E001 of user alice"}, {"revoke-sessions", "", "user alice"},
+		{"skip", ProtectionCheck, "principal alice"}, {"notify", "", "topic autocontain"}}
 	if got := briefs(p); !reflect.DeepEqual(got, want) {
 		t.Errorf("steps\n got %q\nwant %q", got, want)
+	}
+	if r := p.Steps[2].Reason; !strings.Contains(r, "autocontain:protected") || !strings.Contains(r, "not read") {
+		t.Errorf("the dry-run note says %q", r)
+	}
+	// Once protection was read, the note goes.
+	if got := briefs(BuildWith(f, pb, Facts{Home: testHome, ProtectionChecked: true})); len(got) != 3 {
+		t.Errorf("with protection checked: %q", got)
 	}
 	var b bytes.Buffer
 	if err := p.WriteTable(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"dry run", "audit-trail-tampering", "cloudtrail.amazonaws.com StopLogging", "key=AKIA…E001", "185.220.101.42"} {
+	for _, s := range []string{"dry run", "audit-trail-tampering", "skip protection-check", "cloudtrail.amazonaws.com StopLogging", "key=AKIA…E001", "185.220.101.42"} {
 		if !strings.Contains(b.String(), s) {
 			t.Errorf("table lacks %q:\n%s", s, b.String())
 		}
@@ -297,6 +308,14 @@ func TestBuildDryRunAndCloudTrail(t *testing.T) {
 	if strings.Contains(b.String(), "AKIA3EXAMPLEALICE001") {
 		t.Error("table shows an unmasked key")
 	}
+}
+
+// testHome is the account the tests' responder serves.
+var testHome = account.Account{Partition: "aws", ID: "123456789012"}
+
+// build plans as the responder of testHome.
+func build(f finding.Finding, pb *playbook.Playbook) Plan {
+	return BuildWith(f, pb, Facts{Home: testHome})
 }
 
 func jsonOf(p *playbook.Playbook) ([]byte, error) { return json.Marshal(p) }

@@ -20,6 +20,9 @@ func (p Plan) WriteTable(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, "event     %s %s\n", f.EventSource, f.Type)
 	}
+	if f.Account != "" || f.Partition != "" {
+		fmt.Fprintf(&b, "account   %s\n", strings.TrimSpace(f.Account+" ("+firstNonEmpty(f.Partition, "partition unknown")+")"))
+	}
 	fmt.Fprintf(&b, "principal %s\n", describePrincipal(f.Principal))
 	if len(f.Addresses) > 0 {
 		as := make([]string, len(f.Addresses))

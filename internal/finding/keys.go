@@ -1,0 +1,145 @@
+package finding
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// checkRaw refuses what encoding/json would silently smooth over, so that
+// nothing in the event can steer a decision unseen:
+//   - bytes that are not UTF-8 (encoding/json replaces them with U+FFFD, so
+//     two different user names could decode to the same string);
+//   - a key repeated in one object (encoding/json keeps the last);
+//   - two keys of one object that differ only in case (encoding/json matches
+//     struct fields case-insensitively, so "userName" and "USERNAME" would
+//     both fill one field, the later winning).
+//
+// It looks at every object at any depth. Syntax errors are left to the
+// decoder that follows, which names them better.
+func checkRaw(raw []byte) error {
+	if !utf8.Valid(raw) {
+		i := 0
+		for i < len(raw) {
+			r, size := utf8.DecodeRune(raw[i:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			i += size
+		}
+		return fmt.Errorf("event is not valid UTF-8 (byte %d): refused, as its strings would be altered when read", i)
+	}
+	type frame struct {
+		object  bool
+		path    string
+		wantKey bool
+		key     string
+		index   int
+		keys    map[string]string // folded key -> key as written
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var stack []*frame
+	// valueDone moves the enclosing container past one value.
+	valueDone := func() {
+		if len(stack) == 0 {
+			return
+		}
+		top := stack[len(stack)-1]
+		if top.object {
+			top.wantKey = true
+		} else {
+			top.index++
+		}
+	}
+	childPath := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		top := stack[len(stack)-1]
+		if top.object {
+			if top.path == "" {
+				return top.key
+			}
+			return top.path + "." + top.key
+		}
+		return top.path + "[" + strconv.Itoa(top.index) + "]"
+	}
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return nil // the decoder reports it
+		}
+		if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].wantKey {
+			top := stack[n-1]
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:n-1]
+				valueDone()
+				continue
+			}
+			key, _ := tok.(string)
+			where := "the event"
+			if top.path != "" {
+				where = top.path
+			}
+			folded := foldKey(key)
+			if prev, dup := top.keys[folded]; dup {
+				if prev == key {
+					return fmt.Errorf("key %q appears twice in %s: refused, as only one of them would be read", key, where)
+				}
+				return fmt.Errorf("keys %q and %q in %s differ only in case: refused, as either could be read for the other", prev, key, where)
+			}
+			top.keys[folded] = key
+			top.key, top.wantKey = key, false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, path: childPath(), wantKey: true, keys: map[string]string{}})
+		case json.Delim('['):
+			stack = append(stack, &frame{path: childPath()})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
+}
+
+// foldKey maps s to one representative of its case-folding class, the way
+// encoding/json compares field names (Unicode simple folding, so "K" and
+// the Kelvin sign are one key).
+func foldKey(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		min := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < min {
+				min = f
+			}
+		}
+		b.WriteRune(min)
+	}
+	return b.String()
+}
+
+// checkText refuses a decoded identity field that holds U+FFFD: either the
+// event carried it, or a lone surrogate escape was replaced by it. No IAM
+// name, ARN, key id or account id can contain it.
+func checkText(fields ...[2]string) error {
+	for _, f := range fields {
+		if strings.ContainsRune(f[1], utf8.RuneError) {
+			return fmt.Errorf("%s %q holds an invalid character (U+FFFD, or a lone surrogate escape): refused", f[0], f[1])
+		}
+	}
+	return nil
+}

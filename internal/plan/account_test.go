@@ -1,0 +1,107 @@
+package plan
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/autocontain/autocontain/internal/account"
+	"github.com/autocontain/autocontain/internal/finding"
+	"github.com/autocontain/autocontain/internal/playbook"
+)
+
+// sampleEvent reads events/NAME with each old string replaced by new once.
+func sampleEvent(t *testing.T, name string, replace ...string) finding.Finding {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(raw)
+	for i := 0; i < len(replace); i += 2 {
+		if !strings.Contains(s, replace[i]) {
+			t.Fatalf("%s lacks %q", name, replace[i])
+		}
+		s = strings.Replace(s, replace[i], replace[i+1], 1)
+	}
+	f, err := finding.Parse([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestPrincipalOutsideHomeIsReported: the same user or role name exists in
+// every account (StackSet roles, OrganizationAccountAccessRole), so a
+// finding about another account's or partition's principal must never
+// contain the same-named one here. It is reported, naming both accounts;
+// its addresses are still blocked.
+func TestPrincipalOutsideHomeIsReported(t *testing.T) {
+	const (
+		gdFile = "guardduty-maliciousipcaller-custom-akia.json"
+		ctFile = "cloudtrail-stoplogging-iamuser.json"
+		rlFile = "cloudtrail-assumedrole-deletedetector.json"
+	)
+	home := account.Account{Partition: "aws", ID: "123456789012"}
+	tests := []struct {
+		name  string
+		f     finding.Finding
+		home  account.Account
+		names []string // the reason names these
+	}{
+		{"guardduty_member_account", sampleEvent(t, gdFile, `"accountId": "123456789012"`, `"accountId": "210987654321"`),
+			home, []string{"detail.accountId names account 210987654321", "serves account 123456789012 (aws)"}},
+		{"guardduty_envelope_of_another_account", sampleEvent(t, gdFile, `"account": "123456789012"`, `"account": "210987654321"`),
+			home, []string{"account names account 210987654321"}},
+		{"guardduty_govcloud_partition", sampleEvent(t, gdFile, `"partition": "aws"`, `"partition": "aws-us-gov"`),
+			home, []string{"aws-us-gov", "(aws)"}},
+		{"cloudtrail_user_identity_account", sampleEvent(t, ctFile, `"accountId": "123456789012"`, `"accountId": "210987654321"`),
+			home, []string{"detail.userIdentity.accountId names account 210987654321"}},
+		{"cloudtrail_principal_arn_account", sampleEvent(t, ctFile, `"arn": "arn:aws:iam::123456789012:user/alice"`, `"arn": "arn:aws:iam::210987654321:user/alice"`),
+			home, []string{"detail.userIdentity.arn names account 210987654321 (aws)"}},
+		{"cloudtrail_session_issuer_account", sampleEvent(t, rlFile, `"arn": "arn:aws:iam::123456789012:role/data-pipeline-role"`, `"arn": "arn:aws:iam::210987654321:role/data-pipeline-role"`),
+			home, []string{"sessionIssuer.arn names account 210987654321"}},
+		{"cloudtrail_govcloud_arn", sampleEvent(t, ctFile, `"arn": "arn:aws:iam::123456789012:user/alice"`, `"arn": "arn:aws-us-gov:iam::123456789012:user/alice"`),
+			home, []string{"detail.userIdentity.arn names account 123456789012 (aws-us-gov)"}},
+		{"cloudtrail_china_arn", sampleEvent(t, rlFile, `"arn": "arn:aws:sts::123456789012:assumed-role/`, `"arn": "arn:aws-cn:sts::123456789012:assumed-role/`),
+			home, []string{"(aws-cn)"}},
+		{"responder_in_govcloud_finding_in_aws", sampleEvent(t, gdFile),
+			account.Account{Partition: "aws-us-gov", ID: "123456789012"}, []string{"account 123456789012 (aws)", "serves account 123456789012 (aws-us-gov)"}},
+		{"home_unknown", sampleEvent(t, gdFile), account.Account{}, []string{"not known", "could not check"}},
+	}
+	pb := testPlaybook(t, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := BuildWith(tt.f, pb, Facts{Home: tt.home})
+			var report *Step
+			for i, s := range p.Steps {
+				if slices.Contains(playbook.PrincipalActions, s.Action) {
+					t.Errorf("step %d contains the principal: %s %s", i+1, s.Action, s.Target)
+				}
+				if s.Action == ActionReport {
+					report = &p.Steps[i]
+				}
+			}
+			if report == nil {
+				t.Fatalf("no report step: %q", briefs(p))
+			}
+			for _, n := range tt.names {
+				if !strings.Contains(report.Reason, n) {
+					t.Errorf("the report does not say %q: %s", n, report.Reason)
+				}
+			}
+			if r, _ := pb.Match(tt.f); r.Has(playbook.ActionBlockIP) && !slices.ContainsFunc(p.Steps, func(s Step) bool { return s.Action == playbook.ActionBlockIP }) {
+				t.Errorf("the attacker's address is not blocked: %q", briefs(p))
+			}
+		})
+	}
+	// The control: the same events in the home account are contained.
+	for _, name := range []string{gdFile, ctFile, rlFile} {
+		p := BuildWith(sampleEvent(t, name), pb, Facts{Home: home})
+		if !slices.ContainsFunc(p.Steps, func(s Step) bool { return slices.Contains(playbook.PrincipalActions, s.Action) }) {
+			t.Errorf("%s in the home account is not contained: %q", name, briefs(p))
+		}
+	}
+}
