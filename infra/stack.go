@@ -225,7 +225,22 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 		a.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
 	}
 	five := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}
-	alarm("FunctionErrorsAlarm", "the function failed (a step failed or an event was rejected)", fn.MetricErrors(five))
+	// A delivery deferred because another delivery of its finding was being
+	// handled returns an error, so that Lambda retries it, but it is no
+	// failure: the function counts those in an embedded-format metric, and
+	// the alarm subtracts them from the function's errors.
+	inProgress := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String(engine.MetricNamespace), MetricName: jsii.String(engine.MetricInProgress),
+		DimensionsMap: &map[string]*string{"FunctionName": fn.FunctionName()},
+		Period:        awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum"),
+	})
+	alarm("FunctionErrorsAlarm", "the function failed (a step failed or an event was rejected; deferred duplicate deliveries excluded)",
+		awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression:   jsii.String("errors - FILL(inProgress, 0)"),
+			UsingMetrics: &map[string]awscloudwatch.IMetric{"errors": fn.MetricErrors(five), "inProgress": inProgress},
+			Label:        jsii.String("Errors that are not deferred deliveries"),
+			Period:       awscdk.Duration_Minutes(jsii.Number(5)),
+		}))
 	alarm("FunctionThrottlesAlarm", "the function was throttled (reserved concurrency reached)", fn.MetricThrottles(five))
 	alarm("DeadLettersAlarm", "events could not be delivered or handled: see the dead-letter queue",
 		dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}))

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"github.com/autocontain/autocontain/internal/engine"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,6 +153,20 @@ func TestDefaultStack(t *testing.T) {
 			t.Errorf("alarm %s does not notify the topic", id)
 		}
 	}
+	// The errors alarm leaves out deliveries deferred while another
+	// delivery of the finding ran: the function logs them as the
+	// DeliveriesInProgress metric, dimensioned by its name.
+	s.tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+		"Metrics": assertions.Match_ArrayWith(&[]any{
+			assertions.Match_ObjectLike(&map[string]any{"Expression": "errors - FILL(inProgress, 0)"}),
+			assertions.Match_ObjectLike(&map[string]any{"Id": "inProgress", "MetricStat": assertions.Match_ObjectLike(&map[string]any{
+				"Metric": assertions.Match_ObjectLike(&map[string]any{
+					"Namespace": engine.MetricNamespace, "MetricName": engine.MetricInProgress,
+					"Dimensions": []any{assertions.Match_ObjectLike(&map[string]any{"Name": "FunctionName"})},
+				}),
+			})}),
+		}),
+	})
 }
 
 // policyStatements returns the role's statements, split by effect.

@@ -35,5 +35,7 @@ func loadConfig(ctx context.Context) (aws.Config, error) {
 
 // engineOptions reads the engine's settings from the environment.
 func engineOptions() engine.Options {
-	return engine.Options{SelfRoleARN: os.Getenv(engine.EnvSelfRoleARN), LedgerTable: os.Getenv(engine.EnvLedgerTable)}
+	return engine.Options{SelfRoleARN: os.Getenv(engine.EnvSelfRoleARN), LedgerTable: os.Getenv(engine.EnvLedgerTable),
+		// Set by the Lambda runtime; empty from the CLI.
+		FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")}
 }

@@ -32,21 +32,32 @@ installed() {
   done <"$req"
 }
 
-# patch_moto mends a cost, not a behaviour, of moto 5.2.5: its
-# TransactWriteItems deep-copies the whole table (for rollback) once per
-# write of the transaction instead of once per table, so a transaction of k
-# writes on a table of n items costs k*n item copies; with the ledger's
-# transactions a burst test spends minutes in it. The patch takes the copy
-# once per table; what the transaction does and returns is unchanged
-# (docs/moto-notes.md). Idempotent; a moto without that line is left alone.
+# patch_moto mends two faults of moto 5.2.5's DynamoDB transactions, each
+# one line (docs/moto-notes.md, section 6, has the measurements):
+# - cost: TransactWriteItems deep-copies the whole table (for rollback) once
+#   per write of the transaction instead of once per table, so k writes on
+#   a table of n items cost k*n item copies. The patch copies once per table.
+# - atomicity: a cancelled transaction rolls back by restoring that copy of
+#   the whole table, which on moto's threaded server erases every write
+#   other requests made meanwhile (AWS rolls back only the transaction's own
+#   items). The patch makes the server take one request at a time.
+# What each request does and returns is unchanged. Idempotent; a moto
+# without those lines is left alone.
 patch_moto() {
-  local f
-  f="$(find "$venv"/lib/python*/site-packages/moto/dynamodb/models -maxdepth 1 -name __init__.py -print -quit 2>/dev/null)"
-  [ -n "$f" ] || return 0
-  if grep -q '^            if table_name and table_name in self.tables:$' "$f"; then
+  local site f
+  site="$(find "$venv"/lib -maxdepth 2 -name site-packages -print -quit 2>/dev/null)"
+  [ -n "$site" ] || return 0
+  f="$site/moto/dynamodb/models/__init__.py"
+  if [ -f "$f" ] && grep -q '^            if table_name and table_name in self.tables:$' "$f"; then
     sed -i 's/^            if table_name and table_name in self.tables:$/            if table_name and table_name in self.tables and table_name not in original_table_state:  # autocontain: copy once per table/' "$f"
     find "$(dirname "$f")" -name '__init__*.pyc' -delete
     echo "moto-venv: patched moto's TransactWriteItems to copy each table once ($f)" >&2
+  fi
+  f="$site/moto/server.py"
+  if [ -f "$f" ] && grep -q '^        threaded=True,$' "$f"; then
+    sed -i 's/^        threaded=True,$/        threaded=False,  # autocontain: one request at a time (docs\/moto-notes.md)/' "$f"
+    find "$(dirname "$f")" -name 'server*.pyc' -delete
+    echo "moto-venv: patched moto's server to take one request at a time ($f)" >&2
   fi
 }
 

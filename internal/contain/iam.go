@@ -158,39 +158,46 @@ func RevokePolicy(cutoff time.Time) string {
 // A document with any other statement, element or condition is not, even if
 // it carries the Sid: overwriting or deleting it would lose what was added.
 func IsOwnPolicy(doc string) bool {
+	_, ok := ownPolicyCutoff(doc)
+	return ok
+}
+
+// ownPolicyCutoff returns the cutoff of an autocontain policy (see
+// IsOwnPolicy); ok is false for any other document.
+func ownPolicyCutoff(doc string) (cutoff time.Time, ok bool) {
 	var p map[string]any
 	if json.Unmarshal([]byte(doc), &p) != nil {
 		d, err := url.QueryUnescape(doc)
 		if err != nil || json.Unmarshal([]byte(d), &p) != nil {
-			return false
+			return time.Time{}, false
 		}
 	}
 	if len(p) != 2 || p["Version"] != "2012-10-17" {
-		return false
+		return time.Time{}, false
 	}
 	sts, ok := p["Statement"].([]any)
 	if !ok || len(sts) != 1 {
-		return false
+		return time.Time{}, false
 	}
 	st, ok := sts[0].(map[string]any)
 	if !ok || len(st) != 5 || (st["Sid"] != RevokePolicySid && st["Sid"] != legacyRevokePolicySid) ||
 		st["Effect"] != "Deny" || !isStar(st["Action"]) || !isStar(st["Resource"]) {
-		return false
+		return time.Time{}, false
 	}
 	cond, ok := st["Condition"].(map[string]any)
 	if !ok || len(cond) != 1 {
-		return false
+		return time.Time{}, false
 	}
 	lt, ok := cond["DateLessThan"].(map[string]any)
 	if !ok || len(lt) != 1 {
-		return false
+		return time.Time{}, false
 	}
 	at, ok := lt["aws:TokenIssueTime"].(string)
 	if !ok {
-		return false
+		return time.Time{}, false
 	}
-	_, err := time.Parse(time.RFC3339, at)
-	return err == nil
+	t, err := time.Parse(time.RFC3339, at)
+	return t, err == nil
 }
 
 // isStar tells whether a policy element is "*" or ["*"].
@@ -274,6 +281,12 @@ func (a *SessionRevoker) Execute(ctx context.Context, req Request) (Outcome, err
 		return Outcome{}, fmt.Errorf("revoke sessions of %s: its inline policy %s is not autocontain's (it lacks the %s statement, or holds more than that one deny): "+
 			"left untouched and nothing written; review it, then rename or delete it (or protect the principal) and retry: %w",
 			who, RevokePolicyName, RevokePolicySid, ErrForeignPolicy)
+	}
+	if at, ok := ownPolicyCutoff(aws.ToString(cur)); ok && at.After(RevokeCutoff(req.Now)) {
+		// A later containment (another finding, delivered at the same
+		// time) already wrote a later cutoff: never move it back.
+		return Outcome{Detail: fmt.Sprintf("%s: inline policy %s already denies tokens issued before %s, later than %s: left as it is",
+			who, RevokePolicyName, at.UTC().Format(time.RFC3339), cutoff)}, nil
 	}
 	if err := put(); err != nil {
 		var lim *iamtypes.LimitExceededException

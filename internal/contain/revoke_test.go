@@ -237,3 +237,31 @@ func TestRevokeSessionsCutoffRoundedUp(t *testing.T) {
 		t.Errorf("detail %q does not name the rounded cutoff", rec.Steps[0].Detail)
 	}
 }
+
+// TestRevokeSessionsNeverMovesTheCutoffBack: two findings about one
+// principal delivered at the same time race; the one that computed the
+// earlier cutoff must not overwrite the later one, or tokens minted between
+// the two would survive.
+func TestRevokeSessionsNeverMovesTheCutoffBack(t *testing.T) {
+	emu := testenv.Moto(t)
+	cfg := emu.Config(t)
+	c := iam.NewFromConfig(cfg)
+	ctx := context.Background()
+	mustUser(t, c, "bob", 0)
+	step := plan.Step{Action: playbook.ActionRevokeSessions, Target: plan.Target{Kind: plan.TargetUser, UserName: "bob"}, Reason: "test"}
+	for _, at := range []time.Time{fixedNow.Add(time.Minute), fixedNow} {
+		ex := contain.NewExecutor(func() time.Time { return at }, contain.Registry(contain.NewClients(cfg))...)
+		if rec := ex.Execute(ctx, plan.Plan{Steps: []plan.Step{step}}); rec.Failed() {
+			t.Fatalf("step %+v", rec.Steps[0])
+		}
+	}
+	out, err := c.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String("bob"), PolicyName: aws.String(contain.RevokePolicyName)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := policyDoc(t, out.PolicyDocument)
+	cutoff := doc["Statement"].([]any)[0].(map[string]any)["Condition"].(map[string]any)["DateLessThan"].(map[string]any)["aws:TokenIssueTime"]
+	if want := fixedNow.Add(time.Minute).UTC().Format(time.RFC3339); cutoff != want {
+		t.Errorf("cutoff %v, want the later %s", cutoff, want)
+	}
+}

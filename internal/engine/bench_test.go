@@ -14,6 +14,7 @@ import (
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/sandbox"
 	"github.com/autocontain/autocontain/internal/testenv"
+	"github.com/autocontain/autocontain/internal/testenv/faultproxy"
 )
 
 // BenchmarkParsePlan measures turning one sample event into a plan: parse,
@@ -43,21 +44,25 @@ func BenchmarkParsePlan(b *testing.B) {
 // IP set by its writer, and a notification published. Most of the time is
 // the emulator's HTTP round trips (about 20 calls per finding), so it
 // measures the engine plus a local Python emulator, not AWS's latency.
+// The calls go through the fault proxy, which injects nothing but counts
+// them: ledger-calls/op is the DynamoDB round trips per finding.
 func BenchmarkApply(b *testing.B) {
 	emu := testenv.Moto(b)
-	cfg := emu.Config(b)
 	ctx := context.Background()
-	acct, err := sandbox.Create(ctx, cfg)
+	acct, err := sandbox.Create(ctx, emu.Config(b))
 	if err != nil {
 		b.Fatal(err)
 	}
+	proxy := faultproxy.New(emu.URL)
+	b.Cleanup(proxy.Close)
+	cfg := testenv.ConfigAt(b, proxy.URL())
 	template, err := os.ReadFile(filepath.Join("..", "..", "events", "guardduty-maliciousipcaller-custom-akia.json"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	eng := newEngine(cfg, acct)
 	c := iam.NewFromConfig(cfg)
-	i := 0
+	i, calls := 0, 0
 	for b.Loop() {
 		b.StopTimer()
 		i++
@@ -76,10 +81,15 @@ func BenchmarkApply(b *testing.B) {
 			// A new finding each time: the ledger skips one already handled.
 			`"id": "df1db1afefc8cb0e1936524a9ad401f8"`, fmt.Sprintf(`"id": "bench%027d"`, i),
 		).Replace(string(template))
+		before := ledgerCalls(proxy)
 		b.StartTimer()
 		rec, err := eng.Run(ctx, []byte(event))
+		b.StopTimer()
+		calls += ledgerCalls(proxy) - before
 		if err != nil || rec.Outcome != audit.OutcomeContained {
 			b.Fatalf("%v\n%s", err, rec.Text())
 		}
+		b.StartTimer()
 	}
+	b.ReportMetric(float64(calls)/float64(i), "ledger-calls/op")
 }

@@ -37,7 +37,7 @@ func TestBurstWithoutLedgerBlocksEveryAddress(t *testing.T) {
 		pb := playbook.Default()
 		pb.Settings = fx.acct.Settings(pb.Settings)
 		pb.Settings.TopicARN = ""
-		eng := New(fx.cfg, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), Options{})
+		eng := New(fx.cfg, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), Options{Home: goldenHome})
 		raw := []byte(strings.NewReplacer(
 			`"63f2f15eade2fa29161cfaa0dee8643b"`, fmt.Sprintf(`"burst%027d"`, i),
 			"218.92.0.107", burstAddress(i),

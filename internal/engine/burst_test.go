@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -22,6 +23,9 @@ const (
 	opGetIPSet    = "AWSWAF_20190729.GetIPSet"
 )
 
+// deliveryTimeout stands for the function's timeout in a burst.
+const deliveryTimeout = 20 * time.Second
+
 // burstAddress is the i-th distinct public address of a burst.
 func burstAddress(i int) string { return fmt.Sprintf("185.%d.%d.%d", 200+i/65536, i/256%256, i%256) }
 
@@ -36,8 +40,11 @@ type burstResult struct {
 // engines at once (like Lambda instances under reserved concurrency), with
 // the proxy enforcing WAF's one UpdateIPSet per second and injecting
 // throttling, server errors, timeouts (calls held past the client's
-// one-second timeout) and stale lock tokens. A delivery that
-// fails is delivered again, as Lambda's retries would.
+// timeout) and stale lock tokens. Each delivery runs under a deadline, as
+// under Lambda's timeout; a delivery that fails is delivered again, as
+// Lambda's retries would, and one told that another delivery of its
+// finding is in progress is delivered again a second later, without
+// counting as a failure (Lambda's retry would come about a minute later).
 func runBurst(t testing.TB, fx *fixture, n, instances int) burstResult {
 	t.Helper()
 	fx.proxy.Limit(opUpdateIPSet, 1)
@@ -45,9 +52,11 @@ func runBurst(t testing.TB, fx *fixture, n, instances int) burstResult {
 	fx.proxy.Inject(opUpdateIPSet, faultproxy.StaleLock, 3)
 	fx.proxy.Inject("DynamoDB_20120810.UpdateItem", faultproxy.ServerError, 10)
 	fx.proxy.Inject("DynamoDB_20120810.PutItem", faultproxy.Unavailable, 5)
-	// A call held past the client's timeout is a timeout, which the SDK retries.
-	fx.cfg.HTTPClient = awshttp.NewBuildableClient().WithTimeout(time.Second)
-	fx.proxy.SetDelay(1500 * time.Millisecond)
+	// A call held past the client's timeout is a timeout, which the SDK
+	// retries. The timeout leaves room for the emulator's queue: it serves
+	// one request at a time (docs/moto-notes.md), to twenty instances.
+	fx.cfg.HTTPClient = awshttp.NewBuildableClient().WithTimeout(5 * time.Second)
+	fx.proxy.SetDelay(6 * time.Second)
 	fx.proxy.Inject("DynamoDB_20120810.Query", faultproxy.Delay, 3)
 	fx.proxy.Inject("DynamoDB_20120810.GetItem", faultproxy.Delay, 2)
 	base := string(event(t, "guardduty-ec2-ssh-bruteforce.json"))
@@ -68,10 +77,18 @@ func runBurst(t testing.TB, fx *fixture, n, instances int) burstResult {
 		go func() {
 			defer wg.Done()
 			for raw := range events {
-				for attempt := 1; ; attempt++ {
-					rec, err := eng.Run(context.Background(), raw)
+				for attempt, deferred := 1, 0; ; attempt++ {
+					ctx, cancel := context.WithTimeout(context.Background(), deliveryTimeout)
+					rec, err := eng.Run(ctx, raw)
+					cancel()
 					if err == nil {
 						break
+					}
+					if errors.Is(err, ErrInProgress) && deferred < 60 {
+						deferred++
+						attempt--
+						time.Sleep(time.Second)
+						continue
 					}
 					failed.Add(1)
 					if attempt == 3 {

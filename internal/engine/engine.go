@@ -59,6 +59,9 @@ type Engine struct {
 	Home account.Account
 	Log  *slog.Logger
 	Now  func() time.Time
+	// FunctionName is the Lambda function's name, the dimension of the
+	// metrics the engine logs; empty outside Lambda.
+	FunctionName string
 }
 
 func (e *Engine) now() time.Time {
@@ -324,11 +327,11 @@ func (e *Engine) inProgressMetric(ctx context.Context) {
 			slog.Int64("Timestamp", e.now().UnixMilli()),
 			slog.Any("CloudWatchMetrics", []map[string]any{{
 				"Namespace":  MetricNamespace,
-				"Dimensions": [][]string{{}},
+				"Dimensions": [][]string{{"FunctionName"}},
 				"Metrics":    []map[string]string{{"Name": MetricInProgress, "Unit": "Count"}},
 			}}),
 		),
-		slog.Int(MetricInProgress, 1))
+		slog.String("FunctionName", e.FunctionName), slog.Int(MetricInProgress, 1))
 }
 
 // Reconcile has every configured IP set written from the ledger: expired

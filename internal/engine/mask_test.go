@@ -40,7 +40,7 @@ func TestAWSErrorQuotingAKeyIsMasked(t *testing.T) {
 	pb.Settings = acct.Settings(pb.Settings)
 	// The logger the Lambda function and the CLI build.
 	log := slog.New(audit.MaskingHandler(slog.NewJSONHandler(&logs, nil)))
-	eng := New(testenv.ConfigAt(t, proxy.URL()), pb, log, Options{})
+	eng := New(testenv.ConfigAt(t, proxy.URL()), pb, log, Options{Home: goldenHome})
 	key := acct.Keys["alice"][0]
 	raw := acct.Rewrite(event(t, "guardduty-maliciousipcaller-custom-akia.json"))
 

@@ -33,6 +33,8 @@ type Options struct {
 	LedgerTable string
 	// Home is the account the responder serves (see Engine.Home).
 	Home account.Account
+	// FunctionName is the Lambda function's name (see Engine.FunctionName).
+	FunctionName string
 }
 
 // New returns an engine that acts on the account cfg reaches, with the
@@ -45,8 +47,10 @@ func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) 
 		Playbook: pb,
 		Guard:    &protect.Guard{IAM: iamc, SelfRoleARN: opts.SelfRoleARN, Patterns: pb.Settings.Protect},
 		Home:     opts.Home,
-		Log:      log,
-		Now:      now,
+
+		FunctionName: opts.FunctionName,
+		Log:          log,
+		Now:          now,
 	}
 	if opts.LedgerTable != "" {
 		e.Ledger = &ledger.Ledger{DB: dynamodb.NewFromConfig(cfg), Table: opts.LedgerTable, Now: now}

@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -108,7 +109,7 @@ func conditionFailed(err error) bool {
 	return errors.As(err, &ccf)
 }
 
-// update is one write of a transaction.
+// update is one write of a transaction: an UpdateItem.
 type update struct {
 	key      map[string]ddb.AttributeValue
 	expr     string
@@ -116,40 +117,39 @@ type update struct {
 	names    map[string]string
 	values   map[string]ddb.AttributeValue
 	optional bool // a failed condition drops the write instead of the transaction
-	delete   bool // a conditional delete instead of an update
+}
+
+// parts returns u's optional parts as the SDK wants them: nil when empty.
+func (u update) parts() (cond *string, names map[string]string, values map[string]ddb.AttributeValue) {
+	if u.cond != "" {
+		cond = aws.String(u.cond)
+	}
+	if len(u.names) > 0 {
+		names = u.names
+	}
+	if len(u.values) > 0 {
+		values = u.values
+	}
+	return cond, names, values
 }
 
 // transact writes us in one transaction and returns which writes'
-// conditions failed (by index) when it was cancelled for that reason.
+// conditions failed (by index) when it was cancelled for that reason. One
+// write needs no transaction (which costs twice the write capacity).
 func (l *Ledger) transact(ctx context.Context, us []update) (failed []int, err error) {
 	if len(us) == 1 {
-		// One write needs no transaction (which costs twice the capacity).
-		if err := l.write(ctx, us[0]); conditionFailed(err) {
+		cond, names, values := us[0].parts()
+		_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(l.Table), Key: us[0].key,
+			UpdateExpression: aws.String(us[0].expr), ConditionExpression: cond,
+			ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+		if conditionFailed(err) {
 			return []int{0}, nil
-		} else if err != nil {
-			return nil, err
 		}
-		return nil, nil
+		return nil, err
 	}
 	items := make([]ddb.TransactWriteItem, len(us))
 	for i, u := range us {
-		var cond *string
-		if u.cond != "" {
-			cond = aws.String(u.cond)
-		}
-		names := u.names
-		if len(names) == 0 {
-			names = nil
-		}
-		values := u.values
-		if len(values) == 0 {
-			values = nil
-		}
-		if u.delete {
-			items[i] = ddb.TransactWriteItem{Delete: &ddb.Delete{TableName: aws.String(l.Table), Key: u.key,
-				ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values}}
-			continue
-		}
+		cond, names, values := u.parts()
 		items[i] = ddb.TransactWriteItem{Update: &ddb.Update{TableName: aws.String(l.Table), Key: u.key,
 			UpdateExpression: aws.String(u.expr), ConditionExpression: cond,
 			ExpressionAttributeNames: names, ExpressionAttributeValues: values}}
@@ -169,30 +169,6 @@ func (l *Ledger) transact(ctx context.Context, us []update) (failed []int, err e
 	return nil, err
 }
 
-// write makes one write of a transaction on its own.
-func (l *Ledger) write(ctx context.Context, u update) error {
-	var cond *string
-	if u.cond != "" {
-		cond = aws.String(u.cond)
-	}
-	names, values := u.names, u.values
-	if len(names) == 0 {
-		names = nil
-	}
-	if len(values) == 0 {
-		values = nil
-	}
-	if u.delete {
-		_, err := l.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(l.Table), Key: u.key,
-			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values})
-		return err
-	}
-	_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(l.Table), Key: u.key,
-		UpdateExpression: aws.String(u.expr), ConditionExpression: cond,
-		ExpressionAttributeNames: names, ExpressionAttributeValues: values})
-	return err
-}
-
 // transactOptional writes us, dropping the optional writes whose
 // conditions fail and retrying the rest. It returns the dropped writes.
 // A failed condition of a write that is not optional is an error.
@@ -204,7 +180,7 @@ func (l *Ledger) transactOptional(ctx context.Context, us []update) (dropped []u
 		}
 		keep := us[:0:0]
 		for i, u := range us {
-			if !contains(failed, i) {
+			if !slices.Contains(failed, i) {
 				keep = append(keep, u)
 				continue
 			}
@@ -216,15 +192,6 @@ func (l *Ledger) transactOptional(ctx context.Context, us []update) (dropped []u
 		us = keep
 	}
 	return dropped, nil
-}
-
-func contains(is []int, i int) bool {
-	for _, j := range is {
-		if i == j {
-			return true
-		}
-	}
-	return false
 }
 
 // chunks splits us into transactions of at most size writes.
