@@ -50,6 +50,9 @@ type Undoer struct {
 	// registry's actions, by name.
 	Contain map[string]Action
 	Now     func() time.Time
+	// Account is the account the IAM client reaches. A hold in another
+	// account is left alone and reported; empty means unchecked.
+	Account string
 }
 
 // UndoReport says what undo restored and what it left, and why.
@@ -107,6 +110,9 @@ func (u *Undoer) Undo(ctx context.Context, id string) (UndoReport, error) {
 // hold of it while undo restored it, undo contains it again.
 func (u *Undoer) release(ctx context.Context, hd ledger.Hold, id string) (done, left string, err error) {
 	what := holdName(hd)
+	if u.Account != "" && hd.Account != "" && hd.Account != u.Account {
+		return "", fmt.Sprintf("%s is in account %s, not %s that this undo reaches: left as it is", what, hd.Account, u.Account), nil
+	}
 	r, err := u.Ledger.ReleaseHold(ctx, hd, id)
 	switch {
 	case err != nil:

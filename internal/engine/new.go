@@ -67,7 +67,7 @@ func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) 
 		for _, a := range actions {
 			byName[a.Name()] = a
 		}
-		e.Undoer = &contain.Undoer{IAM: iamc, Ledger: e.Ledger, Writer: e.Writer, Contain: byName, Now: now}
+		e.Undoer = &contain.Undoer{IAM: iamc, Ledger: e.Ledger, Writer: e.Writer, Contain: byName, Now: now, Account: opts.Home.ID}
 	}
 	return e
 }

@@ -400,3 +400,22 @@ func TestUndoIsLoggedAtWarning(t *testing.T) {
 		t.Errorf("undo log:\n%s", out)
 	}
 }
+
+// TestUndoStaysInItsAccount: undo run with credentials of another account
+// than the one a hold is in leaves that hold alone and says so.
+func TestUndoStaysInItsAccount(t *testing.T) {
+	fx := newFixture(t)
+	fx.run(t, fx.engine(nil), fx.acct.Rewrite(event(t, akiaEvent)))
+	other := fx.engine(nil)
+	other.Undoer.Account = "210987654321"
+	rep, err := other.Undo(context.Background(), "df1db1afefc8cb0e1936524a9ad401f8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Left) != 2 || !strings.Contains(rep.Left[0], "is in account 123456789012, not 210987654321") {
+		t.Errorf("report %+v", rep)
+	}
+	if got := fx.keyStatus(t, "alice"); got != "Inactive" {
+		t.Errorf("the key is %s after an undo from another account", got)
+	}
+}
