@@ -336,12 +336,7 @@ func (r *Reconciler) pass(ctx context.Context, api IPSetAPI, ref ipset.Ref, rep 
 	if err := r.Ledger.MarkOurs(ctx, ref.ARN, added); err != nil {
 		return changed, err
 	}
-	for _, b := range append(gone, evicted...) {
-		if err := r.Ledger.Forget(ctx, ref.ARN, b); err != nil {
-			return changed, err
-		}
-	}
-	return changed, nil
+	return changed, r.Ledger.Forget(ctx, ref.ARN, append(gone, evicted...))
 }
 
 func (r *Reconciler) max() int {

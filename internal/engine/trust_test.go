@@ -48,14 +48,19 @@ func (fx *fixture) run(t *testing.T, eng *Engine, raw []byte) audit.Record {
 	return rec
 }
 
+// keyStatus is the status of the user's key that the sample events name
+// (sandbox.Account.Rewrite puts the user's first key in them).
 func (fx *fixture) keyStatus(t *testing.T, user string) string {
 	t.Helper()
-	st := fx.state(t)
-	for _, s := range st.KeyStatus[user] {
-		return s
+	keys := fx.acct.Keys[user]
+	if len(keys) == 0 {
+		t.Fatalf("user %s has no key", user)
 	}
-	t.Fatalf("user %s has no key", user)
-	return ""
+	s, ok := fx.state(t).KeyStatus[user][keys[0]]
+	if !ok {
+		t.Fatalf("user %s's key %s is gone", user, keys[0])
+	}
+	return s
 }
 
 // TestUndoReleasesOnlyItsOwnHold: findings A and B both contain alice's key

@@ -154,20 +154,26 @@ func oursUpdate(set, addr string) update {
 		values: map[string]ddb.AttributeValue{":t": &ddb.AttributeValueMemberBOOL{Value: true}}, optional: true}
 }
 
-// Forget deletes the block of addr from set's record, if it is as the
-// writer read it: no finding wants it (unwanted), or it still ends at until
-// (expired or evicted). A finding that wanted the address again meanwhile
-// changed that, and the block stays.
-func (l *Ledger) Forget(ctx context.Context, set string, b Block) error {
-	in := &dynamodb.DeleteItemInput{TableName: aws.String(l.Table), Key: key(setPK(set), addrPrefix+b.Address)}
-	if len(b.Findings) == 0 {
-		in.ConditionExpression = aws.String("attribute_not_exists(findings)")
-	} else {
-		in.ConditionExpression = aws.String("blockUntil = :until")
-		in.ExpressionAttributeValues = map[string]ddb.AttributeValue{":until": n(b.Until.Unix())}
+// Forget deletes the blocks of set's record that are as the writer read
+// them: no finding wants them (unwanted), or they still end when they did
+// (expired or evicted). A finding that wanted an address again meanwhile
+// changed that, and its block stays. The deletes go in transactions of up
+// to a hundred.
+func (l *Ledger) Forget(ctx context.Context, set string, blocks []Block) error {
+	us := make([]update, len(blocks))
+	for i, b := range blocks {
+		u := update{key: key(setPK(set), addrPrefix+b.Address), delete: true, optional: true}
+		if len(b.Findings) == 0 {
+			u.cond = "attribute_not_exists(findings)"
+		} else {
+			u.cond, u.values = "blockUntil = :until", map[string]ddb.AttributeValue{":until": n(b.Until.Unix())}
+		}
+		us[i] = u
 	}
-	if _, err := l.DB.DeleteItem(ctx, in); err != nil && !conditionFailed(err) {
-		return fmt.Errorf("ledger: forget block of %s in %s: %w", b.Address, set, err)
+	for _, c := range chunks(us, maxTransaction) {
+		if _, err := l.transactOptional(ctx, c); err != nil {
+			return fmt.Errorf("ledger: forget blocks of %s: %w", set, err)
+		}
 	}
 	return nil
 }

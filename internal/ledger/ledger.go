@@ -109,7 +109,7 @@ func conditionFailed(err error) bool {
 	return errors.As(err, &ccf)
 }
 
-// update is one write of a transaction: an UpdateItem.
+// update is one write of a transaction: an UpdateItem, or a DeleteItem.
 type update struct {
 	key      map[string]ddb.AttributeValue
 	expr     string
@@ -117,6 +117,7 @@ type update struct {
 	names    map[string]string
 	values   map[string]ddb.AttributeValue
 	optional bool // a failed condition drops the write instead of the transaction
+	delete   bool // a (conditional) delete; expr is unused
 }
 
 // parts returns u's optional parts as the SDK wants them: nil when empty.
@@ -138,10 +139,17 @@ func (u update) parts() (cond *string, names map[string]string, values map[strin
 // write needs no transaction (which costs twice the write capacity).
 func (l *Ledger) transact(ctx context.Context, us []update) (failed []int, err error) {
 	if len(us) == 1 {
-		cond, names, values := us[0].parts()
-		_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(l.Table), Key: us[0].key,
-			UpdateExpression: aws.String(us[0].expr), ConditionExpression: cond,
-			ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+		u := us[0]
+		cond, names, values := u.parts()
+		var err error
+		if u.delete {
+			_, err = l.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(l.Table), Key: u.key,
+				ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+		} else {
+			_, err = l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(l.Table), Key: u.key,
+				UpdateExpression: aws.String(u.expr), ConditionExpression: cond,
+				ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+		}
 		if conditionFailed(err) {
 			return []int{0}, nil
 		}
@@ -150,6 +158,11 @@ func (l *Ledger) transact(ctx context.Context, us []update) (failed []int, err e
 	items := make([]ddb.TransactWriteItem, len(us))
 	for i, u := range us {
 		cond, names, values := u.parts()
+		if u.delete {
+			items[i] = ddb.TransactWriteItem{Delete: &ddb.Delete{TableName: aws.String(l.Table), Key: u.key,
+				ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values}}
+			continue
+		}
 		items[i] = ddb.TransactWriteItem{Update: &ddb.Update{TableName: aws.String(l.Table), Key: u.key,
 			UpdateExpression: aws.String(u.expr), ConditionExpression: cond,
 			ExpressionAttributeNames: names, ExpressionAttributeValues: values}}

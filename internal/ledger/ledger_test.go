@@ -189,7 +189,7 @@ func TestLeaseAndToken(t *testing.T) {
 	if err := l.Want(ctx, set, []string{stale.Address}, "f4", now.Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Forget(ctx, set, stale); err != nil {
+	if err := l.Forget(ctx, set, []ledger.Block{stale}); err != nil {
 		t.Fatal(err)
 	}
 	if blocks, _ := l.Blocks(ctx, set); len(blocks) != 2 {
