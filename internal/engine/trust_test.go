@@ -269,17 +269,21 @@ func TestTenThousandAddresses(t *testing.T) {
 	raw := fx.acct.Rewrite(event(t, akiaEvent, withID(akiaID, "big")...))
 	raw = bytes.Replace(raw, []byte(`"actionType": "AWS_API_CALL",`),
 		[]byte(`"actionType": "AWS_API_CALL", "kubernetesApiCallAction": {"sourceIPs": [`+strings.Join(ips, ",")+`]},`), 1)
+	start := time.Now()
 	rec := fx.run(t, eng, raw)
+	t.Logf("contained in %s: %v", time.Since(start), fx.proxy.Counts())
 	if rec.Outcome != audit.OutcomeContained {
 		t.Fatalf("outcome %s", rec.Outcome)
 	}
 	if got := len(fx.state(t).IPv4); got != 10000 {
 		t.Fatalf("the set holds %d addresses, want 10000", got)
 	}
+	start = time.Now()
 	rep, err := eng.Undo(ctx, "big")
 	if err != nil {
 		t.Fatalf("undo: %v", err)
 	}
+	t.Logf("undone in %s: %v", time.Since(start), fx.proxy.Counts())
 	if got := len(fx.state(t).IPv4); got != 0 {
 		t.Errorf("after undo the set holds %d addresses (report: %d restored, %d left)", got, len(rep.Restored), len(rep.Left))
 	}
