@@ -175,8 +175,32 @@ func (c Config) validate() error {
 	if c.WebACL && c.IPSetV4ARN != "" {
 		return fmt.Errorf("context webAcl: the stack makes a web ACL only for IP sets it creates; reference existing sets from your own web ACL")
 	}
+	if len(c.Protect) > 0 {
+		// The same check the function makes of AUTOCONTAIN_PROTECT, so a
+		// pattern it would refuse fails synthesis instead of every delivery;
+		// the role's denies use these patterns as IAM resources.
+		only := func(k string) (string, bool) {
+			if k == playbook.EnvProtect {
+				return strings.Join(c.Protect, ","), true
+			}
+			return "", false
+		}
+		if _, err := playbook.FromEnv(only); err != nil {
+			return fmt.Errorf("context protect: %w", err)
+		}
+	}
 	if c.NotificationEmail != "" && !strings.Contains(c.NotificationEmail, "@") {
 		return fmt.Errorf("context notificationEmail: %q is not an e-mail address", c.NotificationEmail)
+	}
+	return nil
+}
+
+// CheckRegion checks the options against the stack's Region, when it is
+// known at synthesis: WAF keeps CloudFront-scope IP sets and web ACLs in
+// us-east-1 only (WAF Developer Guide, "Scope").
+func (c Config) CheckRegion(region string) error {
+	if c.Scope == ipset.ScopeCloudFront && region != "" && region != "us-east-1" {
+		return fmt.Errorf("context scope: CLOUDFRONT IP sets exist only in us-east-1, and this stack is in %s: deploy it in us-east-1 (AWS_REGION=us-east-1 or the profile's Region) or use scope=REGIONAL", region)
 	}
 	return nil
 }
