@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
@@ -114,16 +115,37 @@ func protectionDenies(stack awscdk.Stack, patterns []string) []awsiam.PolicyStat
 func topicName(stack awscdk.Stack) string { return *stack.StackName() + "-notifications" }
 func queueName(stack awscdk.Stack) string { return *stack.StackName() + "-dead-letters" }
 
+// allowAlarmsToPublish lets the stack's alarms publish to the topic.
+// CloudWatch publishes as cloudwatch.amazonaws.com; a topic policy replaces
+// SNS's default policy, so without an Allow the alarms fire into nothing
+// (aws-solutions/automated-security-response-on-aws issue 43). Scoped with
+// aws:SourceAccount and aws:SourceArn, the alarm's ARN, which CloudWatch
+// sends (AWS re:Post "Why didn't I receive an SNS notification for my
+// CloudWatch alarm trigger?": "Resource: arn:aws:cloudwatch:…:alarm:NAME is
+// not authorized to perform: SNS:Publish", and its ArnLike aws:SourceArn
+// example): only these alarms, of this account, may publish.
+func allowAlarmsToPublish(stack awscdk.Stack, topic awssns.Topic, alarms []awscloudwatch.Alarm) {
+	arns := make([]*string, len(alarms))
+	for i, a := range alarms {
+		arns[i] = a.AlarmArn()
+	}
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowTheAlarmsToPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{topic.TopicArn()},
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+			"ArnLike":      map[string]any{"aws:SourceArn": arns},
+		},
+	}))
+}
+
 // allowDeliveries lets the services that deliver to the stack's encrypted
-// topic and queue do so, and nothing else:
+// topic and queue use its key, and nothing else:
 //
-//   - CloudWatch alarms publish to the topic as cloudwatch.amazonaws.com. A
-//     topic policy replaces SNS's default policy, so without an Allow the
-//     alarms fire into nothing (aws-solutions/automated-security-response-on-aws
-//     issue 43). Scoped with aws:SourceAccount, CloudWatch's confused-deputy
-//     key; aws:SourceArn of the alarms is not used: a condition the service
-//     does not send drops every notification silently.
-//   - The same publish needs the key (SNS Developer Guide, "Enable
+//   - CloudWatch alarms publish to the encrypted topic (see
+//     allowAlarmsToPublish); the publish needs the key (SNS Developer Guide, "Enable
 //     compatibility between event sources from AWS services and encrypted
 //     topics"): kms:GenerateDataKey* and kms:Decrypt for CloudWatch, with
 //     aws:SourceAccount and SNS's encryption context (aws:sns:topicArn).
@@ -132,17 +154,10 @@ func queueName(stack awscdk.Stack) string { return *stack.StackName() + "-dead-l
 //     not supported in a key policy for EventBridge deliveries, so its
 //     statement is scoped with SQS's encryption context (aws:sqs:arn, the
 //     queue's ARN, which names this account) instead.
-func allowDeliveries(stack awscdk.Stack, key awskms.Key, topic awssns.Topic) {
+func allowDeliveries(stack awscdk.Stack, key awskms.Key) {
 	cloudwatch := awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)
 	events := awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)
 	account := stack.Account()
-	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("AllowCloudWatchAlarmsToPublish"),
-		Principals: &[]awsiam.IPrincipal{cloudwatch},
-		Actions:    jsii.Strings("sns:Publish"),
-		Resources:  &[]*string{topic.TopicArn()},
-		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": account}},
-	}))
 	topicARN := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("sns"), Resource: jsii.String(topicName(stack))})
 	queueARN := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("sqs"), Resource: jsii.String(queueName(stack))})
 	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

@@ -68,6 +68,9 @@ func (s *synthesized) resolve(t *testing.T, v any) string {
 					return "arn:aws:sqs:" + testRegion + ":" + testAccount + ":" + s.resolve(t, name)
 				}
 			}
+			if r, ok := s.json["Resources"].(map[string]any)[id].(map[string]any); ok && r["Type"] == "AWS::CloudWatch::Alarm" && ga[1] == "Arn" {
+				return alarmARN(id)
+			}
 			return fmt.Sprintf("getatt:%s.%s", id, ga[1])
 		}
 		if j, ok := x["Fn::Join"].([]any); ok && len(j) == 2 {
@@ -80,6 +83,11 @@ func (s *synthesized) resolve(t *testing.T, v any) string {
 	}
 	t.Fatalf("cannot resolve %v", v)
 	return ""
+}
+
+// alarmARN stands for the ARN of the alarm with logical id id.
+func alarmARN(id string) string {
+	return "arn:aws:cloudwatch:" + testRegion + ":" + testAccount + ":alarm:" + id
 }
 
 // glob matches IAM's wildcards: * any run of characters, ? one character.
@@ -206,11 +214,19 @@ func (s *synthesized) keyPolicy(t *testing.T) []map[string]any {
 }
 
 // TestAlarmsCanNotify evaluates the synthesized topic and key policies for
-// every alarm action: CloudWatch, publishing over TLS for an alarm of this
-// account, may publish to the topic and use its key; the same call for
-// another account's alarm, or without TLS, is refused.
+// every alarm action: CloudWatch, publishing over TLS for the stack's alarm,
+// may publish to the topic and use its key; the same call for another
+// account, another alarm, or without TLS, is refused.
 func TestAlarmsCanNotify(t *testing.T) {
-	s := defaultStack(t)
+	for name, s := range map[string]*synthesized{
+		"environment_agnostic": defaultStack(t),
+		"pinned":               synth(t, "pinned_us_east_1", DefaultConfig(), testRegion),
+	} {
+		t.Run(name, func(t *testing.T) { alarmsCanNotify(t, s) })
+	}
+}
+
+func alarmsCanNotify(t *testing.T, s *synthesized) {
 	topics := s.topicPolicies(t)
 	key := s.keyPolicy(t)
 	alarms := s.resources("AWS::CloudWatch::Alarm")
@@ -224,12 +240,12 @@ func TestAlarmsCanNotify(t *testing.T) {
 			if !ok {
 				t.Fatalf("alarm %s notifies %s, which has no topic policy in the stack", id, topic)
 			}
-			alarmARN := "arn:aws:cloudwatch:" + testRegion + ":" + testAccount + ":alarm:" + id
-			publish := func(account, secure string) request {
+			publishFrom := func(alarm, account, secure string) request {
 				return request{service: "cloudwatch.amazonaws.com", action: "sns:Publish", resource: topic, context: map[string]string{
-					"aws:SecureTransport": secure, "aws:SourceAccount": account, "aws:SourceArn": alarmARN,
+					"aws:SecureTransport": secure, "aws:SourceAccount": account, "aws:SourceArn": alarm,
 				}}
 			}
+			publish := func(account, secure string) request { return publishFrom(alarmARN(id), account, secure) }
 			for _, tc := range []struct {
 				name string
 				req  request
@@ -238,6 +254,7 @@ func TestAlarmsCanNotify(t *testing.T) {
 				{"this_account_over_tls", publish(testAccount, "true"), true},
 				{"another_account", publish("999999999999", "true"), false},
 				{"without_tls", publish(testAccount, "false"), false},
+				{"another_alarm", publishFrom(alarmARN("SomeoneElsesAlarm"), testAccount, "true"), false},
 			} {
 				if got, why := s.evaluate(t, policy, tc.req); got != tc.want {
 					t.Errorf("alarm %s, topic %s, %s: allowed=%v (%s), want %v", id, topic, tc.name, got, why, tc.want)

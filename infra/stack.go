@@ -95,7 +95,7 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 		QueueName:       jsii.String(queueName(stack)),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
-	allowDeliveries(stack, key, topic)
+	allowDeliveries(stack, key)
 
 	table := awsdynamodb.NewTable(stack, jsii.String("Ledger"), &awsdynamodb.TableProps{
 		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String(ledger.AttrPK), Type: awsdynamodb.AttributeType_STRING},
@@ -211,6 +211,7 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 		"autocontain": map[string]any{"command": engine.CommandReconcile},
 	})))
 
+	var alarms []awscloudwatch.Alarm
 	alarm := func(id, what string, m awscloudwatch.IMetric) {
 		a := awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
 			AlarmDescription:   jsii.String("autocontain: " + what),
@@ -221,6 +222,7 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
 		a.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
+		alarms = append(alarms, a)
 	}
 	five := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}
 	// A delivery deferred because another delivery of its finding was being
@@ -242,6 +244,7 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	alarm("FunctionThrottlesAlarm", "the function was throttled (reserved concurrency reached)", fn.MetricThrottles(five))
 	alarm("DeadLettersAlarm", "events could not be delivered or handled: see the dead-letter queue",
 		dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}))
+	allowAlarmsToPublish(stack, topic, alarms)
 
 	for k, v := range map[string]*string{
 		"FunctionName": fn.FunctionName(), "TopicArn": topic.TopicArn(), "LedgerTable": table.TableName(),
