@@ -221,6 +221,7 @@ func TestAlarmsCanNotify(t *testing.T) {
 	for name, s := range map[string]*synthesized{
 		"environment_agnostic": defaultStack(t),
 		"pinned":               synth(t, "pinned_us_east_1", DefaultConfig(), testRegion),
+		"cdk_json_context":     synthCDKJSON(t),
 	} {
 		t.Run(name, func(t *testing.T) { alarmsCanNotify(t, s) })
 	}
@@ -316,7 +317,13 @@ func TestDeadLettersCanBeDelivered(t *testing.T) {
 // TestRoleKeyGrantsDoNotOverlap: each KMS action on the key is allowed to
 // the role by one statement.
 func TestRoleKeyGrantsDoNotOverlap(t *testing.T) {
-	allow, _ := policyStatements(t, defaultStack(t))
+	for name, s := range map[string]*synthesized{"default": defaultStack(t), "cdk_json_context": synthCDKJSON(t)} {
+		t.Run(name, func(t *testing.T) { keyGrantsDoNotOverlap(t, s) })
+	}
+}
+
+func keyGrantsDoNotOverlap(t *testing.T, s *synthesized) {
+	allow, _ := policyStatements(t, s)
 	seen := map[string]any{}
 	for _, st := range allow {
 		for _, a := range asList(st["Action"]) {
@@ -359,7 +366,10 @@ func TestRoleCannotChangeProtectedPrincipals(t *testing.T) {
 	}
 	fromPlaybook := synthWithPlaybook(t, "protect_playbook", pbFile)
 
-	for name, s := range map[string]*synthesized{"default": defaultStack(t), "protect_context": withContext, "protect_playbook": fromPlaybook} {
+	for name, s := range map[string]*synthesized{
+		"default": defaultStack(t), "cdk_json_context": synthCDKJSON(t),
+		"protect_context": withContext, "protect_playbook": fromPlaybook,
+	} {
 		allow, deny := policyStatements(t, s)
 		policy := append(allow, deny...)
 		for _, action := range actions {
@@ -377,7 +387,7 @@ func TestRoleCannotChangeProtectedPrincipals(t *testing.T) {
 				{"pattern user with path", "arn:aws:iam::" + testAccount + ":user/admins/bob", false, true, false},
 			} {
 				want := tc.want
-				if tc.withPatern && name == "default" {
+				if tc.withPatern && (name == "default" || name == "cdk_json_context") {
 					want = true
 				}
 				ctx := map[string]string{}
@@ -409,6 +419,32 @@ func synthWithPlaybook(t *testing.T, name, file string) *synthesized {
 // synthPlaybook is synth with a playbook, environment-agnostic.
 func synthPlaybook(t *testing.T, name string, cfg Config, pb *playbook.Playbook) *synthesized {
 	t.Helper()
+	return synthWith(t, name, cfg, pb, nil)
+}
+
+// synthCDKJSON synthesizes the stack as `make synth` and the CDK CLI do,
+// with the repository's cdk.json context (feature flags such as
+// @aws-cdk/aws-iam:minimizePolicies included), pinned to testRegion.
+func synthCDKJSON(t *testing.T) *synthesized {
+	t.Helper()
+	ctx, err := directContext(func(string) (string, bool) { return "", false }, "..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ctx) == 0 {
+		t.Fatal("no context in ../cdk.json")
+	}
+	cfg, err := configFrom(func(k string) (any, bool) { v, ok := ctx[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return synthWith(t, "cdk_json", cfg, nil, ctx)
+}
+
+// synthWith synthesizes once per name, with an optional playbook and app
+// context; a context pins the stack to testAccount and testRegion.
+func synthWith(t *testing.T, name string, cfg Config, pb *playbook.Playbook, ctx map[string]any) *synthesized {
+	t.Helper()
 	synthMu.Lock()
 	defer synthMu.Unlock()
 	if s, ok := synthCache[name]; ok {
@@ -418,8 +454,16 @@ func synthPlaybook(t *testing.T, name string, cfg Config, pb *playbook.Playbook)
 	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	stack := NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{Config: cfg, AssetDir: dir, Playbook: pb})
+	appProps := &awscdk.AppProps{Outdir: jsii.String(t.TempDir())}
+	var env *awscdk.Environment
+	if ctx != nil {
+		appProps.Context = &ctx
+		env = &awscdk.Environment{Account: jsii.String(testAccount), Region: jsii.String(testRegion)}
+	}
+	app := awscdk.NewApp(appProps)
+	stack := NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{
+		StackProps: awscdk.StackProps{Env: env}, Config: cfg, AssetDir: dir, Playbook: pb,
+	})
 	tpl := assertions.Template_FromStack(stack, nil)
 	raw, err := json.Marshal(tpl.ToJSON())
 	if err != nil {
