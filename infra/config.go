@@ -12,6 +12,7 @@ import (
 
 	"github.com/autocontain/autocontain/internal/ipset"
 	"github.com/autocontain/autocontain/internal/playbook"
+	"github.com/autocontain/autocontain/internal/protect"
 )
 
 // Config is every deploy-time option, read from CDK context (cdk.json or
@@ -188,9 +189,34 @@ func (c Config) validate() error {
 		if _, err := playbook.FromEnv(only); err != nil {
 			return fmt.Errorf("context protect: %w", err)
 		}
+		if err := checkProtectSize(c.Protect); err != nil {
+			return fmt.Errorf("context protect: %w", err)
+		}
 	}
 	if c.NotificationEmail != "" && !strings.Contains(c.NotificationEmail, "@") {
 		return fmt.Errorf("context notificationEmail: %q is not an e-mail address", c.NotificationEmail)
+	}
+	return nil
+}
+
+// maxProtectPolicyChars bounds what the protect patterns may add to the
+// role's policy, where each is a resource of a Deny. IAM limits the inline
+// policies of a role to 10,240 characters in all, whitespace not counted
+// (IAM User Guide, "IAM and AWS STS quotas"); the rest of the policy takes
+// about 3,500 characters once its ARNs are resolved.
+const maxProtectPolicyChars = 6000
+
+// checkProtectSize refuses protect patterns that would not fit in the
+// role's policy: what they take in its JSON, each quoted, with a comma.
+func checkProtectSize(patterns []string) error {
+	n := 0
+	for _, p := range patterns {
+		n += len(p) + 3
+	}
+	if n > maxProtectPolicyChars {
+		return fmt.Errorf("the patterns take %d characters of the role's policy, more than %d: "+
+			"IAM limits a role's inline policies to 10,240 characters in all; use fewer, broader patterns, or tag the principals %s=%s",
+			n, maxProtectPolicyChars, protect.TagKey, protect.TagValue)
 	}
 	return nil
 }

@@ -56,6 +56,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if len(cfg.Protect) == 0 {
+		// The playbook's protect list becomes the role's denies instead.
+		if err := checkProtectSize(effectiveProtect(cfg, pb)); err != nil {
+			return fmt.Errorf("playbook %s, settings.protect: %w", cfg.Playbook, err)
+		}
+	}
 	outdir := *app.Outdir()
 	assets := filepath.Join(outdir, "autocontain-function")
 	if err := buildFunction(assets); err != nil {

@@ -345,6 +345,7 @@ func TestConfigFromContext(t *testing.T) {
 		{"negative_concurrency", map[string]any{"reservedConcurrency": "-1"}, nil, "reservedConcurrency"},
 		{"protect_not_an_arn", map[string]any{"protect": "break-glass-*"}, nil, "context protect"},
 		{"protect_question_mark", map[string]any{"protect": "arn:aws:iam::*:role/admin?"}, nil, "context protect"},
+		{"protect_too_long_for_the_role_policy", map[string]any{"protect": strings.Repeat("arn:aws:iam::*:role/break-glass-0123456789,", 200)}, nil, "10,240"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
