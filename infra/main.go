@@ -59,7 +59,7 @@ func run() error {
 	if len(cfg.Protect) == 0 {
 		// The playbook's protect list becomes the role's denies instead.
 		if err := checkProtectSize(effectiveProtect(cfg, pb)); err != nil {
-			return fmt.Errorf("playbook %s, settings.protect: %w", cfg.Playbook, err)
+			return fmt.Errorf("context playbook (%s), settings.protect: %w", cfg.Playbook, err)
 		}
 	}
 	outdir := *app.Outdir()
