@@ -12,6 +12,7 @@ import (
 
 	"github.com/autocontain/autocontain/internal/ipset"
 	"github.com/autocontain/autocontain/internal/playbook"
+	"github.com/autocontain/autocontain/internal/protect"
 )
 
 // Config is every deploy-time option, read from CDK context (cdk.json or
@@ -175,8 +176,57 @@ func (c Config) validate() error {
 	if c.WebACL && c.IPSetV4ARN != "" {
 		return fmt.Errorf("context webAcl: the stack makes a web ACL only for IP sets it creates; reference existing sets from your own web ACL")
 	}
+	if len(c.Protect) > 0 {
+		// The same check the function makes of AUTOCONTAIN_PROTECT, so a
+		// pattern it would refuse fails synthesis instead of every delivery;
+		// the role's denies use these patterns as IAM resources.
+		only := func(k string) (string, bool) {
+			if k == playbook.EnvProtect {
+				return strings.Join(c.Protect, ","), true
+			}
+			return "", false
+		}
+		if _, err := playbook.FromEnv(only); err != nil {
+			return fmt.Errorf("context protect: %w", err)
+		}
+		if err := checkProtectSize(c.Protect); err != nil {
+			return fmt.Errorf("context protect: %w", err)
+		}
+	}
 	if c.NotificationEmail != "" && !strings.Contains(c.NotificationEmail, "@") {
 		return fmt.Errorf("context notificationEmail: %q is not an e-mail address", c.NotificationEmail)
+	}
+	return nil
+}
+
+// maxProtectPolicyChars bounds what the protect patterns may add to the
+// role's policy, where each is a resource of a Deny. IAM limits the inline
+// policies of a role to 10,240 characters in all, whitespace not counted
+// (IAM User Guide, "IAM and AWS STS quotas"); the rest of the policy takes
+// about 3,500 characters once its ARNs are resolved.
+const maxProtectPolicyChars = 6000
+
+// checkProtectSize refuses protect patterns that would not fit in the
+// role's policy: what they take in its JSON, each quoted, with a comma.
+func checkProtectSize(patterns []string) error {
+	n := 0
+	for _, p := range patterns {
+		n += len(p) + 3
+	}
+	if n > maxProtectPolicyChars {
+		return fmt.Errorf("the patterns take %d characters of the role's policy, more than %d: "+
+			"IAM limits a role's inline policies to 10,240 characters in all; use fewer, broader patterns, or tag the principals %s=%s",
+			n, maxProtectPolicyChars, protect.TagKey, protect.TagValue)
+	}
+	return nil
+}
+
+// CheckRegion checks the options against the stack's Region, when it is
+// known at synthesis: WAF keeps CloudFront-scope IP sets and web ACLs in
+// us-east-1 only (WAF Developer Guide, "Scope").
+func (c Config) CheckRegion(region string) error {
+	if c.Scope == ipset.ScopeCloudFront && region != "" && region != "us-east-1" {
+		return fmt.Errorf("context scope: CLOUDFRONT IP sets exist only in us-east-1, and this stack is in %s: deploy it in us-east-1 (AWS_REGION=us-east-1 or the profile's Region) or use scope=REGIONAL", region)
 	}
 	return nil
 }

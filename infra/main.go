@@ -5,7 +5,10 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,18 +29,38 @@ func main() {
 func run() error {
 	// The cdk CLI says where to write (CDK_OUTDIR); `go run ./infra` alone
 	// writes to cdk.out, as the CLI would.
-	var props *awscdk.AppProps
+	props := &awscdk.AppProps{}
 	if os.Getenv("CDK_OUTDIR") == "" {
-		props = &awscdk.AppProps{Outdir: jsii.String("cdk.out")}
+		props.Outdir = jsii.String("cdk.out")
+	}
+	ctx, err := directContext(os.LookupEnv, ".")
+	if err != nil {
+		return err
+	}
+	if ctx != nil {
+		props.Context = &ctx
 	}
 	app := awscdk.NewApp(props)
 	cfg, err := ConfigFromContext(app.Node())
 	if err != nil {
 		return err
 	}
+	stackEnv := env()
+	if stackEnv != nil {
+		// Before anything is built: a clear error, never a panic.
+		if err := cfg.CheckRegion(*stackEnv.Region); err != nil {
+			return err
+		}
+	}
 	text, pb, err := cfg.PlaybookJSON()
 	if err != nil {
 		return err
+	}
+	if len(cfg.Protect) == 0 {
+		// The playbook's protect list becomes the role's denies instead.
+		if err := checkProtectSize(effectiveProtect(cfg, pb)); err != nil {
+			return fmt.Errorf("context playbook (%s), settings.protect: %w", cfg.Playbook, err)
+		}
 	}
 	outdir := *app.Outdir()
 	assets := filepath.Join(outdir, "autocontain-function")
@@ -52,7 +75,7 @@ func run() error {
 	NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{
 		StackProps: awscdk.StackProps{
 			Description: jsii.String("autocontain: automatic containment of abused AWS credentials and addresses"),
-			Env:         env(),
+			Env:         stackEnv,
 		},
 		Config:   cfg,
 		AssetDir: assets,
@@ -60,6 +83,52 @@ func run() error {
 	})
 	app.Synth(nil)
 	return nil
+}
+
+// directContext is the context the CDK CLI would pass, for a run without
+// the CLI (`make synth`, `go run ./infra`): cdk.json's "context", then
+// cdk.context.json over it, both in dir, as the CLI merges them. Under the
+// CLI, which sets CDK_CONTEXT_JSON (or CONTEXT_OVERFLOW_LOCATION_ENV when
+// the context is large) with those files and -c values already merged, it
+// returns nil and the App reads the CLI's context itself. The CLI's
+// ~/.cdk.json defaults are not read.
+func directContext(lookup func(string) (string, bool), dir string) (map[string]any, error) {
+	for _, k := range []string{"CDK_CONTEXT_JSON", "CONTEXT_OVERFLOW_LOCATION_ENV"} {
+		if _, ok := lookup(k); ok {
+			return nil, nil
+		}
+	}
+	ctx := map[string]any{}
+	for _, f := range []struct {
+		name   string
+		nested bool
+	}{{"cdk.json", true}, {"cdk.context.json", false}} {
+		data, err := os.ReadFile(filepath.Join(dir, f.name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", f.name, err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return nil, fmt.Errorf("%s is not a JSON object: %w", f.name, err)
+		}
+		values := doc
+		if f.nested {
+			c, ok := doc["context"]
+			if !ok {
+				continue
+			}
+			if values, ok = c.(map[string]any); !ok {
+				return nil, fmt.Errorf("%s: \"context\" is not a JSON object", f.name)
+			}
+		}
+		for k, v := range values {
+			ctx[k] = v
+		}
+	}
+	return ctx, nil
 }
 
 // env pins the stack to the account and region of the CLI's credentials when

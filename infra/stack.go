@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,12 +25,9 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/autocontain/autocontain/infra/patterns"
-	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/engine"
-	"github.com/autocontain/autocontain/internal/ipset"
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/playbook"
-	"github.com/autocontain/autocontain/internal/protect"
 )
 
 // AutocontainStackProps configures the stack.
@@ -73,9 +69,11 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	if pb == nil {
 		pb = playbook.Default()
 	}
-	if cfg.Scope == ipset.ScopeCloudFront {
-		if region := stack.Region(); !*awscdk.Token_IsUnresolved(region) && *region != "us-east-1" {
-			panic(fmt.Sprintf("scope CLOUDFRONT: WAF serves CloudFront IP sets only from us-east-1; this stack is in %s", *region))
+	if region := stack.Region(); !*awscdk.Token_IsUnresolved(region) {
+		// The app checks this before it builds anything (run); a caller
+		// that skips the check gets the same message, not a bad stack.
+		if err := cfg.CheckRegion(*region); err != nil {
+			panic(err.Error())
 		}
 	}
 	pb = withContext(pb, cfg)
@@ -85,26 +83,19 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 	})
-	// CloudWatch alarms publish to the encrypted topic; EventBridge sends
-	// undeliverable events to the encrypted queue. Both need the key
-	// (SNS Developer Guide, "Encryption at rest"; EventBridge DLQ).
-	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("AllowServicesThatDeliverToAutocontain"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil), awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
-		Resources:  jsii.Strings("*"),
-	}), jsii.Bool(false))
-
 	topic := awssns.NewTopic(stack, jsii.String("Notifications"), &awssns.TopicProps{
 		DisplayName: jsii.String("autocontain"), MasterKey: key, EnforceSSL: jsii.Bool(true),
+		TopicName: jsii.String(topicName(stack)),
 	})
 	if cfg.NotificationEmail != "" {
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(cfg.NotificationEmail), nil))
 	}
 	dlq := awssqs.NewQueue(stack, jsii.String("DeadLetters"), &awssqs.QueueProps{
 		Encryption: awssqs.QueueEncryption_KMS, EncryptionMasterKey: key, EnforceSSL: jsii.Bool(true),
+		QueueName:       jsii.String(queueName(stack)),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
+	allowDeliveries(stack, key)
 
 	table := awsdynamodb.NewTable(stack, jsii.String("Ledger"), &awsdynamodb.TableProps{
 		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String(ledger.AttrPK), Type: awsdynamodb.AttributeType_STRING},
@@ -137,6 +128,13 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	}) {
 		role.AddToPrincipalPolicy(st)
 	}
+	for _, st := range protectionDenies(stack, effectiveProtect(cfg, pb)) {
+		role.AddToPrincipalPolicy(st)
+	}
+	// The key's encrypt and decrypt family, as one grant: the failure
+	// destination's grant on the dead-letter queue is the same statement,
+	// and CDK writes identical statements once.
+	key.GrantEncryptDecrypt(role)
 
 	env := map[string]*string{
 		playbook.EnvDryRun:        jsii.String(strconv.FormatBool(cfg.DryRun)),
@@ -213,6 +211,7 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 		"autocontain": map[string]any{"command": engine.CommandReconcile},
 	})))
 
+	var alarms []awscloudwatch.Alarm
 	alarm := func(id, what string, m awscloudwatch.IMetric) {
 		a := awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
 			AlarmDescription:   jsii.String("autocontain: " + what),
@@ -223,6 +222,7 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
 		a.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
+		alarms = append(alarms, a)
 	}
 	five := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}
 	// A delivery deferred because another delivery of its finding was being
@@ -244,6 +244,7 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	alarm("FunctionThrottlesAlarm", "the function was throttled (reserved concurrency reached)", fn.MetricThrottles(five))
 	alarm("DeadLettersAlarm", "events could not be delivered or handled: see the dead-letter queue",
 		dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}))
+	allowAlarmsToPublish(stack, topic, alarms)
 
 	for k, v := range map[string]*string{
 		"FunctionName": fn.FunctionName(), "TopicArn": topic.TopicArn(), "LedgerTable": table.TableName(),
@@ -335,15 +336,7 @@ type resources struct {
 // (the actions' Permissions, the guard's, undo's and the ledger's), each
 // scoped to the resources its API allows, and the explicit denies.
 func statements(stack awscdk.Stack, role awsiam.Role, r resources) []awsiam.PolicyStatement {
-	needed := map[string]bool{}
-	for _, a := range contain.Registry(contain.Clients{Ledger: &ledger.Ledger{}}) {
-		for _, p := range a.Permissions() {
-			needed[p] = true
-		}
-	}
-	for _, p := range slices.Concat(protect.Permissions(), contain.UndoPermissions(), ledger.Permissions()) {
-		needed[p] = true
-	}
+	needed := declaredPermissions()
 	byService := map[string][]string{}
 	for p := range needed {
 		svc, _, _ := strings.Cut(p, ":")
@@ -378,9 +371,11 @@ func statements(stack awscdk.Stack, role awsiam.Role, r resources) []awsiam.Poli
 		out = append(out, allow("Autocontain"+strings.ToUpper(svc[:1])+svc[1:], byService[svc], res))
 	}
 	out = append(out,
-		// The stack's key encrypts the topic, the dead letters and the ledger:
-		// what DynamoDB and SNS need of a customer-managed key.
-		allow("UseTheStackKey", []string{"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"}, []string{r.key}),
+		// The stack's key encrypts the topic, the dead letters and the ledger.
+		// DynamoDB and SNS need of a customer-managed key the encrypt and
+		// decrypt family (key.GrantEncryptDecrypt, one statement shared with
+		// the dead-letter destination's grant) and DescribeKey.
+		allow("DescribeTheStackKey", []string{"kms:DescribeKey"}, []string{r.key}),
 		allow("WriteLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{r.logs, r.logs + ":*"}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("NeverDeleteAccessKeys"), Effect: awsiam.Effect_DENY,

@@ -343,6 +343,9 @@ func TestConfigFromContext(t *testing.T) {
 		{"scope_mismatch", map[string]any{"ipSetV4Arn": "arn:aws:wafv2:us-east-1:123456789012:global/ipset/a/1", "ipSetV6Arn": "arn:aws:wafv2:us-east-1:123456789012:global/ipset/b/2"}, nil, "the stack's REGIONAL"},
 		{"bad_email", map[string]any{"notificationEmail": "secops"}, nil, "not an e-mail"},
 		{"negative_concurrency", map[string]any{"reservedConcurrency": "-1"}, nil, "reservedConcurrency"},
+		{"protect_not_an_arn", map[string]any{"protect": "break-glass-*"}, nil, "context protect"},
+		{"protect_question_mark", map[string]any{"protect": "arn:aws:iam::*:role/admin?"}, nil, "context protect"},
+		{"protect_too_long_for_the_role_policy", map[string]any{"protect": strings.Repeat("arn:aws:iam::*:role/break-glass-0123456789,", 200)}, nil, "10,240"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
