@@ -39,6 +39,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if err := checkPatterns(pb, cfg); err != nil {
+		return err
+	}
 	outdir := *app.Outdir()
 	assets := filepath.Join(outdir, "autocontain-function")
 	if err := buildFunction(assets); err != nil {
