@@ -274,11 +274,34 @@ func rule(stack awscdk.Stack, id, description string, p patterns.Pattern) awseve
 		DetailType: strs(p["detail-type"]),
 		Account:    strs(p["account"]),
 	}
-	detail := p["detail"].(map[string]any)
+	detail := withNullMatchers(p["detail"]).(map[string]any)
 	ep.Detail = &detail
 	return awsevents.NewRule(stack, jsii.String(id), &awsevents.RuleProps{
 		Description: jsii.String("autocontain: " + description), EventPattern: ep,
 	})
+}
+
+// withNullMatchers replaces the pattern's [null] lists by CDK's null
+// matcher: CDK drops nil from the lists it is given.
+func withNullMatchers(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = withNullMatchers(x)
+		}
+		return out
+	case []any:
+		if len(v) == 1 && v[0] == nil {
+			return awsevents.Match_NullValue()
+		}
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = withNullMatchers(x)
+		}
+		return out
+	}
+	return v
 }
 
 func strs(v any) *[]*string {

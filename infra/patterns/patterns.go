@@ -140,8 +140,12 @@ func guardDuty(pb *playbook.Playbook, account string) shape {
 	}
 	if !pb.Settings.ActOnArchived {
 		// false, null, or missing: event-ruler matches null only with null,
-		// and a missing field only with {"exists": false}.
-		s.common["service"] = map[string]any{"archived": []any{false, nil, map[string]any{"exists": false}}}
+		// and a missing field only with {"exists": false}. null stands
+		// alone in its list, which CDK writes only so (Match.nullValue).
+		s.common["service"] = map[string]any{"$or": []any{
+			map[string]any{"archived": []any{false, map[string]any{"exists": false}}},
+			map[string]any{"archived": []any{nil}},
+		}}
 	}
 	s.envelope = Pattern{"source": []any{finding.SourceGuardDutyEvents}, "detail-type": []any{finding.DetailTypeGuardDuty}}
 	if account != "" {

@@ -45,7 +45,7 @@ func one(t *testing.T, ps []Pattern, err error) string {
 
 // archived is the archived filter: false, null or missing (not archived,
 // as the function reads it).
-const archived = `"service":{"archived":[false,null,{"exists":false}]}`
+const archived = `"service":{"$or":[{"archived":[false,{"exists":false}]},{"archived":[null]}]}`
 
 func TestPatterns(t *testing.T) {
 	tests := []struct {
