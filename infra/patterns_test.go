@@ -73,11 +73,10 @@ func TestRulesDeliverExactlyWhatThePlaybookActsOn(t *testing.T) {
 	// The samples, a member account's finding (a GuardDuty administrator's
 	// bus also receives its members' findings: it must not reach the
 	// function), and a finding whose service.archived is null or missing.
-	events, want := sampleEvents(t, playbook.Default())
-	names := slices.Sorted(maps.Keys(events))
-	for _, name := range names {
+	events := sampleEvents(t, playbook.Default())
+	for _, name := range slices.Sorted(maps.Keys(events)) {
 		t.Run(name, func(t *testing.T) {
-			raw, want := []byte(events[name]), want[name]
+			raw, want := []byte(events[name].Event), events[name].Want
 			var env struct {
 				Source     string          `json:"source"`
 				DetailType string          `json:"detail-type"`

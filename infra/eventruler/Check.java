@@ -1,19 +1,25 @@
-// Check runs event patterns and events through event-ruler, the matcher
-// EventBridge uses (software.amazon.event.ruler:event-ruler), for the infra
-// tests (infra/eventruler_test.go). It is a single-file program:
+// Check validates event patterns with event-ruler, the matcher EventBridge
+// uses (software.amazon.event.ruler:event-ruler), and runs events through
+// them. The infra tests run it (infra/eventruler_test.go); it is a
+// single-file program:
 //
 //   java -cp '.eventruler/lib/*' infra/eventruler/Check.java cases.json
 //
-// cases.json: {"patterns": {"<rule id>": "<pattern JSON>", ...},
-//              "events":   {"<event name>": "<event JSON>", ...}}
-// It prints, as JSON, each pattern's size in characters and event-ruler's
-// verdict on it (null when valid), and for each event the ids of the
-// patterns that match it: {"patterns": {"<id>": {"size": n, "error": e}},
-// "matches": {"<event name>": ["<id>", ...]}}. The test decides what is
-// wrong; this program exits non-zero only when it cannot run.
+// cases.json:
+//   {"maxSize": 2048,
+//    "patterns": {"<rule id>": "<pattern JSON>", ...},
+//    "events":   {"<name>": {"event": "<event JSON>", "want": true|false}, ...}}
+//
+// It fails (exit 1, a line per failure on stderr) when event-ruler rejects a
+// pattern, when a pattern is longer than maxSize characters, when an event
+// with want true is matched by no pattern, when one with want false is
+// matched, or when an event is matched by more than one pattern (the
+// function would receive it twice). On stdout it prints each pattern's size
+// and each event's matching patterns as JSON.
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.File;
 import java.util.ArrayList;
@@ -24,7 +30,7 @@ import java.util.Map;
 import software.amazon.event.ruler.JsonRuleCompiler;
 import software.amazon.event.ruler.Machine;
 
-@SuppressWarnings("deprecation") // rulesForJSONEvent: the one that reads a JSON event as EventBridge does
+@SuppressWarnings("deprecation") // Machine.rulesForJSONEvent: reads a JSON event as EventBridge does
 public class Check {
     public static void main(String[] args) throws Exception {
         if (args.length != 1) {
@@ -33,36 +39,48 @@ public class Check {
         }
         ObjectMapper json = new ObjectMapper();
         JsonNode cases = json.readTree(new File(args[0]));
+        int maxSize = cases.path("maxSize").asInt(2048);
+        List<String> failures = new ArrayList<>();
         ObjectNode out = json.createObjectNode();
-        ObjectNode verdicts = out.putObject("patterns");
+        ObjectNode sizes = out.putObject("sizes");
         Machine machine = new Machine();
         for (Iterator<Map.Entry<String, JsonNode>> it = cases.path("patterns").fields(); it.hasNext();) {
             Map.Entry<String, JsonNode> p = it.next();
-            String pattern = p.getValue().asText();
-            ObjectNode v = verdicts.putObject(p.getKey());
-            v.put("size", pattern.length());
+            String id = p.getKey(), pattern = p.getValue().asText();
+            sizes.put(id, pattern.length());
+            if (pattern.length() > maxSize) {
+                failures.add("rule " + id + ": pattern is " + pattern.length() + " characters, more than EventBridge's " + maxSize);
+            }
             String error = JsonRuleCompiler.check(pattern);
-            if (error == null) {
-                try {
-                    machine.addRule(p.getKey(), pattern);
-                } catch (Exception e) {
-                    error = "addRule: " + e.getMessage();
-                }
+            if (error != null) {
+                failures.add("rule " + id + ": event-ruler rejects the pattern: " + error);
+                continue;
             }
-            if (error == null) {
-                v.putNull("error");
-            } else {
-                v.put("error", error);
-            }
+            machine.addRule(id, pattern);
         }
         ObjectNode matches = out.putObject("matches");
         for (Iterator<Map.Entry<String, JsonNode>> it = cases.path("events").fields(); it.hasNext();) {
             Map.Entry<String, JsonNode> e = it.next();
-            List<String> ids = new ArrayList<>(machine.rulesForJSONEvent(e.getValue().asText()));
+            String name = e.getKey();
+            boolean want = e.getValue().path("want").asBoolean();
+            List<String> ids = new ArrayList<>(machine.rulesForJSONEvent(e.getValue().path("event").asText()));
             Collections.sort(ids);
-            var list = matches.putArray(e.getKey());
+            ArrayNode list = matches.putArray(name);
             ids.forEach(list::add);
+            if (want && ids.isEmpty()) {
+                failures.add("event " + name + ": the playbook acts on it, and no rule matches it");
+            } else if (!want && !ids.isEmpty()) {
+                failures.add("event " + name + ": the playbook does not act on it, and rules " + ids + " match it");
+            } else if (ids.size() > 1) {
+                failures.add("event " + name + ": rules " + ids + " all match it: the function would receive it " + ids.size() + " times");
+            }
         }
         System.out.println(json.writeValueAsString(out));
+        if (!failures.isEmpty()) {
+            Collections.sort(failures);
+            failures.forEach(System.err::println);
+            System.err.println(failures.size() + " failures");
+            System.exit(1);
+        }
     }
 }
