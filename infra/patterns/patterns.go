@@ -343,8 +343,12 @@ func (s shape) split() ([]Pattern, error) {
 	return append(out, s.pattern(cur)), nil
 }
 
+// typeText shows a type in an error, shortened when long.
 func typeText(t any) string {
 	raw, _ := json.Marshal(t)
+	if len(raw) > 80 {
+		return fmt.Sprintf("%s… (%d characters)", raw[:60], len(raw))
+	}
 	return string(raw)
 }
 
