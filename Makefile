@@ -15,7 +15,7 @@ FUZZTIME    ?= 10s
 BOOTSTRAP   := $(BIN)/lambda/bootstrap
 BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: all demo test unit lint fmt-check vet staticcheck fuzz bench size build synth moto clean
+.PHONY: all demo test unit lint fmt-check vet staticcheck fuzz bench size build synth moto eventruler clean
 
 all: lint test
 
@@ -24,7 +24,7 @@ demo: moto
 	$(GO) run ./internal/demo
 
 ## test: lint, unit and integration tests (against the moto server), brief fuzzing
-test: moto lint
+test: moto eventruler lint
 	CI=$${CI:-} AUTOCONTAIN_REQUIRE_EMULATOR=1 $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
 
@@ -35,6 +35,17 @@ unit: moto
 ## moto: install the moto server into .venv (idempotent)
 moto:
 	@bash scripts/moto-venv.sh >/dev/null
+
+## eventruler: fetch AWS's event-pattern matcher (event-ruler, Maven Central) into .eventruler/lib
+## for the infra tests' pattern check; without Maven, CI fails and elsewhere the check is skipped
+EVENTRULER_LIB := $(CURDIR)/.eventruler/lib
+eventruler:
+	@if ls $(EVENTRULER_LIB)/event-ruler-*.jar >/dev/null 2>&1; then exit 0; \
+	elif command -v mvn >/dev/null; then \
+		mvn -B -q -f infra/eventruler/pom.xml -Dmaven.repo.local=$(CURDIR)/.eventruler/m2 \
+			dependency:copy-dependencies -DoutputDirectory=$(EVENTRULER_LIB); \
+	elif [ "$${CI:-}" = true ]; then echo "eventruler: Maven (mvn) is needed in CI" >&2; exit 1; \
+	else echo "eventruler: no Maven: the infra tests skip the event-ruler check"; fi
 
 lint: fmt-check vet staticcheck
 

@@ -62,6 +62,9 @@ func run() error {
 			return fmt.Errorf("context playbook (%s), settings.protect: %w", cfg.Playbook, err)
 		}
 	}
+	if err := checkPatterns(pb, cfg); err != nil {
+		return err
+	}
 	outdir := *app.Outdir()
 	assets := filepath.Join(outdir, "autocontain-function")
 	if err := buildFunction(assets); err != nil {

@@ -197,12 +197,17 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	// Only the stack's account: in single-account mode another account's
 	// findings (a GuardDuty administrator's members') never reach the
 	// function; the function checks again (package account).
-	stackAccount := *stack.Account()
-	if p := patterns.GuardDuty(pb, stackAccount); p != nil {
-		rule(stack, "GuardDutyFindings", "GuardDuty findings the playbook acts on", p).AddTarget(target(nil))
+	// A playbook too large for one pattern gets several rules (package
+	// patterns); one that no split fits fails synthesis (checkPatterns).
+	guardDuty, cloudTrail, err := rulePatterns(pb, *stack.Account())
+	if err != nil {
+		awscdk.Annotations_Of(stack).AddError(jsii.String(err.Error()))
 	}
-	if p := patterns.CloudTrail(pb, stackAccount); p != nil {
-		rule(stack, "CloudTrailEvents", "CloudTrail events the playbook acts on (global services: us-east-1 only)", p).AddTarget(target(nil))
+	for i, p := range guardDuty {
+		rule(stack, ruleID("GuardDutyFindings", i), partOf("GuardDuty findings the playbook acts on", i, len(guardDuty)), p).AddTarget(target(nil))
+	}
+	for i, p := range cloudTrail {
+		rule(stack, ruleID("CloudTrailEvents", i), partOf("CloudTrail events the playbook acts on (global services: us-east-1 only)", i, len(cloudTrail)), p).AddTarget(target(nil))
 	}
 	awsevents.NewRule(stack, jsii.String("Reconcile"), &awsevents.RuleProps{
 		Description: jsii.String("autocontain: write the IP sets from the ledger; expire and evict blocks"),
@@ -270,11 +275,34 @@ func rule(stack awscdk.Stack, id, description string, p patterns.Pattern) awseve
 		DetailType: strs(p["detail-type"]),
 		Account:    strs(p["account"]),
 	}
-	detail := p["detail"].(map[string]any)
+	detail := withNullMatchers(p["detail"]).(map[string]any)
 	ep.Detail = &detail
 	return awsevents.NewRule(stack, jsii.String(id), &awsevents.RuleProps{
 		Description: jsii.String("autocontain: " + description), EventPattern: ep,
 	})
+}
+
+// withNullMatchers replaces the pattern's [null] lists by CDK's null
+// matcher: CDK drops nil from the lists it is given.
+func withNullMatchers(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = withNullMatchers(x)
+		}
+		return out
+	case []any:
+		if len(v) == 1 && v[0] == nil {
+			return awsevents.Match_NullValue()
+		}
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = withNullMatchers(x)
+		}
+		return out
+	}
+	return v
 }
 
 func strs(v any) *[]*string {

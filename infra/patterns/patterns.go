@@ -1,10 +1,23 @@
 // Package patterns derives the EventBridge event patterns of the stack's
 // rules from the playbook, so the rules deliver to the function exactly the
 // events the playbook handles and cannot drift from it.
+//
+// A pattern must fit EventBridge's quota on its size (MaxSize). A playbook
+// large enough to exceed it gets its pattern split over several rules, which
+// together match exactly what the single pattern would have: each rule keeps
+// the whole envelope (source, detail-type, account, archived flag) and takes
+// a share of the $or branches, one per playbook rule; a branch too large on
+// its own is split on its list of types. Only a branch whose single type
+// cannot fit is an error, which names the playbook rule.
 package patterns
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/playbook"
@@ -13,13 +26,89 @@ import (
 // Pattern is an EventBridge event pattern, ready to marshal as JSON.
 type Pattern = map[string]any
 
-// GuardDuty returns the pattern of the GuardDuty rule: one branch per
-// GuardDuty rule of the playbook, each with its finding types (exact, prefix
-// or wildcard), its minimum severity and its principal types. Archived
-// findings are left out unless the playbook acts on them. Sample findings
-// cannot be told apart by a pattern (the marker may sit inside a JSON
-// string), so the function skips them itself. It returns nil when the
-// playbook has no GuardDuty rule.
+// MaxSize is EventBridge's quota on an event pattern, in characters: 2,048
+// by default, adjustable (EventBridge User Guide, "Amazon EventBridge
+// quotas": "Event pattern size ... Maximum size, in characters, of an event
+// pattern"). The rules are kept within the default.
+const MaxSize = 2048
+
+// MaxWildcardRules is EventBridge's quota on the rules of one event bus that
+// hold a wildcard filter: 30, not adjustable (same page, "Rules containing
+// wildcards").
+const MaxWildcardRules = 30
+
+// sizeAccount stands for the account while measuring: the stack's account
+// is a CloudFormation reference until deployed, and an account ID is 12
+// digits.
+const sizeAccount = "123456789012"
+
+// Size is the size of p as measured against MaxSize: the length in bytes
+// (at least its length in characters) of its JSON with a space after every
+// colon and comma, with account, when set, counted as the 12 digits it will
+// be. CloudFormation passes the template's pattern object to EventBridge as
+// a string; whether that string is compact or spaced is not documented, so
+// the larger of the two is measured.
+func Size(p Pattern, account string) int {
+	raw, err := marshal(p)
+	if err != nil {
+		return MaxSize + 1 // cannot happen: patterns hold strings, numbers, booleans, nil
+	}
+	if account != "" {
+		raw = strings.ReplaceAll(raw, quote(account), quote(sizeAccount))
+	}
+	return len(raw) + spaces(raw)
+}
+
+// Compact is p's JSON as EventBridge receives it at least: compact, with
+// no HTML escaping.
+func Compact(p Pattern) (string, error) {
+	return marshal(p)
+}
+
+func marshal(p Pattern) (string, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
+		return "", fmt.Errorf("marshal event pattern: %w", err)
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+func quote(s string) string {
+	raw, _ := json.Marshal(s)
+	return string(raw)
+}
+
+// spaces counts the colons and commas of compact JSON outside strings: the
+// spaces a spaced serialization adds.
+func spaces(raw string) int {
+	n, inString, escaped := 0, false, false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ':' || c == ','):
+			n++
+		}
+	}
+	return n
+}
+
+// GuardDuty returns the patterns of the GuardDuty rules, usually one: one
+// branch per GuardDuty rule of the playbook, each with its finding types
+// (exact, prefix or wildcard), its minimum severity and its principal types.
+// Archived findings are left out unless the playbook acts on them; a finding
+// whose service.archived is missing or null is not archived, as the function
+// reads it. Sample findings cannot be told apart by a pattern (the marker
+// may sit inside a JSON string), so the function skips them itself. It
+// returns none when the playbook has no GuardDuty rule, and an error naming
+// the playbook rule when no split fits MaxSize.
 //
 // When account is set, only that account's findings match: the envelope's
 // account and detail.accountId, since a GuardDuty administrator's bus also
@@ -27,55 +116,70 @@ type Pattern = map[string]any
 // (GuardDuty User Guide, "Creating custom responses to GuardDuty findings":
 // "You can identify the member account the GuardDuty finding originated from
 // with the accountId field").
-func GuardDuty(pb *playbook.Playbook, account string) Pattern {
-	var branches []map[string]any
+func GuardDuty(pb *playbook.Playbook, account string) ([]Pattern, error) {
+	return guardDuty(pb, account).split()
+}
+
+func guardDuty(pb *playbook.Playbook, account string) shape {
+	s := shape{source: "GuardDuty", account: account, common: map[string]any{}}
 	for _, r := range pb.Rules {
 		if r.Source != finding.SourceGuardDuty {
 			continue
 		}
-		b := map[string]any{"type": matchers(r.Types)}
+		b := branch{rule: r.Name, typesKey: "type", types: matchers(r.Types), fields: map[string]any{}}
 		if min := max(r.MinSeverity, pb.Settings.MinSeverity); min > 0 {
-			b["severity"] = []any{map[string]any{"numeric": []any{">=", min}}}
+			b.fields["severity"] = []any{map[string]any{"numeric": []any{">=", min}}}
 		}
 		if types := userTypes(r.Principals); types != nil {
-			b["resource"] = map[string]any{"accessKeyDetails": map[string]any{"userType": types}}
+			b.fields["resource"] = map[string]any{"accessKeyDetails": map[string]any{"userType": types}}
 		}
-		branches = append(branches, b)
+		s.branches = append(s.branches, b)
 	}
-	if len(branches) == 0 {
-		return nil
+	if len(s.branches) == 0 {
+		return s
 	}
-	detail := or(branches)
 	if !pb.Settings.ActOnArchived {
-		detail["service"] = map[string]any{"archived": []any{false}}
+		// false, null, or missing: event-ruler matches null only with null,
+		// and a missing field only with {"exists": false}. null stands
+		// alone in its list, which CDK writes only so (Match.nullValue).
+		s.common["service"] = map[string]any{"$or": []any{
+			map[string]any{"archived": []any{false, map[string]any{"exists": false}}},
+			map[string]any{"archived": []any{nil}},
+		}}
 	}
-	p := Pattern{"source": []any{finding.SourceGuardDutyEvents}, "detail-type": []any{finding.DetailTypeGuardDuty}, "detail": detail}
+	s.envelope = Pattern{"source": []any{finding.SourceGuardDutyEvents}, "detail-type": []any{finding.DetailTypeGuardDuty}}
 	if account != "" {
-		p["account"] = []any{account}
-		detail["accountId"] = []any{account}
+		s.envelope["account"] = []any{account}
+		s.common["accountId"] = []any{account}
 	}
-	return p
+	return s
 }
 
-// CloudTrail returns the pattern of the CloudTrail rule: one branch per
-// CloudTrail rule of the playbook (event source, event names, principal
-// types). The event's source is the service's (cloudtrail.amazonaws.com
-// arrives as aws.cloudtrail); console sign-ins have their own detail-type.
-// It returns nil when the playbook has no CloudTrail rule. When account is
-// set, only events of that account match (the envelope's account: CloudTrail
-// delivers an event to the bus of the account that recorded it).
-func CloudTrail(pb *playbook.Playbook, account string) Pattern {
-	var branches []map[string]any
+// CloudTrail returns the patterns of the CloudTrail rules, usually one: one
+// branch per CloudTrail rule of the playbook (event source, event names,
+// principal types). The event's source is the service's
+// (cloudtrail.amazonaws.com arrives as aws.cloudtrail); console sign-ins
+// have their own detail-type. It returns none when the playbook has no
+// CloudTrail rule, and an error naming the playbook rule when no split fits
+// MaxSize. When account is set, only events of that account match (the
+// envelope's account: CloudTrail delivers an event to the bus of the account
+// that recorded it).
+func CloudTrail(pb *playbook.Playbook, account string) ([]Pattern, error) {
+	return cloudTrail(pb, account).split()
+}
+
+func cloudTrail(pb *playbook.Playbook, account string) shape {
+	s := shape{source: "CloudTrail", account: account, common: map[string]any{}}
 	var sources, detailTypes []any
 	for _, r := range pb.Rules {
 		if r.Source != finding.SourceCloudTrail {
 			continue
 		}
-		b := map[string]any{"eventSource": []any{r.EventSource}, "eventName": matchers(r.Types)}
+		b := branch{rule: r.Name, typesKey: "eventName", types: matchers(r.Types), fields: map[string]any{"eventSource": []any{r.EventSource}}}
 		if types := userTypes(r.Principals); types != nil {
-			b["userIdentity"] = map[string]any{"type": types}
+			b.fields["userIdentity"] = map[string]any{"type": types}
 		}
-		branches = append(branches, b)
+		s.branches = append(s.branches, b)
 		sources = appendNew(sources, EventBridgeSource(r.EventSource))
 		dt := finding.DetailTypeAPICall
 		if r.EventSource == "signin.amazonaws.com" {
@@ -83,14 +187,29 @@ func CloudTrail(pb *playbook.Playbook, account string) Pattern {
 		}
 		detailTypes = appendNew(detailTypes, dt)
 	}
-	if len(branches) == 0 {
-		return nil
+	if len(s.branches) == 0 {
+		return s
 	}
-	p := Pattern{"source": sources, "detail-type": detailTypes, "detail": or(branches)}
+	s.envelope = Pattern{"source": sources, "detail-type": detailTypes}
 	if account != "" {
-		p["account"] = []any{account}
+		s.envelope["account"] = []any{account}
 	}
-	return p
+	return s
+}
+
+// CheckQuotas checks the quotas that bind the rules of one event bus
+// together: at most MaxWildcardRules of them may hold a wildcard filter.
+func CheckQuotas(ps []Pattern) error {
+	n := 0
+	for _, p := range ps {
+		if raw, err := marshal(p); err == nil && strings.Contains(raw, `{"wildcard":`) {
+			n++
+		}
+	}
+	if n > MaxWildcardRules {
+		return fmt.Errorf("the playbook needs %d EventBridge rules with wildcard types, more than the %d an event bus allows (not adjustable): use fewer wildcard types, or prefixes (Type:*)", n, MaxWildcardRules)
+	}
+	return nil
 }
 
 // EventBridgeSource is the source EventBridge gives a service's CloudTrail
@@ -99,16 +218,138 @@ func EventBridgeSource(eventSource string) string {
 	return finding.EventBridgeSource(eventSource)
 }
 
-// or joins branches with $or, which EventBridge wants with two or more.
-func or(branches []map[string]any) map[string]any {
-	if len(branches) == 1 {
-		return branches[0]
+// shape is a pattern before it is cut into rules: the envelope and the
+// detail fields every rule keeps, and the branches, one per playbook rule,
+// that the rules share out.
+type shape struct {
+	source   string // "GuardDuty" or "CloudTrail", for errors
+	account  string
+	envelope Pattern        // source, detail-type, account
+	common   map[string]any // detail fields outside $or
+	branches []branch
+}
+
+// branch is one playbook rule's part of a pattern: its types, which may be
+// split, and its other fields.
+type branch struct {
+	rule     string
+	typesKey string
+	types    []any
+	fields   map[string]any
+}
+
+func (b branch) detail() map[string]any {
+	d := make(map[string]any, len(b.fields)+1)
+	for k, v := range b.fields {
+		d[k] = v
 	}
-	list := make([]any, len(branches))
-	for i, b := range branches {
-		list[i] = b
+	d[b.typesKey] = b.types
+	return d
+}
+
+// pattern is the pattern of one rule holding bs.
+func (s shape) pattern(bs []branch) Pattern {
+	var detail map[string]any
+	if len(bs) == 1 {
+		detail = bs[0].detail()
+	} else {
+		// A field every branch has alike moves out of $or: (a AND x) OR
+		// (b AND x) is (a OR b) AND x, and shorter.
+		detail = map[string]any{}
+		for k, v := range bs[0].fields {
+			if all(bs, func(b branch) bool { return reflect.DeepEqual(b.fields[k], v) }) {
+				detail[k] = v
+			}
+		}
+		list := make([]any, len(bs))
+		for i, b := range bs {
+			d := b.detail()
+			for k := range detail {
+				delete(d, k)
+			}
+			list[i] = d
+		}
+		detail["$or"] = list
 	}
-	return map[string]any{"$or": list}
+	for k, v := range s.common {
+		detail[k] = v
+	}
+	p := make(Pattern, len(s.envelope)+1)
+	for k, v := range s.envelope {
+		p[k] = v
+	}
+	p["detail"] = detail
+	return p
+}
+
+func all(bs []branch, f func(branch) bool) bool {
+	for _, b := range bs {
+		if !f(b) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s shape) fits(bs []branch) bool { return Size(s.pattern(bs), s.account) <= MaxSize }
+
+// split cuts the shape into as few rules, in playbook order, as keep each
+// within MaxSize: one when it fits.
+func (s shape) split() ([]Pattern, error) {
+	if len(s.branches) == 0 {
+		return nil, nil
+	}
+	if s.fits(s.branches) {
+		return []Pattern{s.pattern(s.branches)}, nil
+	}
+	// Branches too large alone are split on their types: a branch matches
+	// any of its types, so its parts together match what it did.
+	var units []branch
+	for _, b := range s.branches {
+		if s.fits([]branch{b}) {
+			units = append(units, b)
+			continue
+		}
+		var part branch
+		for _, t := range b.types {
+			next := b
+			next.types = append(slices.Clip(part.types), t)
+			if s.fits([]branch{next}) {
+				part = next
+				continue
+			}
+			if len(part.types) > 0 {
+				units = append(units, part)
+			}
+			part = b
+			part.types = []any{t}
+			if !s.fits([]branch{part}) {
+				return nil, fmt.Errorf("playbook rule %q: its %s event pattern is %d characters with the single type %s, more than EventBridge's %d even in a rule of its own: shorten its types or its other filters",
+					b.rule, s.source, Size(s.pattern([]branch{part}), s.account), typeText(t), MaxSize)
+			}
+		}
+		units = append(units, part)
+	}
+	// Pack the units, in order, as many to a rule as fit.
+	var out []Pattern
+	var cur []branch
+	for _, u := range units {
+		if len(cur) > 0 && !s.fits(append(slices.Clip(cur), u)) {
+			out = append(out, s.pattern(cur))
+			cur = nil
+		}
+		cur = append(cur, u)
+	}
+	return append(out, s.pattern(cur)), nil
+}
+
+// typeText shows a type in an error, shortened when long.
+func typeText(t any) string {
+	raw, _ := json.Marshal(t)
+	if len(raw) > 80 {
+		return fmt.Sprintf("%s… (%d characters)", raw[:60], len(raw))
+	}
+	return string(raw)
 }
 
 // matchers turns playbook patterns into EventBridge value matchers.

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/autocontain/autocontain/infra/patterns"
+	"github.com/autocontain/autocontain/internal/playbook"
+)
+
+// rulePatterns derives the patterns of the GuardDuty and CloudTrail rules,
+// each list split as EventBridge's size quota needs (package patterns), and
+// checks the quotas that bind the rules of the bus together.
+func rulePatterns(pb *playbook.Playbook, account string) (guardDuty, cloudTrail []patterns.Pattern, err error) {
+	if guardDuty, err = patterns.GuardDuty(pb, account); err != nil {
+		return nil, nil, err
+	}
+	if cloudTrail, err = patterns.CloudTrail(pb, account); err != nil {
+		return nil, nil, err
+	}
+	if err := patterns.CheckQuotas(append(append([]patterns.Pattern{}, guardDuty...), cloudTrail...)); err != nil {
+		return nil, nil, err
+	}
+	return guardDuty, cloudTrail, nil
+}
+
+// checkPatterns fails before synthesis when the playbook, with the
+// deploy-time settings, cannot be expressed in EventBridge rules; the stack
+// itself records the same error as an annotation, which the CDK CLI reports.
+func checkPatterns(pb *playbook.Playbook, cfg Config) error {
+	if pb == nil {
+		pb = playbook.Default()
+	}
+	if _, _, err := rulePatterns(withContext(pb, cfg), "123456789012"); err != nil {
+		return fmt.Errorf("event patterns: %w", err)
+	}
+	return nil
+}
+
+// ruleID is the construct id of part i of a rule: the first keeps the
+// rule's own id, so the ids of a playbook that needs no split never change.
+func ruleID(base string, i int) string {
+	if i == 0 {
+		return base
+	}
+	return fmt.Sprintf("%s%d", base, i+1)
+}
+
+func partOf(description string, i, n int) string {
+	if n == 1 {
+		return description
+	}
+	return fmt.Sprintf("%s (part %d of %d)", description, i+1, n)
+}
