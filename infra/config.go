@@ -76,8 +76,14 @@ const (
 )
 
 // WAFRuleGroupKeys are the context keys of the web ACL's managed rule
-// groups, in the order of the web ACL's rules (see webACLRuleGroups).
-var WAFRuleGroupKeys = []string{"wafKnownBadInputs", "wafSqliRules", "wafCommonRules"}
+// groups, in the order of the web ACL's rules (webACLRuleGroups).
+var WAFRuleGroupKeys = func() []string {
+	keys := make([]string, len(webACLRuleGroups))
+	for i, g := range webACLRuleGroups {
+		keys[i] = g.key
+	}
+	return keys
+}()
 
 func defaultWAFRuleGroups() map[string]string {
 	m := map[string]string{}

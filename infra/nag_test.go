@@ -2,7 +2,7 @@ package main
 
 import (
 	"encoding/csv"
-	"fmt"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
@@ -36,21 +35,12 @@ func nagReport(t *testing.T, cfg Config, region string) []nagRow {
 	}
 	NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{StackProps: awscdk.StackProps{Env: env}, Config: cfg, AssetDir: dir})
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Reports: jsii.Bool(true)}), nil)
-	assembly := app.Synth(nil)
+	app.Synth(nil)
 	// The findings' messages name the item (an IAM5 wildcard) the report
 	// leaves out: shown when the test is about to fail.
 	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		for _, m := range *assembly.GetStackArtifact(jsii.String("Autocontain")).Messages() {
-			msg := fmt.Sprint(m.Entry.Data)
-			if p, ok := m.Entry.Data.(*string); ok && p != nil {
-				msg = *p
-			}
-			if strings.HasPrefix(msg, "AwsSolutions-") && m.Level != cxapi.SynthesisMessageLevel_INFO {
-				t.Logf("cdk-nag %s: %s: %s", m.Level, *m.Id, msg)
-			}
+		if t.Failed() {
+			logNagMessages(t, filepath.Join(out, "Autocontain.metadata.json"))
 		}
 	})
 	files, err := filepath.Glob(filepath.Join(out, "AwsSolutions-*NagReport.csv"))
@@ -74,6 +64,28 @@ func nagReport(t *testing.T, cfg Config, region string) []nagRow {
 		rows = append(rows, nagRow{rule: r[0], resource: r[1], compliance: r[2], reason: r[3], level: r[4]})
 	}
 	return rows
+}
+
+// logNagMessages logs cdk-nag's error and warning messages from the cloud
+// assembly's metadata of the stack (path -> [{type, data}]).
+func logNagMessages(t *testing.T, metadata string) {
+	raw, err := os.ReadFile(metadata)
+	if err != nil {
+		t.Log(err)
+		return
+	}
+	var m map[string][]struct{ Type, Data any }
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Log(err)
+		return
+	}
+	for path, entries := range m {
+		for _, e := range entries {
+			if msg, _ := e.Data.(string); strings.HasPrefix(msg, "AwsSolutions-") && e.Type != "aws:cdk:info" {
+				t.Logf("cdk-nag %v: %s: %s", e.Type, path, msg)
+			}
+		}
+	}
 }
 
 // TestNagAwsSolutions runs cdk-nag's AwsSolutions pack on the default stack
