@@ -36,8 +36,18 @@ type Config struct {
 	IPSetV4ARN, IPSetV6ARN string
 	// Scope (scope, default REGIONAL): REGIONAL or CLOUDFRONT (us-east-1 only).
 	Scope string
-	// WebACL (webAcl, default false): also create a web ACL that blocks both sets.
+	// WebACL (webAcl, default false): also create a web ACL that blocks both
+	// sets, then applies AWS's managed rule groups (see WAFRuleGroups).
 	WebACL bool
+	// WAFRuleGroups holds, by context key (wafKnownBadInputs, wafSqliRules,
+	// wafCommonRules; default block), what the web ACL does with each AWS
+	// managed rule group: WAFBlock (the group's own actions), WAFCount
+	// (matches are counted and logged, never blocked) or WAFOff (left out).
+	WAFRuleGroups map[string]string
+	// WebACLLogging (webAclLogging, default false): log the web ACL's
+	// requests to a CloudWatch log group named aws-waf-logs-*, kept
+	// LogRetentionDays.
+	WebACLLogging bool
 	// ActOnSamples, ActOnArchived (actOnSamples, actOnArchived, default false).
 	ActOnSamples, ActOnArchived bool
 	// Playbook (playbook): a playbook file, validated at synth time.
@@ -54,7 +64,34 @@ type Config struct {
 
 // DefaultConfig is the configuration of a deploy without context.
 func DefaultConfig() Config {
-	return Config{DryRun: true, Scope: ipset.ScopeRegional, ReservedConcurrency: 5, LogRetentionDays: 365}
+	return Config{DryRun: true, Scope: ipset.ScopeRegional, ReservedConcurrency: 5, LogRetentionDays: 365,
+		WAFRuleGroups: defaultWAFRuleGroups()}
+}
+
+// What the web ACL does with a managed rule group (context keys
+// wafKnownBadInputs, wafSqliRules, wafCommonRules).
+const (
+	WAFBlock = "block" // the group's rules act as AWS set them: matches are blocked
+	WAFCount = "count" // every match is only counted (metrics, sampled requests, logs)
+	WAFOff   = "off"   // the group is not in the web ACL
+)
+
+// WAFRuleGroupKeys are the context keys of the web ACL's managed rule
+// groups, in the order of the web ACL's rules (webACLRuleGroups).
+var WAFRuleGroupKeys = func() []string {
+	keys := make([]string, len(webACLRuleGroups))
+	for i, g := range webACLRuleGroups {
+		keys[i] = g.key
+	}
+	return keys
+}()
+
+func defaultWAFRuleGroups() map[string]string {
+	m := map[string]string{}
+	for _, k := range WAFRuleGroupKeys {
+		m[k] = WAFBlock
+	}
+	return m
 }
 
 // ContextKeys lists every context key, for documentation and tests.
@@ -62,6 +99,7 @@ var ContextKeys = []string{
 	"dryRun", "protect", "allowCidrs", "minSeverity", "notificationEmail", "ipSetV4Arn", "ipSetV6Arn",
 	"scope", "webAcl", "actOnSamples", "actOnArchived", "playbook", "breakerMax", "breakerWindow", "blockTtl",
 	"reservedConcurrency", "logRetentionDays",
+	"wafKnownBadInputs", "wafSqliRules", "wafCommonRules", "webAclLogging",
 }
 
 // ConfigFromContext reads the context of node over the defaults.
@@ -125,6 +163,13 @@ func configFrom(get func(string) (any, bool)) (Config, error) {
 	}
 	boolean("dryRun", &c.DryRun)
 	boolean("webAcl", &c.WebACL)
+	boolean("webAclLogging", &c.WebACLLogging)
+	c.WAFRuleGroups = defaultWAFRuleGroups()
+	for _, k := range WAFRuleGroupKeys {
+		if s, ok := str(k); ok {
+			c.WAFRuleGroups[k] = strings.ToLower(s)
+		}
+	}
 	boolean("actOnSamples", &c.ActOnSamples)
 	boolean("actOnArchived", &c.ActOnArchived)
 	integer("breakerMax", &c.BreakerMax)
@@ -193,6 +238,9 @@ func (c Config) validate() error {
 			return fmt.Errorf("context protect: %w", err)
 		}
 	}
+	if err := c.validateWebACL(); err != nil {
+		return err
+	}
 	if c.NotificationEmail != "" && !strings.Contains(c.NotificationEmail, "@") {
 		return fmt.Errorf("context notificationEmail: %q is not an e-mail address", c.NotificationEmail)
 	}
@@ -227,6 +275,30 @@ func checkProtectSize(patterns []string) error {
 func (c Config) CheckRegion(region string) error {
 	if c.Scope == ipset.ScopeCloudFront && region != "" && region != "us-east-1" {
 		return fmt.Errorf("context scope: CLOUDFRONT IP sets exist only in us-east-1, and this stack is in %s: deploy it in us-east-1 (AWS_REGION=us-east-1 or the profile's Region) or use scope=REGIONAL", region)
+	}
+	return nil
+}
+
+// validateWebACL checks the web ACL's options: each managed rule group is
+// block, count or off, and none is set to anything but the default without
+// the web ACL it would configure.
+func (c Config) validateWebACL() error {
+	for _, k := range WAFRuleGroupKeys {
+		mode, ok := c.WAFRuleGroups[k]
+		if !ok {
+			mode = WAFBlock
+		}
+		switch mode {
+		case WAFBlock, WAFCount, WAFOff:
+		default:
+			return fmt.Errorf("context %s: %q is none of block, count or off", k, mode)
+		}
+		if mode != WAFBlock && !c.WebACL {
+			return fmt.Errorf("context %s: %s configures the stack's web ACL, which only webAcl=true creates", k, mode)
+		}
+	}
+	if c.WebACLLogging && !c.WebACL {
+		return fmt.Errorf("context webAclLogging: logs the stack's web ACL, which only webAcl=true creates")
 	}
 	return nil
 }

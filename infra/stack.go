@@ -257,6 +257,7 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	} {
 		awscdk.NewCfnOutput(stack, jsii.String(k), &awscdk.CfnOutputProps{Value: v})
 	}
+	suppressNagFindings(stack) // infra/nag.go
 	return stack
 }
 
@@ -326,29 +327,7 @@ func ipSets(stack awscdk.Stack, cfg Config) (v4, v6 string) {
 	}
 	s4, s6 := mk("BlocklistV4", "IPV4"), mk("BlocklistV6", "IPV6")
 	if cfg.WebACL {
-		ref := func(s awswafv2.CfnIPSet) *awswafv2.CfnWebACL_StatementProperty {
-			return &awswafv2.CfnWebACL_StatementProperty{IpSetReferenceStatement: &awswafv2.CfnWebACL_IPSetReferenceStatementProperty{Arn: s.AttrArn()}}
-		}
-		visibility := func(name string) *awswafv2.CfnWebACL_VisibilityConfigProperty {
-			return &awswafv2.CfnWebACL_VisibilityConfigProperty{
-				CloudWatchMetricsEnabled: jsii.Bool(true), SampledRequestsEnabled: jsii.Bool(true), MetricName: jsii.String(name),
-			}
-		}
-		awswafv2.NewCfnWebACL(stack, jsii.String("WebAcl"), &awswafv2.CfnWebACLProps{
-			Scope:            jsii.String(cfg.Scope),
-			Description:      jsii.String("Blocks the addresses autocontain blocked. Associate it with an ALB, API Gateway or CloudFront"),
-			DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: &awswafv2.CfnWebACL_AllowActionProperty{}},
-			VisibilityConfig: visibility("autocontain"),
-			Rules: &[]*awswafv2.CfnWebACL_RuleProperty{{
-				Name:             jsii.String("autocontain-blocklist"),
-				Priority:         jsii.Number(0),
-				Action:           &awswafv2.CfnWebACL_RuleActionProperty{Block: &awswafv2.CfnWebACL_BlockActionProperty{}},
-				VisibilityConfig: visibility("autocontain-blocklist"),
-				Statement: &awswafv2.CfnWebACL_StatementProperty{OrStatement: &awswafv2.CfnWebACL_OrStatementProperty{
-					Statements: &[]*awswafv2.CfnWebACL_StatementProperty{ref(s4), ref(s6)},
-				}},
-			}},
-		})
+		webACL(stack, cfg, s4.AttrArn(), s6.AttrArn())
 	}
 	return *s4.AttrArn(), *s6.AttrArn()
 }

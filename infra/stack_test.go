@@ -267,10 +267,11 @@ func TestStackOptions(t *testing.T) {
 			s.tpl.HasResourceProperties(jsii.String("AWS::WAFv2::IPSet"), map[string]any{"Scope": "CLOUDFRONT"})
 			s.tpl.HasResourceProperties(jsii.String("AWS::WAFv2::WebACL"), map[string]any{
 				"Scope": "CLOUDFRONT", "DefaultAction": map[string]any{"Allow": map[string]any{}},
-				"Rules": []any{assertions.Match_ObjectLike(&map[string]any{
+				"Rules": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+					"Priority":  0,
 					"Action":    map[string]any{"Block": map[string]any{}},
 					"Statement": map[string]any{"OrStatement": map[string]any{"Statements": assertions.Match_AnyValue()}},
-				})},
+				})}),
 			})
 		}},
 		{"acting_with_email_and_settings", func(c *Config) {
