@@ -59,11 +59,11 @@ func (a *LedgerBlocker) Execute(ctx context.Context, req Request) (Outcome, erro
 	}
 	var rep Report
 	var err error
-	if owner := req.Held.Leases[t.ARN]; owner != "" {
+	if req.Held.Leases[t.ARN] != "" {
 		// This delivery holds the set's lease and nothing else was
 		// pending: add its own addresses, without reading every block.
 		var ours []string
-		rep, ours, err = a.Writer.Fast(ctx, t.ARN, owner, t.Addresses)
+		rep, ours, err = a.Writer.Fast(ctx, t.ARN, t.Addresses)
 		mine := map[string]bool{}
 		for _, o := range ours {
 			mine[o] = true

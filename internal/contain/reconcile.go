@@ -135,58 +135,22 @@ func (r *Reconciler) RunAs(ctx context.Context, setARN, owner string) (Report, e
 // the set, no read of the ledger. It reports the addresses it put in the
 // set. When they would not fit, it falls back to a full pass, which evicts
 // the blocks seen longest ago and marks what it added itself.
-func (r *Reconciler) Fast(ctx context.Context, setARN, owner string, addrs []netip.Prefix) (rep Report, ours []string, err error) {
+func (r *Reconciler) Fast(ctx context.Context, setARN string, addrs []netip.Prefix) (rep Report, ours []string, err error) {
 	ref, err := ipset.Parse(setARN)
 	if err != nil {
 		return rep, nil, err
 	}
 	api := r.WAF(ref.Region)
-	full := false
+	var add addition
 	err = withLockRetry(ctx, r.Sleep, ref, func() error {
-		ours, full = nil, false
-		got, err := api.GetIPSet(ctx, &wafv2.GetIPSetInput{Name: aws.String(ref.Name), Id: aws.String(ref.ID), Scope: waftypes.Scope(ref.Scope)})
-		if err != nil {
-			return fmt.Errorf("block-ip: get IP set %s: %w", ref.Name, err)
-		}
-		want6 := got.IPSet.IPAddressVersion == waftypes.IPAddressVersionIpv6
-		present := map[netip.Prefix]bool{}
-		for _, a := range got.IPSet.Addresses {
-			if p, err := netip.ParsePrefix(a); err == nil {
-				present[p.Masked()] = true
-			}
-		}
-		next := append([]string{}, got.IPSet.Addresses...)
-		for _, p := range addrs {
-			if p.Addr().Is6() != want6 {
-				return fmt.Errorf("block-ip: IP set %s holds %s addresses, not %s", ref.Name, got.IPSet.IPAddressVersion, p)
-			}
-			if present[p.Masked()] {
-				continue
-			}
-			present[p.Masked()] = true
-			next = append(next, p.String())
-			ours = append(ours, p.String())
-		}
-		if len(ours) == 0 {
-			return nil
-		}
-		if len(next) > r.max() {
-			full = true
-			return nil
-		}
-		_, err = api.UpdateIPSet(ctx, &wafv2.UpdateIPSetInput{
-			Name: aws.String(ref.Name), Id: aws.String(ref.ID), Scope: waftypes.Scope(ref.Scope),
-			Addresses: next, Description: got.IPSet.Description, LockToken: got.LockToken,
-		})
-		if err != nil {
-			return fmt.Errorf("block-ip: update IP set %s: %w", ref.Name, err)
-		}
-		return nil
+		var err error
+		add, err = addToSet(ctx, api, ref, addrs, r.max())
+		return err
 	})
 	if err != nil {
 		return rep, nil, err
 	}
-	if full {
+	if add.full {
 		var last time.Time
 		changed, err := r.pass(ctx, api, ref, &rep, &last)
 		if changed {
@@ -194,10 +158,10 @@ func (r *Reconciler) Fast(ctx context.Context, setARN, owner string, addrs []net
 		}
 		return rep, nil, err
 	}
-	if len(ours) > 0 {
-		rep.Updates, rep.Added = 1, ours
+	if len(add.added) > 0 {
+		rep.Updates, rep.Added = 1, add.added
 	}
-	return rep, ours, nil
+	return rep, add.added, nil
 }
 
 // pass writes the set once from the ledger. It returns whether it called

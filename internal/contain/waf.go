@@ -164,17 +164,50 @@ func withRetry(ctx context.Context, sleep func(context.Context, time.Duration) e
 
 // add does one read-merge-write round.
 func (a *IPBlocker) add(ctx context.Context, api IPSetAPI, ref ipset.Ref, addrs []netip.Prefix) (Outcome, error) {
+	r, err := addToSet(ctx, api, ref, addrs, MaxIPSetAddresses)
+	switch {
+	case err != nil:
+		return Outcome{}, err
+	case r.full:
+		return Outcome{}, fmt.Errorf("block-ip: IP set %s would hold %d addresses, more than WAF's %d", ref.Name, r.size, MaxIPSetAddresses)
+	case len(r.added) == 0:
+		return Outcome{Detail: fmt.Sprintf("IP set %s already holds %s", ref.Name, joinPrefixes(addrs))}, nil
+	}
+	changes := make([]ledger.Change, len(r.added))
+	for i, a := range r.added {
+		changes[i] = ledger.Change{Kind: ledger.ChangeBlock, IPSet: ref.ARN, Address: a}
+	}
+	return Outcome{Changed: true, Detail: fmt.Sprintf("IP set %s += %s (now %d addresses)", ref.Name, strings.Join(r.added, " "), r.size),
+		Changes: changes}, nil
+}
+
+// addition is what one round of addToSet did.
+type addition struct {
+	// added are the addresses it put in the set.
+	added []string
+	// size is how many addresses the set holds (or would hold, if full).
+	size int
+	// full: the set would hold more than the limit; nothing was written.
+	full bool
+}
+
+// addToSet does one read-merge-write round of an IP set with the lock-token
+// protocol: it reads the set, adds the addresses it lacks, and writes it
+// back with the lock token it read, unless nothing is missing or the set
+// would then hold more than limit addresses. Both block-ip without the
+// ledger and the ledger's fast path write through it.
+func addToSet(ctx context.Context, api IPSetAPI, ref ipset.Ref, addrs []netip.Prefix, limit int) (addition, error) {
 	got, err := api.GetIPSet(ctx, &wafv2.GetIPSetInput{Name: aws.String(ref.Name), Id: aws.String(ref.ID), Scope: waftypes.Scope(ref.Scope)})
 	if err != nil {
 		var missing *waftypes.WAFNonexistentItemException
 		if errors.As(err, &missing) {
-			return Outcome{}, fmt.Errorf("block-ip: IP set %s does not exist (settings.ipSets): %w", ref.ARN, err)
+			return addition{}, fmt.Errorf("block-ip: IP set %s does not exist (settings.ipSets): %w", ref.ARN, err)
 		}
-		return Outcome{}, fmt.Errorf("block-ip: get IP set %s: %w", ref.Name, err)
+		return addition{}, fmt.Errorf("block-ip: get IP set %s: %w", ref.Name, err)
 	}
 	set := got.IPSet
 	if set == nil {
-		return Outcome{}, fmt.Errorf("block-ip: get IP set %s: empty answer", ref.Name)
+		return addition{}, fmt.Errorf("block-ip: get IP set %s: empty answer", ref.Name)
 	}
 	want6 := set.IPAddressVersion == waftypes.IPAddressVersionIpv6
 	present := make(map[netip.Prefix]bool, len(set.Addresses))
@@ -184,23 +217,24 @@ func (a *IPBlocker) add(ctx context.Context, api IPSetAPI, ref ipset.Ref, addrs 
 		}
 	}
 	merged := append([]string(nil), set.Addresses...)
-	var added []string
+	var r addition
 	for _, p := range addrs {
 		if p.Addr().Is6() != want6 {
-			return Outcome{}, fmt.Errorf("block-ip: IP set %s holds %s addresses, not %s", ref.Name, set.IPAddressVersion, p)
+			return addition{}, fmt.Errorf("block-ip: IP set %s holds %s addresses, not %s", ref.Name, set.IPAddressVersion, p)
 		}
 		if present[p.Masked()] {
 			continue
 		}
 		present[p.Masked()] = true
 		merged = append(merged, p.String())
-		added = append(added, p.String())
+		r.added = append(r.added, p.String())
 	}
-	if len(added) == 0 {
-		return Outcome{Detail: fmt.Sprintf("IP set %s already holds %s", ref.Name, joinPrefixes(addrs))}, nil
+	r.size = len(merged)
+	if len(r.added) == 0 {
+		return r, nil
 	}
-	if len(merged) > MaxIPSetAddresses {
-		return Outcome{}, fmt.Errorf("block-ip: IP set %s would hold %d addresses, more than WAF's %d", ref.Name, len(merged), MaxIPSetAddresses)
+	if r.size > limit {
+		return addition{size: r.size, full: true}, nil
 	}
 	// UpdateIPSet replaces the whole set, description included: send both back.
 	_, err = api.UpdateIPSet(ctx, &wafv2.UpdateIPSetInput{
@@ -208,14 +242,9 @@ func (a *IPBlocker) add(ctx context.Context, api IPSetAPI, ref ipset.Ref, addrs 
 		Addresses: merged, Description: set.Description, LockToken: got.LockToken,
 	})
 	if err != nil {
-		return Outcome{}, fmt.Errorf("block-ip: update IP set %s: %w", ref.Name, err)
+		return addition{}, fmt.Errorf("block-ip: update IP set %s: %w", ref.Name, err)
 	}
-	changes := make([]ledger.Change, len(added))
-	for i, a := range added {
-		changes[i] = ledger.Change{Kind: ledger.ChangeBlock, IPSet: ref.ARN, Address: a}
-	}
-	return Outcome{Changed: true, Detail: fmt.Sprintf("IP set %s += %s (now %d addresses)", ref.Name, strings.Join(added, " "), len(merged)),
-		Changes: changes}, nil
+	return r, nil
 }
 
 func joinPrefixes(ps []netip.Prefix) string {
