@@ -117,12 +117,6 @@ func (e *Engine) Run(ctx context.Context, raw []byte) (audit.Record, error) {
 	}
 }
 
-// claim is the engine's claim of a delivery, with the lease it uses.
-func (e *Engine) claim(ctx context.Context, f finding.Finding, tok string) (ledger.Verdict, error) {
-	v, _, err := e.Ledger.Claim(ctx, f.ID, f.UpdatedAt, e.claimLease(ctx), tok)
-	return v, err
-}
-
 // claimLease is how long a delivery owns its finding: until its deadline
 // and a margin, or DefaultClaimLease without a deadline.
 func (e *Engine) claimLease(ctx context.Context) time.Duration {

@@ -18,7 +18,9 @@ import (
 
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/contain"
+	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/ipset"
+	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/playbook"
 	"github.com/autocontain/autocontain/internal/testenv/faultproxy"
 )
@@ -427,4 +429,10 @@ func TestUndoStaysInItsAccount(t *testing.T) {
 	if got := fx.keyStatus(t, "alice"); got != "Inactive" {
 		t.Errorf("the key is %s after an undo from another account", got)
 	}
+}
+
+// claim is the engine's claim of a delivery, with the lease it uses.
+func (e *Engine) claim(ctx context.Context, f finding.Finding, tok string) (ledger.Verdict, error) {
+	v, _, err := e.Ledger.Claim(ctx, f.ID, f.UpdatedAt, e.claimLease(ctx), tok)
+	return v, err
 }
