@@ -170,6 +170,9 @@ func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, h ledger.History, 
 	}
 	rec := e.Executor.ExecuteHeld(ctx, p, contain.Held{Prepared: true, Leases: held.Leases})
 	c := e.commit(p, rec, held, tok)
+	// A delivery that could not verify protection reported its principal
+	// instead of containing it: it is not handled, so the retry decides again.
+	c.OK = c.OK && runErr == nil
 	unreleased, err := e.Ledger.Commit(context.WithoutCancel(ctx), c)
 	runErr = errors.Join(runErr, err)
 	for _, set := range unreleased {

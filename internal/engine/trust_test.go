@@ -436,3 +436,27 @@ func (e *Engine) claim(ctx context.Context, f finding.Finding, tok string) (ledg
 	v, _, err := e.Ledger.Claim(ctx, f.ID, f.UpdatedAt, e.claimLease(ctx), tok)
 	return v, err
 }
+
+// TestUnverifiedProtectionIsRetried: when protection cannot be checked (an
+// IAM error), the principal is reported and the delivery fails; it must not
+// count as handled, so Lambda's retry decides again and contains.
+func TestUnverifiedProtectionIsRetried(t *testing.T) {
+	fx := newFixture(t)
+	eng := fx.engine(nil)
+	raw := fx.acct.Rewrite(event(t, akiaEvent))
+	fx.proxy.Inject("GetUser", faultproxy.ServerError, 3)
+	rec, err := eng.Run(context.Background(), raw)
+	if err == nil || !strings.Contains(rec.Text(), "could not verify") {
+		t.Fatalf("first delivery: %v\n%s", err, rec.Text())
+	}
+	if got := fx.keyStatus(t, "alice"); got != "Active" {
+		t.Fatalf("the key is %s although protection was not verified", got)
+	}
+	rec, err = eng.Run(context.Background(), raw)
+	if err != nil || rec.Outcome != audit.OutcomeContained {
+		t.Errorf("the retry did not contain: %v\n%s", err, rec.Text())
+	}
+	if got := fx.keyStatus(t, "alice"); got != "Inactive" {
+		t.Errorf("after the retry the key is %s", got)
+	}
+}
