@@ -93,10 +93,26 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	// The port is chosen before the server binds it, so another test
+	// binary's server can take it first: then ours fails to bind and exits,
+	// and Start tries another port.
+	for attempt := 1; ; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s, err := startOn(ctx, bin, port)
+		if err == nil || !errors.Is(err, errExited) || attempt == 3 {
+			return s, err
+		}
 	}
+}
+
+// errExited: the server process ended during start-up.
+var errExited = errors.New("moto server exited during start-up")
+
+// startOn runs one moto server on port, which was free a moment ago.
+func startOn(ctx context.Context, bin string, port int) (*Server, error) {
 	logf, err := os.CreateTemp("", "moto-server-*.log")
 	if err != nil {
 		return nil, err
@@ -123,23 +139,36 @@ func (s *Server) wait(ctx context.Context, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	c := http.Client{Timeout: time.Second}
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/moto-api/data.json", nil)
+	for i := 0; ; i++ {
+		// A probe the server logs: only a server whose log shows it is
+		// ours (another server may answer on the port; see Start).
+		probe := fmt.Sprintf("probe=%d-%d", os.Getpid(), i)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/moto-api/data.json?"+probe, nil)
 		resp, err := c.Do(req)
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK && s.logged(probe) {
 				return nil
 			}
 		}
 		select {
 		case <-s.done:
-			return errors.New("moto server exited during start-up")
+			return errExited
 		case <-ctx.Done():
 			return fmt.Errorf("moto server at %s did not answer within %s", s.URL, limit)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// logged reports whether the server's log holds text, or whether there is
+// no log to tell (a server named by AUTOCONTAIN_MOTO_URL).
+func (s *Server) logged(text string) bool {
+	if s.log == nil {
+		return true
+	}
+	b, err := os.ReadFile(s.log.Name())
+	return err == nil && strings.Contains(string(b), text)
 }
 
 // defaultConfig is moto's own configuration at start; its reset keeps
