@@ -3,7 +3,6 @@ package contain
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"time"
 
 	"github.com/autocontain/autocontain/internal/ipset"
@@ -74,7 +73,7 @@ func (a *LedgerBlocker) Execute(ctx context.Context, req Request) (Outcome, erro
 	} else {
 		rep, err = a.Writer.Run(ctx, t.ARN)
 	}
-	detail := fmt.Sprintf("%s wanted in %s until %s; %s", summarizePrefixes(t.Addresses, 20), ipSetShort(t.ARN), until.UTC().Format(time.RFC3339), rep)
+	detail := fmt.Sprintf("%s wanted in %s until %s; %s", listSome(addrs, 20), ipSetShort(t.ARN), until.UTC().Format(time.RFC3339), rep)
 	if err != nil {
 		// Recorded all the same: the next writer or the scheduled reconcile applies it.
 		return Outcome{Changes: changes}, fmt.Errorf("block-ip: %s: %w", detail, err)
@@ -98,15 +97,6 @@ func notBlocked(rep Report, addrs []string) int {
 		}
 	}
 	return n
-}
-
-// summarizePrefixes lists at most n prefixes, then how many more.
-func summarizePrefixes(ps []netip.Prefix, n int) string {
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = p.String()
-	}
-	return listSome(s, n)
 }
 
 func ipSetShort(arn string) string {

@@ -224,12 +224,7 @@ func TestRevokeSessionsCutoffRoundedUp(t *testing.T) {
 	if rec.Steps[0].Status != audit.StatusDone {
 		t.Fatalf("step %+v", rec.Steps[0])
 	}
-	out, err := c.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String("bob"), PolicyName: aws.String(contain.RevokePolicyName)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := policyDoc(t, out.PolicyDocument)
-	cutoff := doc["Statement"].([]any)[0].(map[string]any)["Condition"].(map[string]any)["DateLessThan"].(map[string]any)["aws:TokenIssueTime"]
+	cutoff := userCutoff(t, c, "bob")
 	if cutoff != "2026-11-24T03:00:01Z" {
 		t.Errorf("cutoff in IAM = %v, want 2026-11-24T03:00:01Z (rounded up from %s)", cutoff, now.Format(time.RFC3339Nano))
 	}
@@ -255,13 +250,19 @@ func TestRevokeSessionsNeverMovesTheCutoffBack(t *testing.T) {
 			t.Fatalf("step %+v", rec.Steps[0])
 		}
 	}
-	out, err := c.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String("bob"), PolicyName: aws.String(contain.RevokePolicyName)})
+	cutoff := userCutoff(t, c, "bob")
+	if want := fixedNow.Add(time.Minute).UTC().Format(time.RFC3339); cutoff != want {
+		t.Errorf("cutoff %v, want the later %s", cutoff, want)
+	}
+}
+
+// userCutoff reads back the aws:TokenIssueTime cutoff of user's deny policy.
+func userCutoff(t *testing.T, c *iam.Client, user string) any {
+	t.Helper()
+	out, err := c.GetUserPolicy(context.Background(), &iam.GetUserPolicyInput{UserName: aws.String(user), PolicyName: aws.String(contain.RevokePolicyName)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	doc := policyDoc(t, out.PolicyDocument)
-	cutoff := doc["Statement"].([]any)[0].(map[string]any)["Condition"].(map[string]any)["DateLessThan"].(map[string]any)["aws:TokenIssueTime"]
-	if want := fixedNow.Add(time.Minute).UTC().Format(time.RFC3339); cutoff != want {
-		t.Errorf("cutoff %v, want the later %s", cutoff, want)
-	}
+	return doc["Statement"].([]any)[0].(map[string]any)["Condition"].(map[string]any)["DateLessThan"].(map[string]any)["aws:TokenIssueTime"]
 }

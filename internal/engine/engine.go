@@ -169,11 +169,9 @@ func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, h ledger.History, 
 		p = plan.BuildWith(f, e.Playbook, facts)
 	}
 	rec := e.Executor.ExecuteHeld(ctx, p, contain.Held{Prepared: true, Leases: held.Leases})
-	c := e.commit(p, rec, held, tok)
 	// A delivery that could not verify protection reported its principal
 	// instead of containing it: it is not handled, so the retry decides again.
-	c.OK = c.OK && runErr == nil
-	unreleased, err := e.Ledger.Commit(context.WithoutCancel(ctx), c)
+	unreleased, err := e.Ledger.Commit(context.WithoutCancel(ctx), e.commit(p, rec, held, tok, runErr == nil))
 	runErr = errors.Join(runErr, err)
 	for _, set := range unreleased {
 		// More was recorded for the set while this delivery wrote it: as
@@ -223,10 +221,11 @@ func holdOf(account string, s plan.Step) ledger.Hold {
 	return ledger.Hold{Kind: ledger.ChangeUserPolicy, Account: account, User: t.UserName, Policy: contain.RevokePolicyName}
 }
 
-// commit is what the delivery records when it ends.
-func (e *Engine) commit(p plan.Plan, rec audit.Record, held ledger.Prepared, tok string) ledger.Commit {
+// commit is what the delivery records when it ends; it is handled when
+// every step succeeded and nothing else failed (ok).
+func (e *Engine) commit(p plan.Plan, rec audit.Record, held ledger.Prepared, tok string, ok bool) ledger.Commit {
 	f := p.Finding
-	c := ledger.Commit{Finding: f.ID, UpdatedAt: f.UpdatedAt, OK: !rec.Failed(), Done: map[string]time.Time{},
+	c := ledger.Commit{Finding: f.ID, UpdatedAt: f.UpdatedAt, OK: ok && !rec.Failed(), Done: map[string]time.Time{},
 		Ours: map[string][]string{}, Leases: held.Leases, Token: tok}
 	for _, s := range rec.Steps {
 		switch {

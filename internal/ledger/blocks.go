@@ -109,10 +109,8 @@ func (l *Ledger) Want(ctx context.Context, set string, addrs []string, id string
 		us = append(us, wantUpdate(set, a, id, now, until))
 	}
 	us = append(us, bumpUpdate(set, NewToken()))
-	for _, c := range chunks(us, maxTransaction) {
-		if _, err := l.transactOptional(ctx, c); err != nil {
-			return fmt.Errorf("ledger: record blocks in %s: %w", set, err)
-		}
+	if err := l.transactAll(ctx, us); err != nil {
+		return fmt.Errorf("ledger: record blocks in %s: %w", set, err)
 	}
 	return nil
 }
@@ -127,10 +125,8 @@ func (l *Ledger) Unwant(ctx context.Context, set string, addrs []string, id stri
 			values: map[string]ddb.AttributeValue{":f": ss(id)}, optional: true})
 	}
 	us = append(us, bumpUpdate(set, NewToken()))
-	for _, c := range chunks(us, maxTransaction) {
-		if _, err := l.transactOptional(ctx, c); err != nil {
-			return fmt.Errorf("ledger: unrecord blocks in %s: %w", set, err)
-		}
+	if err := l.transactAll(ctx, us); err != nil {
+		return fmt.Errorf("ledger: unrecord blocks in %s: %w", set, err)
 	}
 	return nil
 }
@@ -141,10 +137,8 @@ func (l *Ledger) MarkOurs(ctx context.Context, set string, addrs []string) error
 	for i, a := range addrs {
 		us[i] = oursUpdate(set, a)
 	}
-	for _, c := range chunks(us, maxTransaction) {
-		if _, err := l.transactOptional(ctx, c); err != nil {
-			return fmt.Errorf("ledger: mark blocks of %s applied: %w", set, err)
-		}
+	if err := l.transactAll(ctx, us); err != nil {
+		return fmt.Errorf("ledger: mark blocks of %s applied: %w", set, err)
 	}
 	return nil
 }
@@ -170,10 +164,8 @@ func (l *Ledger) Forget(ctx context.Context, set string, blocks []Block) error {
 		}
 		us[i] = u
 	}
-	for _, c := range chunks(us, maxTransaction) {
-		if _, err := l.transactOptional(ctx, c); err != nil {
-			return fmt.Errorf("ledger: forget blocks of %s: %w", set, err)
-		}
+	if err := l.transactAll(ctx, us); err != nil {
+		return fmt.Errorf("ledger: forget blocks of %s: %w", set, err)
 	}
 	return nil
 }

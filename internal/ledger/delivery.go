@@ -91,10 +91,8 @@ func (l *Ledger) Prepare(ctx context.Context, p Prep) (Prepared, error) {
 	if !fast {
 		// A large finding: its wants go first, in transactions of their
 		// own; the bump that tells the writer comes after them.
-		for _, c := range chunks(wants, maxTransaction) {
-			if _, err := l.transactOptional(ctx, c); err != nil {
-				return res, fmt.Errorf("ledger: record the blocks of finding %s: %w", p.Finding, err)
-			}
+		if err := l.transactAll(ctx, wants); err != nil {
+			return res, fmt.Errorf("ledger: record the blocks of finding %s: %w", p.Finding, err)
 		}
 		wants = nil
 	}
@@ -241,10 +239,8 @@ func (l *Ledger) Commit(ctx context.Context, c Commit) (unreleased []string, err
 		}
 	}
 	if len(us)+len(ours)+len(c.Leases) > maxTransaction {
-		for _, ch := range chunks(ours, maxTransaction) {
-			if _, err := l.transactOptional(ctx, ch); err != nil {
-				return nil, fmt.Errorf("ledger: mark blocks of finding %s applied: %w", c.Finding, err)
-			}
+		if err := l.transactAll(ctx, ours); err != nil {
+			return nil, fmt.Errorf("ledger: mark blocks of finding %s applied: %w", c.Finding, err)
 		}
 		ours = nil
 	}

@@ -207,6 +207,17 @@ func (l *Ledger) transactOptional(ctx context.Context, us []update) (dropped []u
 	return dropped, nil
 }
 
+// transactAll writes us, which need not be atomic together, in
+// transactions of at most maxTransaction writes (see transactOptional).
+func (l *Ledger) transactAll(ctx context.Context, us []update) error {
+	for _, c := range chunks(us, maxTransaction) {
+		if _, err := l.transactOptional(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // chunks splits us into transactions of at most size writes.
 func chunks[T any](us []T, size int) [][]T {
 	var out [][]T
