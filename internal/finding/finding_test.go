@@ -724,3 +724,26 @@ func TestPartitionOfRegion(t *testing.T) {
 		}
 	}
 }
+
+// TestParseDeepNestingIsCheap: an event of nested arrays as deep as an event
+// can hold is refused at once. The key check once built each value's path
+// as it went, which cost time quadratic in the depth (about 20 s for 80,000
+// levels, more than a Lambda invocation's timeout for a full-size event).
+func TestParseDeepNestingIsCheap(t *testing.T) {
+	head := `{"version":"0","source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":`
+	n := (MaxEventSize - len(head) - 1) / 2
+	raw := []byte(head + strings.Repeat("[", n) + strings.Repeat("]", n) + `}`)
+	done := make(chan error, 1)
+	go func() {
+		_, err := Parse(raw)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("an event whose detail is nested arrays was accepted")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("Parse of %d nested arrays took more than 5 s", n)
+	}
+}

@@ -36,7 +36,6 @@ func checkRaw(raw []byte) error {
 	}
 	type frame struct {
 		object  bool
-		path    string
 		wantKey bool
 		key     string
 		index   int
@@ -57,19 +56,24 @@ func checkRaw(raw []byte) error {
 			top.index++
 		}
 	}
-	childPath := func() string {
-		if len(stack) == 0 {
-			return ""
-		}
-		top := stack[len(stack)-1]
-		if top.object {
-			if top.path == "" {
-				return top.key
+	// pathOf names the innermost open value by its JSON path. It is built
+	// only for an error: building it per value would cost time quadratic in
+	// the nesting depth.
+	pathOf := func() string {
+		var b strings.Builder
+		for _, f := range stack[:len(stack)-1] {
+			if f.object {
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(f.key)
+			} else {
+				b.WriteString("[" + strconv.Itoa(f.index) + "]")
 			}
-			return top.path + "." + top.key
 		}
-		return top.path + "[" + strconv.Itoa(top.index) + "]"
+		return b.String()
 	}
+
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
@@ -86,12 +90,12 @@ func checkRaw(raw []byte) error {
 				continue
 			}
 			key, _ := tok.(string)
-			where := "the event"
-			if top.path != "" {
-				where = top.path
-			}
 			folded := foldKey(key)
 			if prev, dup := top.keys[folded]; dup {
+				where := "the event"
+				if p := pathOf(); p != "" {
+					where = p
+				}
 				if prev == key {
 					return fmt.Errorf("key %q appears twice in %s: refused, as only one of them would be read", key, where)
 				}
@@ -103,9 +107,9 @@ func checkRaw(raw []byte) error {
 		}
 		switch tok {
 		case json.Delim('{'):
-			stack = append(stack, &frame{object: true, path: childPath(), wantKey: true, keys: map[string]string{}})
+			stack = append(stack, &frame{object: true, wantKey: true, keys: map[string]string{}})
 		case json.Delim('['):
-			stack = append(stack, &frame{path: childPath()})
+			stack = append(stack, &frame{})
 		case json.Delim(']'):
 			stack = stack[:len(stack)-1]
 			valueDone()
