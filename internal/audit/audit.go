@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/plan"
@@ -96,14 +97,20 @@ type Principal struct {
 
 // Step is one plan step and what became of it.
 type Step struct {
-	Action     string `json:"action"`
-	Skipped    string `json:"skipped,omitempty"`
-	Target     string `json:"target"`
-	Reason     string `json:"reason"`
-	Status     string `json:"status"`
-	Detail     string `json:"detail,omitempty"`
-	Error      string `json:"error,omitempty"`
-	DurationMS int64  `json:"durationMs"`
+	Action  string `json:"action"`
+	Skipped string `json:"skipped,omitempty"`
+	Target  string `json:"target"`
+	Reason  string `json:"reason"`
+	Status  string `json:"status"`
+	Detail  string `json:"detail,omitempty"`
+	Error   string `json:"error,omitempty"`
+	// ErrorCode is the AWS error code of a failed step ("AccessDenied",
+	// "ThrottlingException"), when the failure carries one.
+	ErrorCode string `json:"errorCode,omitempty"`
+	// Permanent: the step failed in a way that retrying cannot mend (the
+	// principal is gone, IAM refuses the change); see package failure.
+	Permanent  bool  `json:"permanent,omitempty"`
+	DurationMS int64 `json:"durationMs"`
 }
 
 // New starts the record of p at time now, every step planned.
@@ -164,7 +171,8 @@ func (r *Record) outcome() string {
 			return OutcomeFailed
 		case StatusDone:
 			// A notification reports; it contains nothing.
-			changed = changed || s.Action != playbook.ActionNotify
+			spec, _ := playbook.Spec(s.Action)
+			changed = changed || spec.Category != playbook.OnTopic
 		case StatusReported:
 			reported = true
 		}
@@ -182,13 +190,17 @@ func (r *Record) outcome() string {
 func (r Record) Failed() bool { return r.Outcome == OutcomeFailed }
 
 // Err returns an error naming the failed steps, or nil; key ids in it are
-// masked.
+// masked. It is permanent (failure.IsPermanent) when every step failed
+// permanently and nothing else went wrong: retrying the delivery cannot
+// mend it.
 func (r Record) Err() error {
 	r = r.Masked()
 	var failed []string
+	permanent := r.Error == ""
 	for i, s := range r.Steps {
 		if s.Status == StatusFailed {
 			failed = append(failed, fmt.Sprintf("step %d %s (%s): %s", i+1, s.Action, s.Target, s.Error))
+			permanent = permanent && s.Permanent
 		}
 	}
 	if r.Error != "" {
@@ -197,7 +209,11 @@ func (r Record) Err() error {
 	if len(failed) == 0 {
 		return nil
 	}
-	return fmt.Errorf("finding %s: %s", r.Finding.ID, strings.Join(failed, "; "))
+	err := fmt.Errorf("finding %s: %s", r.Finding.ID, strings.Join(failed, "; "))
+	if permanent {
+		return failure.Permanent(err)
+	}
+	return err
 }
 
 // Log writes the record as one structured log entry, at error level when a

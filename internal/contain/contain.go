@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/autocontain/autocontain/internal/audit"
+	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/plan"
 )
@@ -22,6 +23,30 @@ type Action interface {
 	// Execute carries out one step of the plan.
 	Execute(ctx context.Context, req Request) (Outcome, error)
 }
+
+// Reverter is an action whose changes undo can put back: the executor
+// records what each of its steps holds (Hold), and undo restores it (Undo)
+// or contains it again (Step). Every principal action is a Reverter
+// (TestEveryActionIsComplete).
+type Reverter interface {
+	Action
+	// Hold names the resource a step of the action contains, in account,
+	// as the ledger records it.
+	Hold(account string, s plan.Step) (ledger.Hold, error)
+	// Step is the step that contains a held resource again.
+	Step(h ledger.Hold) (plan.Step, error)
+	// Undo restores a resource the action changed. done says what it
+	// restored; left says what it left as it was, and why.
+	Undo(ctx context.Context, h ledger.Hold) (done, left string, err error)
+	// UndoPermissions lists the IAM actions Undo needs beyond Permissions.
+	UndoPermissions() []string
+}
+
+// Principals in holds (ledger.Hold.Principal).
+const (
+	userPrincipal = "user/"
+	rolePrincipal = "role/"
+)
 
 // Request is what an action gets to work with.
 type Request struct {
@@ -51,7 +76,8 @@ type Outcome struct {
 	Changed bool
 	// Detail says what changed, for the audit record.
 	Detail string
-	// Changes are what undo needs to put things back.
+	// Changes are the addresses a block step recorded; a Reverter's change
+	// is recorded by the executor from its Hold.
 	Changes []ledger.Change
 }
 
@@ -72,6 +98,12 @@ type Clients struct {
 	Writer *Reconciler
 	// BlockTTL is how long a block lasts when Ledger is set.
 	BlockTTL time.Duration
+}
+
+// IAMAPI is the part of the IAM API that the principal actions need.
+type IAMAPI interface {
+	keyAPI
+	policyAPI
 }
 
 // Registry returns every action, in one explicit list: adding an action is
@@ -126,12 +158,15 @@ func (e *Executor) ExecuteHeld(ctx context.Context, p plan.Plan, held Held) audi
 		start := e.now()
 		out, err := e.run(ctx, s, &rec, held)
 		st.DurationMS = e.now().Sub(start).Milliseconds()
+		if err == nil && out.Changed {
+			err = e.record(&rec, p.Finding.Account, s, out, start)
+		}
 		switch {
 		case err != nil:
 			st.Status, st.Error = audit.StatusFailed, err.Error()
+			st.ErrorCode, st.Permanent = failure.Code(err), failure.IsPermanent(err)
 		case out.Changed:
 			st.Status, st.Detail = audit.StatusDone, out.Detail
-			rec.Changes = append(rec.Changes, out.Changes...)
 		default:
 			st.Status, st.Detail = audit.StatusUnchanged, out.Detail
 		}
@@ -140,10 +175,68 @@ func (e *Executor) ExecuteHeld(ctx context.Context, p plan.Plan, held Held) audi
 	return rec
 }
 
+// record adds what a changed step changed to rec, each change marked with
+// its action and account: a Reverter's from its Hold, an address action's
+// as it reported them.
+func (e *Executor) record(rec *audit.Record, account string, s plan.Step, out Outcome, at time.Time) error {
+	if r, ok := e.actions[s.Action].(Reverter); ok {
+		h, err := r.Hold(account, s)
+		if err != nil {
+			return fmt.Errorf("%s changed %s but cannot name what it holds: %w", s.Action, s.Target, err)
+		}
+		rec.Changes = append(rec.Changes, ledger.Change{Action: h.Action, Account: h.Account, Principal: h.Principal, Resource: h.Resource, At: at})
+	}
+	for _, c := range out.Changes {
+		c.Action = s.Action
+		if c.Account == "" {
+			c.Account = account
+		}
+		rec.Changes = append(rec.Changes, c)
+	}
+	return nil
+}
+
+// Hold names what step s of plan p holds when it runs, for the ledger to
+// record before it does; ok is false for a step whose action holds nothing.
+func (e *Executor) Hold(p plan.Plan, s plan.Step) (h ledger.Hold, ok bool, err error) {
+	a, found := e.actions[s.Action]
+	if !found {
+		return ledger.Hold{}, false, fmt.Errorf("no action named %q is registered", s.Action)
+	}
+	r, ok := a.(Reverter)
+	if !ok {
+		return ledger.Hold{}, false, nil
+	}
+	h, err = r.Hold(p.Finding.Account, s)
+	return h, err == nil, err
+}
+
+// Reverters returns the registered actions that undo can put back, by name.
+func (e *Executor) Reverters() map[string]Reverter {
+	out := map[string]Reverter{}
+	for name, a := range e.actions {
+		if r, ok := a.(Reverter); ok {
+			out[name] = r
+		}
+	}
+	return out
+}
+
+// UndoPermissions lists the IAM actions undo needs beyond the actions'.
+func UndoPermissions() []string {
+	var out []string
+	for _, a := range Registry(Clients{}) {
+		if r, ok := a.(Reverter); ok {
+			out = append(out, r.UndoPermissions()...)
+		}
+	}
+	return out
+}
+
 func (e *Executor) run(ctx context.Context, s plan.Step, rec *audit.Record, held Held) (Outcome, error) {
 	a, ok := e.actions[s.Action]
 	if !ok {
-		return Outcome{}, fmt.Errorf("no action named %q is registered", s.Action)
+		return Outcome{}, failure.Permanent(fmt.Errorf("no action named %q is registered", s.Action))
 	}
 	if err := ctx.Err(); err != nil {
 		return Outcome{}, fmt.Errorf("not started: %w", err)

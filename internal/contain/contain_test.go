@@ -392,25 +392,3 @@ func TestFailedStepDoesNotStopTheOthers(t *testing.T) {
 		t.Error("the key after the failed step was not deactivated")
 	}
 }
-
-func TestRegistry(t *testing.T) {
-	actions := contain.Registry(contain.Clients{})
-	var names []string
-	for _, a := range actions {
-		names = append(names, a.Name())
-		if len(a.Permissions()) == 0 {
-			t.Errorf("%s declares no permissions", a.Name())
-		}
-		for _, p := range a.Permissions() {
-			if strings.Contains(p, "*") || !strings.Contains(p, ":") {
-				t.Errorf("%s: permission %q is not one exact IAM action", a.Name(), p)
-			}
-			if p == "iam:DeleteAccessKey" {
-				t.Errorf("%s asks to delete keys", a.Name())
-			}
-		}
-	}
-	if !slices.Equal(names, playbook.Actions) {
-		t.Errorf("registry %v and playbook.Actions %v disagree", names, playbook.Actions)
-	}
-}

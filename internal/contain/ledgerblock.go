@@ -48,7 +48,7 @@ func (a *LedgerBlocker) Execute(ctx context.Context, req Request) (Outcome, erro
 	changes := make([]ledger.Change, len(t.Addresses))
 	for i, p := range t.Addresses {
 		addrs[i] = p.String()
-		changes[i] = ledger.Change{Kind: ledger.ChangeBlock, IPSet: t.ARN, Address: addrs[i], At: req.Now}
+		changes[i] = ledger.Change{IPSet: t.ARN, Address: addrs[i], At: req.Now}
 	}
 	until := req.Now.Add(ttl)
 	if !req.Held.Prepared {

@@ -175,7 +175,7 @@ func (a *IPBlocker) add(ctx context.Context, api IPSetAPI, ref ipset.Ref, addrs 
 	}
 	changes := make([]ledger.Change, len(r.added))
 	for i, a := range r.added {
-		changes[i] = ledger.Change{Kind: ledger.ChangeBlock, IPSet: ref.ARN, Address: a}
+		changes[i] = ledger.Change{IPSet: ref.ARN, Address: a}
 	}
 	return Outcome{Changed: true, Detail: fmt.Sprintf("IP set %s += %s (now %d addresses)", ref.Name, strings.Join(r.added, " "), r.size),
 		Changes: changes}, nil

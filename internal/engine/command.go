@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+
+	"github.com/autocontain/autocontain/internal/failure"
 )
 
 // Command is an instruction to the function itself rather than an event:
@@ -49,7 +52,18 @@ func ParseCommand(raw []byte) (Command, bool, error) {
 func (e *Engine) Handle(ctx context.Context, raw []byte) (any, error) {
 	c, ok, err := ParseCommand(raw)
 	if !ok {
-		return e.Run(ctx, raw)
+		rec, err := e.Run(ctx, raw)
+		if failure.IsPermanent(err) {
+			// Retrying cannot mend it (the principal is gone, IAM refuses
+			// the change): the record says what failed, and the metric,
+			// which the stack alarms on, tells people. An error would have
+			// Lambda repeat the hopeless delivery twice before it
+			// dead-letters. The ledger did not mark it handled, so a new
+			// delivery (an updated finding, an operator's apply) acts again.
+			e.metric(ctx, slog.LevelError, MetricFailedPermanently, "autocontain delivery failed permanently: not retried")
+			return rec, nil
+		}
+		return rec, err
 	}
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/contain"
+	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/plan"
@@ -153,7 +154,10 @@ func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, h ledger.History, 
 		_, cerr := e.Ledger.Commit(context.WithoutCancel(ctx), ledger.Commit{Finding: f.ID, UpdatedAt: f.UpdatedAt})
 		return rec, errors.Join(runErr, err, cerr)
 	}
-	prep := e.prep(p, tok)
+	prep, err := e.prep(p, tok)
+	if err != nil {
+		return fail(err)
+	}
 	var held ledger.Prepared
 	if len(prep.Holds)+len(prep.Wants) > 0 {
 		var err error
@@ -184,21 +188,31 @@ func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, h ledger.History, 
 }
 
 // prep lists what p's acting steps will hold and block.
-func (e *Engine) prep(p plan.Plan, tok string) ledger.Prep {
+func (e *Engine) prep(p plan.Plan, tok string) (ledger.Prep, error) {
 	f := p.Finding
 	max, window := e.Playbook.Settings.Breaker()
 	prep := ledger.Prep{Finding: f.ID, Token: tok, Account: f.Account, BreakerMax: max, BreakerWindow: window, Lease: writerLease}
 	seen := map[string]bool{}
 	for _, s := range p.Steps {
-		switch s.Action {
-		case playbook.ActionDeactivateKey, playbook.ActionRevokeSessions:
-			hd := holdOf(f.Account, s)
+		if !s.Acts() {
+			continue
+		}
+		spec, _ := playbook.Spec(s.Action)
+		switch spec.Category {
+		case playbook.OnPrincipal:
+			hd, ok, err := e.Executor.Hold(p, s)
+			if err == nil && !ok {
+				err = fmt.Errorf("%s contains a principal but cannot say what it holds: undo could not restore it", s.Action)
+			}
+			if err != nil {
+				return prep, failure.Permanent(err)
+			}
 			prep.Holds = append(prep.Holds, hd)
-			if pr := hd.Principal(); !seen[pr] {
+			if pr := hd.PrincipalKey(); !seen[pr] {
 				seen[pr] = true
 				prep.Principals = append(prep.Principals, pr)
 			}
-		case playbook.ActionBlockIP:
+		case playbook.OnAddresses:
 			w := ledger.Want{Set: s.Target.ARN, Until: e.now().Add(e.Playbook.Settings.TTL())}
 			for _, a := range s.Target.Addresses {
 				w.Addrs = append(w.Addrs, a.String())
@@ -206,19 +220,7 @@ func (e *Engine) prep(p plan.Plan, tok string) ledger.Prep {
 			prep.Wants = append(prep.Wants, w)
 		}
 	}
-	return prep
-}
-
-// holdOf is the resource a principal step contains.
-func holdOf(account string, s plan.Step) ledger.Hold {
-	t := s.Target
-	switch {
-	case s.Action == playbook.ActionDeactivateKey:
-		return ledger.Hold{Kind: ledger.ChangeKey, Account: account, User: t.UserName, AccessKeyID: t.AccessKeyID}
-	case t.Kind == plan.TargetRole:
-		return ledger.Hold{Kind: ledger.ChangeRolePolicy, Account: account, Role: t.RoleName, Policy: contain.RevokePolicyName}
-	}
-	return ledger.Hold{Kind: ledger.ChangeUserPolicy, Account: account, User: t.UserName, Policy: contain.RevokePolicyName}
+	return prep, nil
 }
 
 // commit is what the delivery records when it ends; it is handled when
@@ -229,19 +231,18 @@ func (e *Engine) commit(p plan.Plan, rec audit.Record, held ledger.Prepared, tok
 		Ours: map[string][]string{}, Leases: held.Leases, Token: tok}
 	for _, s := range rec.Steps {
 		switch {
-		case s.Status == audit.StatusFailed && s.Action == playbook.ActionBlockIP:
+		case s.Status == audit.StatusFailed && isAddressAction(s.Action):
 			c.Abandon = true
 		case s.Status != audit.StatusDone && s.Status != audit.StatusUnchanged:
-		case slices.Contains(playbook.PrincipalActions, s.Action):
+		case playbook.IsPrincipal(s.Action):
 			c.Done[s.Action] = rec.Time
 		}
 	}
 	for _, ch := range rec.Changes {
-		ch.Account = f.Account
 		if hd, ok := ch.Hold(); ok {
 			c.Changed = append(c.Changed, hd)
 		}
-		if ch.Kind == ledger.ChangeBlock && ch.Applied {
+		if ch.IPSet != "" && ch.Applied {
 			c.Ours[ch.IPSet] = append(c.Ours[ch.IPSet], ch.Address)
 		}
 	}
@@ -282,7 +283,13 @@ func acts(p plan.Plan) bool { return slices.ContainsFunc(p.Steps, plan.Step.Acts
 
 // containsPrincipal reports whether p has a step that changes a principal.
 func containsPrincipal(p plan.Plan) bool {
-	return slices.ContainsFunc(p.Steps, func(s plan.Step) bool { return slices.Contains(playbook.PrincipalActions, s.Action) })
+	return slices.ContainsFunc(p.Steps, func(s plan.Step) bool { return playbook.IsPrincipal(s.Action) })
+}
+
+// isAddressAction reports whether the action named name blocks addresses.
+func isAddressAction(name string) bool {
+	spec, ok := playbook.Spec(name)
+	return ok && spec.Category == playbook.OnAddresses
 }
 
 // Undo restores what the ledger recorded for finding id (see contain.Undoer).
@@ -314,20 +321,30 @@ func (e *Engine) Undo(ctx context.Context, id string) (contain.UndoReport, error
 const (
 	MetricNamespace  = "autocontain"
 	MetricInProgress = "DeliveriesInProgress"
+	// MetricFailedPermanently counts deliveries whose steps failed in a way
+	// that retrying cannot mend: they are not retried (Handle), so the
+	// function's error metric does not see them, and the stack alarms on
+	// this one instead.
+	MetricFailedPermanently = "DeliveriesFailedPermanently"
 )
 
 // inProgressMetric logs one DeliveriesInProgress in embedded metric format.
 func (e *Engine) inProgressMetric(ctx context.Context) {
-	e.Log.LogAttrs(ctx, slog.LevelWarn, "autocontain delivery deferred: another delivery of the finding is in progress",
+	e.metric(ctx, slog.LevelWarn, MetricInProgress, "autocontain delivery deferred: another delivery of the finding is in progress")
+}
+
+// metric logs one count of metric name in embedded metric format, with msg.
+func (e *Engine) metric(ctx context.Context, level slog.Level, name, msg string) {
+	e.Log.LogAttrs(ctx, level, msg,
 		slog.Group("_aws",
 			slog.Int64("Timestamp", e.now().UnixMilli()),
 			slog.Any("CloudWatchMetrics", []map[string]any{{
 				"Namespace":  MetricNamespace,
 				"Dimensions": [][]string{{"FunctionName"}},
-				"Metrics":    []map[string]string{{"Name": MetricInProgress, "Unit": "Count"}},
+				"Metrics":    []map[string]string{{"Name": name, "Unit": "Count"}},
 			}}),
 		),
-		slog.String("FunctionName", e.FunctionName), slog.Int(MetricInProgress, 1))
+		slog.String("FunctionName", e.FunctionName), slog.Int(name, 1))
 }
 
 // Reconcile has every configured IP set written from the ledger: expired

@@ -42,10 +42,9 @@ type Options struct {
 func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) *Engine {
 	now := func() time.Time { return time.Now().UTC() }
 	clients := contain.NewClients(cfg)
-	iamc := iam.NewFromConfig(cfg)
 	e := &Engine{
 		Playbook: pb,
-		Guard:    &protect.Guard{IAM: iamc, SelfRoleARN: opts.SelfRoleARN, Patterns: pb.Settings.Protect},
+		Guard:    &protect.Guard{IAM: iam.NewFromConfig(cfg), SelfRoleARN: opts.SelfRoleARN, Patterns: pb.Settings.Protect},
 		Home:     opts.Home,
 
 		FunctionName: opts.FunctionName,
@@ -63,11 +62,7 @@ func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) 
 	actions := contain.Registry(clients)
 	e.Executor = contain.NewExecutor(now, actions...)
 	if e.Ledger != nil {
-		byName := map[string]contain.Action{}
-		for _, a := range actions {
-			byName[a.Name()] = a
-		}
-		e.Undoer = &contain.Undoer{IAM: iamc, Ledger: e.Ledger, Writer: e.Writer, Contain: byName, Now: now, Account: opts.Home.ID}
+		e.Undoer = &contain.Undoer{Ledger: e.Ledger, Writer: e.Writer, Actions: e.Executor.Reverters(), Now: now, Account: opts.Home.ID}
 	}
 	return e
 }

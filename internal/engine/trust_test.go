@@ -244,7 +244,7 @@ func TestLostLedgerRepliesDuplicateNothing(t *testing.T) {
 			}
 			seen := map[string]bool{}
 			for _, c := range h.Changes() {
-				k := c.Kind + c.User + c.Role + c.AccessKeyID + c.IPSet + c.Address
+				k := c.Action + c.Principal + c.Resource + c.IPSet + c.Address
 				if seen[k] {
 					t.Errorf("%s lost at call %d: change %s recorded twice", op, pos+1, k)
 				}

@@ -51,26 +51,19 @@ const (
 	InProgress
 )
 
-// Kinds of thing a finding holds or changed.
-const (
-	ChangeKey        = "key-deactivated"
-	ChangeUserPolicy = "user-policy-written"
-	ChangeRolePolicy = "role-policy-written"
-	ChangeBlock      = "address-blocked"
-)
-
-// Change is one thing a containment step changed. It holds unmasked key
-// ids: it is stored, never logged.
+// Change is one thing a containment step changed: a held resource of a
+// principal (Principal and Resource, see Hold) or an address in an IP set.
+// It holds unmasked key ids: it is stored, never logged.
 type Change struct {
-	Kind        string    `json:"kind"`
-	Account     string    `json:"account,omitempty"`
-	User        string    `json:"user,omitempty"`
-	Role        string    `json:"role,omitempty"`
-	AccessKeyID string    `json:"accessKeyId,omitempty"`
-	Policy      string    `json:"policy,omitempty"`
-	IPSet       string    `json:"ipSet,omitempty"`
-	Address     string    `json:"address,omitempty"`
-	At          time.Time `json:"at"`
+	// Action is the playbook action that made the change.
+	Action string `json:"action"`
+	// Account is the account the change was made in.
+	Account   string    `json:"account,omitempty"`
+	Principal string    `json:"principal,omitempty"`
+	Resource  string    `json:"resource,omitempty"`
+	IPSet     string    `json:"ipSet,omitempty"`
+	Address   string    `json:"address,omitempty"`
+	At        time.Time `json:"at"`
 	// Applied: the set's writer put the address in the set on this
 	// delivery's lease (so it is autocontain's to remove later).
 	Applied bool `json:"applied,omitempty"`
@@ -78,11 +71,10 @@ type Change struct {
 
 // Hold is the resource a principal change is about.
 func (c Change) Hold() (Hold, bool) {
-	switch c.Kind {
-	case ChangeKey, ChangeUserPolicy, ChangeRolePolicy:
-		return Hold{Kind: c.Kind, Account: c.Account, User: c.User, Role: c.Role, AccessKeyID: c.AccessKeyID, Policy: c.Policy}, true
+	if c.Principal == "" {
+		return Hold{}, false
 	}
-	return Hold{}, false
+	return Hold{Action: c.Action, Account: c.Account, Principal: c.Principal, Resource: c.Resource}, true
 }
 
 // History is what the ledger knows of one finding.
@@ -116,7 +108,7 @@ func (h History) Blocked() map[string]bool {
 func (h History) Changes() []Change {
 	var out []Change
 	for _, hd := range h.Holds {
-		out = append(out, Change{Kind: hd.Kind, Account: hd.Account, User: hd.User, Role: hd.Role, AccessKeyID: hd.AccessKeyID, Policy: hd.Policy})
+		out = append(out, Change{Action: hd.Action, Account: hd.Account, Principal: hd.Principal, Resource: hd.Resource})
 	}
 	sets := make([]string, 0, len(h.Blocks))
 	for set := range h.Blocks {
@@ -125,7 +117,7 @@ func (h History) Changes() []Change {
 	sort.Strings(sets)
 	for _, set := range sets {
 		for _, a := range h.Blocks[set] {
-			out = append(out, Change{Kind: ChangeBlock, IPSet: set, Address: a})
+			out = append(out, Change{IPSet: set, Address: a})
 		}
 	}
 	return out

@@ -17,59 +17,47 @@ import (
 // whether or not that finding changed it itself; undo of one finding
 // releases only its hold, and the resource is restored only when no finding
 // still holds it, and only if autocontain changed it.
+//
+// The ledger does not interpret a hold: the action that made it names the
+// resource in its own terms and restores it (contain.Reverter).
 type Hold struct {
-	// Kind is ChangeKey, ChangeUserPolicy or ChangeRolePolicy.
-	Kind        string
-	Account     string
-	User        string
-	Role        string
-	AccessKeyID string
-	Policy      string
+	// Action is the playbook action that contains the resource.
+	Action string
+	// Account is the account the resource is in.
+	Account string
+	// Principal is the user or role the resource belongs to: "user/NAME"
+	// or "role/NAME".
+	Principal string
+	// Resource is what the action changed on the principal, in its own
+	// terms: "key/AKIA...", "policy/NAME".
+	Resource string
 }
 
 // Key names the hold's item. It holds an unmasked key id: it is stored,
-// never logged.
+// never logged. IAM names and key ids cannot contain '#'.
 func (h Hold) Key() string {
-	parts := []string{"hold", h.Account, h.Kind}
-	switch h.Kind {
-	case ChangeKey:
-		parts = append(parts, h.User, h.AccessKeyID)
-	case ChangeUserPolicy:
-		parts = append(parts, h.User, h.Policy)
-	case ChangeRolePolicy:
-		parts = append(parts, h.Role, h.Policy)
-	}
-	return strings.Join(parts, "#")
+	return strings.Join([]string{"hold", h.Account, h.Action, h.Principal, h.Resource}, "#")
+}
+
+// String names the hold for people: "key AKIA... of user alice". It holds
+// an unmasked key id: mask it before it leaves the process.
+func (h Hold) String() string {
+	return strings.Replace(h.Resource, "/", " ", 1) + " of " + strings.Replace(h.Principal, "/", " ", 1)
 }
 
 // parseHoldKey reads a Key back.
 func parseHoldKey(k string) (Hold, error) {
 	p := strings.Split(k, "#")
-	if len(p) != 5 || p[0] != "hold" {
+	if len(p) != 5 || p[0] != "hold" || p[2] == "" || p[4] == "" ||
+		!(strings.HasPrefix(p[3], "user/") || strings.HasPrefix(p[3], "role/")) {
 		return Hold{}, fmt.Errorf("ledger: %q is not a hold", k)
 	}
-	h := Hold{Account: p[1], Kind: p[2]}
-	switch h.Kind {
-	case ChangeKey:
-		h.User, h.AccessKeyID = p[3], p[4]
-	case ChangeUserPolicy:
-		h.User, h.Policy = p[3], p[4]
-	case ChangeRolePolicy:
-		h.Role, h.Policy = p[3], p[4]
-	default:
-		return Hold{}, fmt.Errorf("ledger: hold %q has unknown kind %q", k, h.Kind)
-	}
-	return h, nil
+	return Hold{Account: p[1], Action: p[2], Principal: p[3], Resource: p[4]}, nil
 }
 
-// Principal names the user or role the hold is on, with its account, as the
-// breaker counts principals.
-func (h Hold) Principal() string {
-	if h.Kind == ChangeRolePolicy {
-		return h.Account + "/role/" + h.Role
-	}
-	return h.Account + "/user/" + h.User
-}
+// PrincipalKey names the held user or role with its account, as the
+// breaker counts principals: "ACCOUNT/user/NAME".
+func (h Hold) PrincipalKey() string { return h.Account + "/" + h.Principal }
 
 const holdSK = "hold"
 

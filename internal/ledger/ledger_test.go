@@ -63,12 +63,12 @@ func TestPrepareAndCommit(t *testing.T) {
 	ctx := context.Background()
 	const set = "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/s/1"
 	at := now.Add(-time.Hour)
-	key := ledger.Hold{Kind: ledger.ChangeKey, Account: "123456789012", User: "alice", AccessKeyID: "AKIAEXAMPLE"}
-	pol := ledger.Hold{Kind: ledger.ChangeUserPolicy, Account: "123456789012", User: "alice", Policy: "P"}
+	key := ledger.Hold{Action: "deactivate-key", Account: "123456789012", Principal: "user/alice", Resource: "key/AKIAEXAMPLE"}
+	pol := ledger.Hold{Action: "revoke-sessions", Account: "123456789012", Principal: "user/alice", Resource: "policy/P"}
 	if v, _, err := l.Claim(ctx, "f1", at, time.Minute, "tok1"); err != nil || v != ledger.Claimed {
 		t.Fatal(v, err)
 	}
-	prep := ledger.Prep{Finding: "f1", Token: "tok1", Account: "123456789012", Principals: []string{key.Principal()},
+	prep := ledger.Prep{Finding: "f1", Token: "tok1", Account: "123456789012", Principals: []string{key.PrincipalKey()},
 		BreakerMax: 1, BreakerWindow: time.Hour, Holds: []ledger.Hold{key, pol},
 		Wants: []ledger.Want{{Set: set, Addrs: []string{"185.220.101.1/32"}, Until: now.Add(time.Hour)}}, Lease: time.Minute}
 	res, err := l.Prepare(ctx, prep)
@@ -98,8 +98,8 @@ func TestPrepareAndCommit(t *testing.T) {
 	}
 	// Another principal does not fit a breaker of 1; the wants are still
 	// recorded, the holds are not.
-	bob := ledger.Hold{Kind: ledger.ChangeUserPolicy, Account: "123456789012", User: "bob", Policy: "P"}
-	res, err = l.Prepare(ctx, ledger.Prep{Finding: "f2", Token: "tok2", Account: "123456789012", Principals: []string{bob.Principal()},
+	bob := ledger.Hold{Action: "revoke-sessions", Account: "123456789012", Principal: "user/bob", Resource: "policy/P"}
+	res, err = l.Prepare(ctx, ledger.Prep{Finding: "f2", Token: "tok2", Account: "123456789012", Principals: []string{bob.PrincipalKey()},
 		BreakerMax: 1, BreakerWindow: time.Hour, Holds: []ledger.Hold{bob},
 		Wants: []ledger.Want{{Set: set, Addrs: []string{"185.220.101.2/32"}, Until: now.Add(time.Hour)}}, Lease: time.Minute})
 	if err != nil || !res.BreakerOpen || res.Leases[set] != "tok2" {

@@ -73,19 +73,20 @@ func BuildWith(f finding.Finding, pb *playbook.Playbook, facts Facts) Plan {
 	}
 	p.Rule = rule.Name
 	principalDone := false
-	for _, action := range playbook.Actions {
+	for _, spec := range playbook.Specs {
+		action := spec.Name
 		if !rule.Has(action) {
 			continue
 		}
-		switch action {
-		case playbook.ActionDeactivateKey, playbook.ActionRevokeSessions:
+		switch spec.Category {
+		case playbook.OnPrincipal:
 			if !principalDone {
 				principalDone = p.principalGate(f.Principal, pb, facts)
 			}
 			if at, done := facts.Done[action]; done && !principalDone {
 				p.skip(action, principalTarget(f.Principal), "already done for this finding at "+at.UTC().Format(time.RFC3339))
 			} else if !principalDone {
-				p.principalStep(action, f.Principal)
+				p.principalStep(spec, f.Principal)
 			}
 			if p.DryRun && !facts.ProtectionChecked && !principalDone && action == lastPrincipalAction(rule) && p.containsPrincipal() {
 				// A dry run reads nothing from the account, so a principal a
@@ -93,14 +94,19 @@ func BuildWith(f finding.Finding, pb *playbook.Playbook, facts Facts) Plan {
 				p.skip(ProtectionCheck, principalTarget(f.Principal),
 					"dry run: the principal's protect tag ("+protectTag+") and path were not read; a real run may leave it alone")
 			}
-		case playbook.ActionBlockIP:
-			p.blockSteps(f, pb, facts.Blocked)
-		case playbook.ActionNotify:
+		case playbook.OnAddresses:
+			p.blockSteps(action, f, pb, facts.Blocked)
+		case playbook.OnTopic:
 			if s.TopicARN == "" {
 				p.skip(action, Target{Kind: TargetTopic}, "no SNS topic is configured (settings.topicArn)")
 			} else {
 				p.add(action, Target{Kind: TargetTopic, ARN: s.TopicARN}, "publish the decision and its outcome")
 			}
+		default:
+			// Never a silent drop: an action the planner cannot place is
+			// reported (TestEveryActionIsPlanned keeps this unreachable).
+			p.Steps = append(p.Steps, Step{Action: ActionReport, Target: Target{Kind: TargetFinding},
+				Reason: fmt.Sprintf("the playbook asks for %s, of category %q, which the planner does not know: nothing done", action, spec.Category)})
 		}
 	}
 	return p
@@ -137,7 +143,7 @@ func noRuleReason(f finding.Finding, pb *playbook.Playbook) string {
 
 // containsPrincipal reports whether a step so far changes a principal.
 func (p *Plan) containsPrincipal() bool {
-	return slices.ContainsFunc(p.Steps, func(s Step) bool { return slices.Contains(playbook.PrincipalActions, s.Action) })
+	return slices.ContainsFunc(p.Steps, func(s Step) bool { return playbook.IsPrincipal(s.Action) })
 }
 
 // protectTag is the tag that exempts a principal (package protect).
@@ -216,16 +222,14 @@ func (p *Plan) principalGate(pr finding.Principal, pb *playbook.Playbook, facts 
 	return true
 }
 
-// principalStep plans one principal action for a containable principal.
-func (p *Plan) principalStep(action string, pr finding.Principal) {
-	switch action {
-	case playbook.ActionDeactivateKey:
-		if pr.Kind == finding.KindIAMUserKey {
-			p.add(action, Target{Kind: TargetAccessKey, UserName: pr.UserName, AccessKeyID: pr.AccessKeyID},
-				"set the long-term access key to Inactive (reversible; never deleted)")
-			return
-		}
-		var why string
+// principalStep plans one principal action for a containable principal,
+// on the part of the principal the action contains.
+func (p *Plan) principalStep(spec playbook.ActionSpec, pr finding.Principal) {
+	why := spec.Why(pr.Kind)
+	switch {
+	case spec.Contains == playbook.PartKey && why != "":
+		p.add(spec.Name, Target{Kind: TargetAccessKey, UserName: pr.UserName, AccessKeyID: pr.AccessKeyID}, why)
+	case spec.Contains == playbook.PartKey:
 		switch {
 		case pr.AccessKeyID == "":
 			why = "the event names no access key"
@@ -234,29 +238,19 @@ func (p *Plan) principalStep(action string, pr finding.Principal) {
 		default:
 			why = fmt.Sprintf("%s is not a long-term access key of an IAM user", finding.MaskKey(pr.AccessKeyID))
 		}
-		p.skip(action, principalTarget(pr), why)
-	case playbook.ActionRevokeSessions:
-		switch pr.Kind {
-		case finding.KindAssumedRole:
-			p.add(action, Target{Kind: TargetRole, RoleName: pr.RoleName, ARN: pr.RoleARN},
-				"deny every session of the role whose token was issued before now (aws:TokenIssueTime)")
-		case finding.KindIAMUserKey:
-			p.add(action, Target{Kind: TargetUser, UserName: pr.UserName},
-				"deny every temporary credential the user minted before now (GetSessionToken, GetFederationToken); they outlive the key")
-		case finding.KindIAMUserSession:
-			p.add(action, Target{Kind: TargetUser, UserName: pr.UserName},
-				"deny every temporary credential and console session of the user issued before now (aws:TokenIssueTime)")
-		case finding.KindFederated:
-			p.add(action, Target{Kind: TargetUser, UserName: pr.UserName},
-				"deny every federation token the issuing user minted before now (aws:TokenIssueTime)")
-		}
+		p.skip(spec.Name, principalTarget(pr), why)
+	case why == "":
+		p.skip(spec.Name, principalTarget(pr), fmt.Sprintf("%s does not act on a principal of kind %s", spec.Name, pr.Kind))
+	case pr.Kind == finding.KindAssumedRole:
+		p.add(spec.Name, Target{Kind: TargetRole, RoleName: pr.RoleName, ARN: pr.RoleARN}, why)
+	default:
+		p.add(spec.Name, Target{Kind: TargetUser, UserName: pr.UserName}, why)
 	}
 }
 
 // blockSteps plans block-ip: one step per address family with every
 // blockable address, and a skip step for each address left alone.
-func (p *Plan) blockSteps(f finding.Finding, pb *playbook.Playbook, done map[string]bool) {
-	const action = playbook.ActionBlockIP
+func (p *Plan) blockSteps(action string, f finding.Finding, pb *playbook.Playbook, done map[string]bool) {
 	if len(f.Addresses) == 0 {
 		p.skip(action, Target{Kind: TargetAddresses}, "the finding carries no remote address")
 		return

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -319,3 +320,16 @@ func build(f finding.Finding, pb *playbook.Playbook) Plan {
 }
 
 func jsonOf(p *playbook.Playbook) ([]byte, error) { return json.Marshal(p) }
+
+// TestNoActionIsDroppedSilently: an action whose category the planner does
+// not know becomes a report step naming it, never a plan without it.
+func TestNoActionIsDroppedSilently(t *testing.T) {
+	saved := playbook.Specs
+	t.Cleanup(func() { playbook.Specs = saved })
+	playbook.Specs = append(slices.Clone(saved), playbook.ActionSpec{Name: "isolate-instance", Category: "instance"})
+	pb := &playbook.Playbook{Rules: []playbook.Rule{{Name: "r", Source: finding.SourceGuardDuty, Types: []playbook.Pattern{"Backdoor:EC2/*"}, Actions: []string{"isolate-instance"}}}}
+	p := Build(finding.Finding{Source: finding.SourceGuardDuty, Type: "Backdoor:EC2/C&CActivity.B", Severity: 8}, pb)
+	if len(p.Steps) != 1 || p.Steps[0].Action != ActionReport || !strings.Contains(p.Steps[0].Reason, "isolate-instance") {
+		t.Errorf("plan %+v: want one report step naming isolate-instance", p.Steps)
+	}
+}

@@ -13,28 +13,6 @@ import (
 	"github.com/autocontain/autocontain/internal/finding"
 )
 
-// The actions a rule can name. The contain package implements each; a test
-// there keeps the two lists equal.
-const (
-	// ActionDeactivateKey sets a long-term access key (AKIA...) of an IAM user to Inactive.
-	ActionDeactivateKey = "deactivate-key"
-	// ActionRevokeSessions denies every token issued before now, on the role
-	// of an assumed-role session or on the IAM user that minted the tokens.
-	ActionRevokeSessions = "revoke-sessions"
-	// ActionBlockIP adds the finding's attacker addresses to the WAF IP sets.
-	ActionBlockIP = "block-ip"
-	// ActionNotify publishes the decision and its outcome to the SNS topic.
-	ActionNotify = "notify"
-)
-
-// Actions lists every action name in the order a plan runs them:
-// credentials first (the key, then the sessions it may have minted), then
-// addresses, then the notification that reports all of it.
-var Actions = []string{ActionDeactivateKey, ActionRevokeSessions, ActionBlockIP, ActionNotify}
-
-// PrincipalActions are the actions that contain a principal (as opposed to an address).
-var PrincipalActions = []string{ActionDeactivateKey, ActionRevokeSessions}
-
 // Playbook is a validated set of rules and settings. Build one with Load,
 // Default or FromEnv; the zero value has no rules.
 type Playbook struct {

@@ -6,92 +6,30 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
-	"github.com/autocontain/autocontain/internal/finding"
+	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/plan"
 	"github.com/autocontain/autocontain/internal/playbook"
 )
 
-// IAMAPI is the part of the IAM API that the credential actions need.
-type IAMAPI interface {
-	ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, opts ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
-	UpdateAccessKey(ctx context.Context, in *iam.UpdateAccessKeyInput, opts ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error)
-	PutUserPolicy(ctx context.Context, in *iam.PutUserPolicyInput, opts ...func(*iam.Options)) (*iam.PutUserPolicyOutput, error)
-	PutRolePolicy(ctx context.Context, in *iam.PutRolePolicyInput, opts ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
+// policyAPI is the part of the IAM API that revoke-sessions and its undo need.
+type policyAPI interface {
 	GetUserPolicy(ctx context.Context, in *iam.GetUserPolicyInput, opts ...func(*iam.Options)) (*iam.GetUserPolicyOutput, error)
 	GetRolePolicy(ctx context.Context, in *iam.GetRolePolicyInput, opts ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error)
+	PutUserPolicy(ctx context.Context, in *iam.PutUserPolicyInput, opts ...func(*iam.Options)) (*iam.PutUserPolicyOutput, error)
+	PutRolePolicy(ctx context.Context, in *iam.PutRolePolicyInput, opts ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
+	DeleteUserPolicy(ctx context.Context, in *iam.DeleteUserPolicyInput, opts ...func(*iam.Options)) (*iam.DeleteUserPolicyOutput, error)
+	DeleteRolePolicy(ctx context.Context, in *iam.DeleteRolePolicyInput, opts ...func(*iam.Options)) (*iam.DeleteRolePolicyOutput, error)
 }
 
-var _ IAMAPI = (*iam.Client)(nil)
-
-// KeyDeactivator sets a long-term access key to Inactive. It never deletes:
-// deletion cannot be undone, deactivation can.
-type KeyDeactivator struct{ IAM IAMAPI }
-
-// Name implements Action.
-func (*KeyDeactivator) Name() string { return playbook.ActionDeactivateKey }
-
-// Permissions implements Action.
-func (*KeyDeactivator) Permissions() []string {
-	return []string{"iam:ListAccessKeys", "iam:UpdateAccessKey"}
-}
-
-// Execute implements Action. It reads the user's keys first, so that a key
-// that is not the user's is an error rather than a guess, and an inactive
-// key is left as it is.
-func (a *KeyDeactivator) Execute(ctx context.Context, req Request) (Outcome, error) {
-	t := req.Step.Target
-	if t.Kind != plan.TargetAccessKey || t.UserName == "" || t.AccessKeyID == "" {
-		return Outcome{}, fmt.Errorf("deactivate-key needs a user and an access key, got %s", t)
-	}
-	key := finding.MaskKey(t.AccessKeyID)
-	status, err := a.keyStatus(ctx, t.UserName, t.AccessKeyID)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if status == iamtypes.StatusTypeInactive {
-		return Outcome{Detail: fmt.Sprintf("key %s of user %s was already Inactive", key, t.UserName)}, nil
-	}
-	// UserName is always explicit: without it IAM acts on the caller's own keys
-	// (IAM API Reference, UpdateAccessKey).
-	_, err = a.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
-		UserName:    aws.String(t.UserName),
-		AccessKeyId: aws.String(t.AccessKeyID),
-		Status:      iamtypes.StatusTypeInactive,
-	})
-	if err != nil {
-		return Outcome{}, fmt.Errorf("deactivate key %s of user %s: %w", key, t.UserName, err)
-	}
-	return Outcome{Changed: true, Detail: fmt.Sprintf("key %s of user %s: %s -> Inactive", key, t.UserName, status),
-		Changes: []ledger.Change{{Kind: ledger.ChangeKey, User: t.UserName, AccessKeyID: t.AccessKeyID, At: req.Now}}}, nil
-}
-
-func (a *KeyDeactivator) keyStatus(ctx context.Context, user, id string) (iamtypes.StatusType, error) {
-	key := finding.MaskKey(id)
-	pages := iam.NewListAccessKeysPaginator(a.IAM, &iam.ListAccessKeysInput{UserName: aws.String(user)})
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		var nse *iamtypes.NoSuchEntityException
-		if errors.As(err, &nse) {
-			return "", fmt.Errorf("deactivate key %s: user %s does not exist", key, user)
-		}
-		if err != nil {
-			return "", fmt.Errorf("list access keys of user %s: %w", user, err)
-		}
-		for _, k := range out.AccessKeyMetadata {
-			if aws.ToString(k.AccessKeyId) == id {
-				return k.Status, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("deactivate key %s: user %s has no such access key", key, user)
-}
+var _ policyAPI = (*iam.Client)(nil)
 
 // RevokePolicyName is the inline policy revoke-sessions writes. It is
 // autocontain's own, not the console's AWSRevokeOlderSessions, so that
@@ -212,9 +150,9 @@ func isStar(v any) bool {
 // SessionRevoker writes the revoke policy on a role or a user. Re-running
 // it moves the cutoff to the new now, which is what a second incident wants.
 // It reads the policy of that name first and never overwrites one that
-// autocontain did not write (IsOwnPolicy): the step fails instead, so the
-// delivery is retried and alarmed and a person decides.
-type SessionRevoker struct{ IAM IAMAPI }
+// autocontain did not write (IsOwnPolicy): the step fails instead, and a
+// person decides.
+type SessionRevoker struct{ IAM policyAPI }
 
 // Name implements Action.
 func (*SessionRevoker) Name() string { return playbook.ActionRevokeSessions }
@@ -226,81 +164,174 @@ func (*SessionRevoker) Permissions() []string {
 
 // Execute implements Action.
 func (a *SessionRevoker) Execute(ctx context.Context, req Request) (Outcome, error) {
-	t := req.Step.Target
-	doc := RevokePolicy(req.Now)
-	cutoff := RevokeCutoff(req.Now).Format(time.RFC3339)
-	var who string
-	var existing func() (*string, error)
-	var put func() error
-	change := ledger.Change{Policy: RevokePolicyName, At: req.Now}
-	switch {
-	case t.Kind == plan.TargetRole && t.RoleName != "":
-		who = "role " + t.RoleName
-		change.Kind, change.Role = ledger.ChangeRolePolicy, t.RoleName
-		existing = func() (*string, error) {
-			out, err := a.IAM.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(t.RoleName), PolicyName: aws.String(RevokePolicyName)})
-			if err != nil {
-				return nil, err
-			}
-			return out.PolicyDocument, nil
-		}
-		put = func() error {
-			_, err := a.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
-				RoleName: aws.String(t.RoleName), PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc),
-			})
-			return err
-		}
-	case t.Kind == plan.TargetUser && t.UserName != "":
-		who = "user " + t.UserName
-		change.Kind, change.User = ledger.ChangeUserPolicy, t.UserName
-		existing = func() (*string, error) {
-			out, err := a.IAM.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String(t.UserName), PolicyName: aws.String(RevokePolicyName)})
-			if err != nil {
-				return nil, err
-			}
-			return out.PolicyDocument, nil
-		}
-		put = func() error {
-			_, err := a.IAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{
-				UserName: aws.String(t.UserName), PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc),
-			})
-			return err
-		}
-	default:
-		return Outcome{}, fmt.Errorf("revoke-sessions needs a role or a user, got %s", t)
+	p, err := a.policyOf(req.Step.Target)
+	if err != nil {
+		return Outcome{}, failure.Permanent(err)
 	}
+	who := p.who()
+	cutoff := RevokeCutoff(req.Now).Format(time.RFC3339)
 	// NoSuchEntity here means no policy of that name (or no such principal,
 	// which the write below reports).
-	cur, err := existing()
+	cur, err := p.get(ctx)
 	var nse *iamtypes.NoSuchEntityException
 	switch {
 	case errors.As(err, &nse):
 	case err != nil:
 		return Outcome{}, fmt.Errorf("revoke sessions of %s: read its inline policy %s: %w", who, RevokePolicyName, err)
-	case !IsOwnPolicy(aws.ToString(cur)):
-		return Outcome{}, fmt.Errorf("revoke sessions of %s: its inline policy %s is not autocontain's (it lacks the %s statement, or holds more than that one deny): "+
+	case !IsOwnPolicy(cur):
+		return Outcome{}, failure.Permanent(fmt.Errorf("revoke sessions of %s: its inline policy %s is not autocontain's (it lacks the %s statement, or holds more than that one deny): "+
 			"left untouched and nothing written; review it, then rename or delete it (or protect the principal) and retry: %w",
-			who, RevokePolicyName, RevokePolicySid, ErrForeignPolicy)
+			who, RevokePolicyName, RevokePolicySid, ErrForeignPolicy))
 	}
-	if at, ok := ownPolicyCutoff(aws.ToString(cur)); ok && at.After(RevokeCutoff(req.Now)) {
+	if at, ok := ownPolicyCutoff(cur); ok && at.After(RevokeCutoff(req.Now)) {
 		// A later containment (another finding, delivered at the same
 		// time) already wrote a later cutoff: never move it back.
 		return Outcome{Detail: fmt.Sprintf("%s: inline policy %s already denies tokens issued before %s, later than %s: left as it is",
 			who, RevokePolicyName, at.UTC().Format(time.RFC3339), cutoff)}, nil
 	}
-	if err := put(); err != nil {
+	if err := p.put(ctx, RevokePolicy(req.Now)); err != nil {
 		var lim *iamtypes.LimitExceededException
 		var unmod *iamtypes.UnmodifiableEntityException
 		switch {
 		case errors.As(err, &nse):
-			return Outcome{}, fmt.Errorf("revoke sessions of %s: it does not exist: %w", who, err)
+			return Outcome{}, failure.Permanent(fmt.Errorf("revoke sessions of %s: it does not exist: %w", who, err))
 		case errors.As(err, &lim):
-			return Outcome{}, fmt.Errorf("revoke sessions of %s: its inline policies are at IAM's size limit (user 2,048, role 10,240 characters): %w", who, err)
+			return Outcome{}, failure.Permanent(fmt.Errorf("revoke sessions of %s: its inline policies are at IAM's size limit (user 2,048, role 10,240 characters): %w", who, err))
 		case errors.As(err, &unmod):
-			return Outcome{}, fmt.Errorf("revoke sessions of %s: IAM does not allow changing it (a service-linked role?): %w", who, err)
+			return Outcome{}, failure.Permanent(fmt.Errorf("revoke sessions of %s: IAM does not allow changing it (a service-linked role?): %w", who, err))
 		}
 		return Outcome{}, fmt.Errorf("revoke sessions of %s: %w", who, err)
 	}
-	return Outcome{Changed: true, Detail: fmt.Sprintf("%s: inline policy %s denies tokens issued before %s", who, RevokePolicyName, cutoff),
-		Changes: []ledger.Change{change}}, nil
+	return Outcome{Changed: true, Detail: fmt.Sprintf("%s: inline policy %s denies tokens issued before %s", who, RevokePolicyName, cutoff)}, nil
+}
+
+// policyOf is the revoke policy of a step's role or user.
+func (a *SessionRevoker) policyOf(t plan.Target) (inlinePolicy, error) {
+	switch {
+	case t.Kind == plan.TargetRole && t.RoleName != "":
+		return inlinePolicy{api: a.IAM, role: true, owner: t.RoleName, name: RevokePolicyName}, nil
+	case t.Kind == plan.TargetUser && t.UserName != "":
+		return inlinePolicy{api: a.IAM, owner: t.UserName, name: RevokePolicyName}, nil
+	}
+	return inlinePolicy{}, fmt.Errorf("revoke-sessions needs a role or a user, got %s", t)
+}
+
+const policyResource = "policy/"
+
+// Hold implements Reverter: the revoke policy, on its role or user.
+func (a *SessionRevoker) Hold(account string, s plan.Step) (ledger.Hold, error) {
+	p, err := a.policyOf(s.Target)
+	if err != nil {
+		return ledger.Hold{}, err
+	}
+	return ledger.Hold{Action: playbook.ActionRevokeSessions, Account: account, Principal: p.principal(), Resource: policyResource + p.name}, nil
+}
+
+// Step implements Reverter.
+func (a *SessionRevoker) Step(h ledger.Hold) (plan.Step, error) {
+	s := plan.Step{Action: playbook.ActionRevokeSessions}
+	if h.Resource != policyResource+RevokePolicyName {
+		return s, fmt.Errorf("revoke-sessions cannot read hold %s", h)
+	}
+	if role, ok := strings.CutPrefix(h.Principal, rolePrincipal); ok {
+		s.Target = plan.Target{Kind: plan.TargetRole, RoleName: role}
+	} else if user, ok := strings.CutPrefix(h.Principal, userPrincipal); ok {
+		s.Target = plan.Target{Kind: plan.TargetUser, UserName: user}
+	} else {
+		return s, fmt.Errorf("revoke-sessions cannot read hold %s", h)
+	}
+	return s, nil
+}
+
+// UndoPermissions implements Reverter.
+func (*SessionRevoker) UndoPermissions() []string {
+	return []string{"iam:DeleteRolePolicy", "iam:DeleteUserPolicy"}
+}
+
+// Undo implements Reverter: it deletes the revoke policy if it is still
+// autocontain's own (IsOwnPolicy); a policy of that name that a person
+// wrote since is left.
+func (a *SessionRevoker) Undo(ctx context.Context, h ledger.Hold) (done, left string, err error) {
+	s, err := a.Step(h)
+	if err != nil {
+		return "", "", err
+	}
+	p, err := a.policyOf(s.Target)
+	if err != nil {
+		return "", "", err
+	}
+	who := p.who()
+	doc, err := p.get(ctx)
+	var nse *iamtypes.NoSuchEntityException
+	if errors.As(err, &nse) {
+		return "", fmt.Sprintf("policy %s of %s is already gone", p.name, who), nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("undo: read policy %s of %s: %w", p.name, who, err)
+	}
+	if !IsOwnPolicy(doc) {
+		return "", fmt.Sprintf("policy %s of %s is not autocontain's any more (a person rewrote it): left in place", p.name, who), nil
+	}
+	if err := p.delete(ctx); err != nil {
+		return "", "", fmt.Errorf("undo: delete policy %s of %s: %w", p.name, who, err)
+	}
+	return fmt.Sprintf("deleted policy %s of %s", p.name, who), "", nil
+}
+
+// inlinePolicy is one named inline policy of a user or a role.
+type inlinePolicy struct {
+	api   policyAPI
+	role  bool
+	owner string // the user's or the role's name
+	name  string
+}
+
+func (p inlinePolicy) who() string {
+	if p.role {
+		return "role " + p.owner
+	}
+	return "user " + p.owner
+}
+
+func (p inlinePolicy) principal() string {
+	if p.role {
+		return rolePrincipal + p.owner
+	}
+	return userPrincipal + p.owner
+}
+
+// get returns the policy document as IAM returns it (URL-encoded JSON).
+func (p inlinePolicy) get(ctx context.Context) (string, error) {
+	if p.role {
+		out, err := p.api.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(p.owner), PolicyName: aws.String(p.name)})
+		if err != nil {
+			return "", err
+		}
+		return aws.ToString(out.PolicyDocument), nil
+	}
+	out, err := p.api.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String(p.owner), PolicyName: aws.String(p.name)})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.PolicyDocument), nil
+}
+
+func (p inlinePolicy) put(ctx context.Context, doc string) error {
+	var err error
+	if p.role {
+		_, err = p.api.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(p.owner), PolicyName: aws.String(p.name), PolicyDocument: aws.String(doc)})
+	} else {
+		_, err = p.api.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(p.owner), PolicyName: aws.String(p.name), PolicyDocument: aws.String(doc)})
+	}
+	return err
+}
+
+func (p inlinePolicy) delete(ctx context.Context) error {
+	var err error
+	if p.role {
+		_, err = p.api.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(p.owner), PolicyName: aws.String(p.name)})
+	} else {
+		_, err = p.api.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String(p.owner), PolicyName: aws.String(p.name)})
+	}
+	return err
 }

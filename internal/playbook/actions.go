@@ -1,0 +1,119 @@
+package playbook
+
+import "github.com/autocontain/autocontain/internal/finding"
+
+// The actions a rule can name. Each is declared once, in Specs; package
+// contain implements each, and a test there keeps the two in step.
+const (
+	// ActionDeactivateKey sets a long-term access key (AKIA...) of an IAM user to Inactive.
+	ActionDeactivateKey = "deactivate-key"
+	// ActionRevokeSessions denies every token issued before now, on the role
+	// of an assumed-role session or on the IAM user that minted the tokens.
+	ActionRevokeSessions = "revoke-sessions"
+	// ActionBlockIP adds the finding's attacker addresses to the WAF IP sets.
+	ActionBlockIP = "block-ip"
+	// ActionNotify publishes the decision and its outcome to the SNS topic.
+	ActionNotify = "notify"
+)
+
+// Category is what an action acts on. The planner plans an action by its
+// category, never by its name, and gates it by what its category risks:
+// a principal action passes the account rule, the protect list and the
+// breaker first.
+type Category string
+
+// Categories.
+const (
+	// OnPrincipal actions contain the finding's principal (its key, or the
+	// user or role behind its credentials).
+	OnPrincipal Category = "principal"
+	// OnAddresses actions block the finding's remote addresses.
+	OnAddresses Category = "addresses"
+	// OnTopic actions tell people; they contain nothing.
+	OnTopic Category = "topic"
+)
+
+// Part is the part of a principal that a principal action contains.
+type Part string
+
+// Parts of a principal.
+const (
+	// PartKey is the principal's long-term access key (AKIA...) of an IAM user.
+	PartKey Part = "key"
+	// PartIdentity is the identity behind the credentials: the role of an
+	// assumed-role session, or the IAM user behind a key, a session or a
+	// federation token.
+	PartIdentity Part = "identity"
+)
+
+// ActionSpec declares an action: what the playbook and the planner need to
+// know of it. Its behaviour (permissions, execution, undo) is in package
+// contain.
+type ActionSpec struct {
+	Name     string
+	Category Category
+	// Contains is the part of the principal a principal action acts on.
+	Contains Part
+	// Why says what a step of the action does to a principal of the given
+	// kind, for the plan's reason; "" for a kind it does not act on.
+	Why func(finding.Kind) string
+}
+
+// Specs declares every action, in the order a plan runs them: credentials
+// first (the key, then the sessions it may have minted), then addresses,
+// then the notification that reports all of it.
+var Specs = []ActionSpec{
+	{Name: ActionDeactivateKey, Category: OnPrincipal, Contains: PartKey, Why: func(k finding.Kind) string {
+		if k == finding.KindIAMUserKey {
+			return "set the long-term access key to Inactive (reversible; never deleted)"
+		}
+		return ""
+	}},
+	{Name: ActionRevokeSessions, Category: OnPrincipal, Contains: PartIdentity, Why: func(k finding.Kind) string {
+		switch k {
+		case finding.KindAssumedRole:
+			return "deny every session of the role whose token was issued before now (aws:TokenIssueTime)"
+		case finding.KindIAMUserKey:
+			return "deny every temporary credential the user minted before now (GetSessionToken, GetFederationToken); they outlive the key"
+		case finding.KindIAMUserSession:
+			return "deny every temporary credential and console session of the user issued before now (aws:TokenIssueTime)"
+		case finding.KindFederated:
+			return "deny every federation token the issuing user minted before now (aws:TokenIssueTime)"
+		}
+		return ""
+	}},
+	{Name: ActionBlockIP, Category: OnAddresses},
+	{Name: ActionNotify, Category: OnTopic},
+}
+
+// Spec returns the declaration of the action named name.
+func Spec(name string) (ActionSpec, bool) {
+	for _, s := range Specs {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return ActionSpec{}, false
+}
+
+// Actions lists every action name, in the order of Specs.
+var Actions = names(func(ActionSpec) bool { return true })
+
+// PrincipalActions are the actions that contain a principal.
+var PrincipalActions = names(func(s ActionSpec) bool { return s.Category == OnPrincipal })
+
+func names(keep func(ActionSpec) bool) []string {
+	var out []string
+	for _, s := range Specs {
+		if keep(s) {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// IsPrincipal reports whether the action named name contains a principal.
+func IsPrincipal(name string) bool {
+	s, ok := Spec(name)
+	return ok && s.Category == OnPrincipal
+}
