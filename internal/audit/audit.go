@@ -52,7 +52,9 @@ type Record struct {
 	// Error is a failure outside the steps (protection could not be
 	// verified); it makes the outcome failed.
 	Error string `json:"error,omitempty"`
-	Steps []Step `json:"steps"`
+	// ErrorCode is Error's AWS error code, when it carries one.
+	ErrorCode string `json:"errorCode,omitempty"`
+	Steps     []Step `json:"steps"`
 	// Changes are what the steps changed, unmasked, for the ledger and
 	// undo; never logged or returned.
 	Changes []ledger.Change `json:"-"`

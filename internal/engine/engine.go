@@ -260,7 +260,7 @@ func (e *Engine) finish(ctx context.Context, rec audit.Record, err error) (audit
 		rec.Outcome = audit.OutcomeInProgress
 		e.inProgressMetric(ctx)
 	case err != nil:
-		rec.Error = err.Error()
+		rec.Error, rec.ErrorCode = err.Error(), failure.Code(err)
 		rec.Finish()
 	}
 	rec.Log(ctx, e.Log)

@@ -250,10 +250,10 @@ func TestUndo(t *testing.T) {
 	if after := fx.state(t); after.String() != before.String() {
 		t.Errorf("after undo:\n%s\nwant the state before:\n%s", after, before)
 	}
-	if _, err := eng.Undo(ctx, pAlice.Finding.ID); err == nil || !strings.Contains(err.Error(), "already undone") {
+	if _, err := eng.Undo(ctx, pAlice.Finding.ID); !errors.Is(err, contain.ErrAlreadyUndone) {
 		t.Errorf("second undo: %v", err)
 	}
-	if _, err := eng.Undo(ctx, "no-such-finding"); err == nil || !strings.Contains(err.Error(), "no containment") {
+	if _, err := eng.Undo(ctx, "no-such-finding"); !errors.Is(err, contain.ErrNothingToUndo) {
 		t.Errorf("undo of an unknown finding: %v", err)
 	}
 	// A later delivery of an undone finding does not contain it again.
