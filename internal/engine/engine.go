@@ -58,8 +58,11 @@ type Engine struct {
 	// account or partition are reported, never contained. Zero means
 	// unknown, and then no principal is contained.
 	Home account.Account
-	Log  *slog.Logger
-	Now  func() time.Time
+	// Reach decides which accounts' principals are contained; nil is
+	// single-account mode (account.Single{Home}).
+	Reach account.Reacher
+	Log   *slog.Logger
+	Now   func() time.Time
 	// FunctionName is the Lambda function's name, the dimension of the
 	// metrics the engine logs; empty outside Lambda.
 	FunctionName string
@@ -78,7 +81,7 @@ func (e *Engine) Plan(raw []byte) (plan.Plan, error) {
 	if err != nil {
 		return plan.Plan{}, err
 	}
-	return plan.BuildWith(f, e.Playbook, plan.Facts{Home: e.Home}), nil
+	return plan.BuildWith(f, e.Playbook, plan.Facts{Home: e.Home, Reach: e.Reach}), nil
 }
 
 // Run plans and executes one event and logs its audit record. The error is
@@ -96,7 +99,7 @@ func (e *Engine) Run(ctx context.Context, raw []byte) (audit.Record, error) {
 		return e.finish(ctx, e.Executor.Execute(ctx, p), nil)
 	}
 	if e.Ledger == nil {
-		p, err := e.guard(ctx, p, &plan.Facts{Home: e.Home})
+		p, err := e.guard(ctx, p, &plan.Facts{Home: e.Home, Reach: e.Reach})
 		return e.finish(ctx, e.Executor.Execute(ctx, p), err)
 	}
 	f := p.Finding
@@ -147,7 +150,7 @@ func (e *Engine) guard(ctx context.Context, p plan.Plan, facts *plan.Facts) (pla
 // (Commit): three ledger round trips with the claim, on the happy path.
 func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, h ledger.History, tok string) (audit.Record, error) {
 	f := p.Finding
-	facts := plan.Facts{Home: e.Home, Undone: h.Undone, Blocked: h.Blocked(), Done: h.Done}
+	facts := plan.Facts{Home: e.Home, Reach: e.Reach, Undone: h.Undone, Blocked: h.Blocked(), Done: h.Done}
 	p, runErr := e.guard(ctx, plan.BuildWith(f, e.Playbook, facts), &facts)
 	fail := func(err error) (audit.Record, error) {
 		rec := audit.New(p, e.now())

@@ -105,3 +105,40 @@ func TestPrincipalOutsideHomeIsReported(t *testing.T) {
 		}
 	}
 }
+
+// orgReach is organization mode as the planner sees it: any account of the
+// organization is reached through its member role.
+type orgReach struct{ accounts []string }
+
+func (o orgReach) Reach(f finding.Finding) account.Decision {
+	if slices.Contains(o.accounts, f.Account) {
+		return account.Decision{OK: true, Account: account.Account{Partition: "aws", ID: f.Account}, How: "via role autocontain-member"}
+	}
+	return account.Decision{Reason: "account " + f.Account + " is not in the organization"}
+}
+
+// TestAnotherAccountModelPlugsIn: the planner asks Facts.Reach, so
+// organization mode is a Reacher, not a change to the planner.
+func TestAnotherAccountModelPlugsIn(t *testing.T) {
+	pb := playbook.Default()
+	f := finding.Finding{Source: finding.SourceGuardDuty, ID: "x", Type: "UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom", Severity: 5,
+		Account: "210987654321", Partition: "aws", Principal: finding.Principal{Kind: finding.KindIAMUserKey, UserName: "alice", AccessKeyID: "AKIAIOSFODNN7EXAMPLE"}}
+	home := account.Account{Partition: "aws", ID: "123456789012"}
+	for _, tt := range []struct {
+		name     string
+		reach    account.Reacher
+		contains bool
+	}{
+		{"single_account_refuses_a_member", nil, false},
+		{"organization_reaches_a_member", orgReach{[]string{"210987654321"}}, true},
+		{"organization_refuses_an_outsider", orgReach{[]string{"111111111111"}}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := BuildWith(f, pb, Facts{Home: home, Reach: tt.reach, ProtectionChecked: true})
+			got := slices.ContainsFunc(p.Steps, func(s Step) bool { return s.Action == playbook.ActionDeactivateKey })
+			if got != tt.contains {
+				t.Errorf("deactivate-key planned: %v, want %v: %+v", got, tt.contains, p.Steps)
+			}
+		})
+	}
+}

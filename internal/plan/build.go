@@ -19,6 +19,10 @@ type Facts struct {
 	// only when the finding, the principal and the partition are all
 	// Home's; when Home is unknown, no principal is contained.
 	Home account.Account
+	// Reach decides which accounts' principals the responder may contain;
+	// nil is single-account mode, account.Single{Home}. Organization mode
+	// gives its own, which also knows the organization's accounts.
+	Reach account.Reacher
 	// ProtectionChecked: the principal's protect tag and path were read
 	// (package protect). A dry run does not read them, and says so.
 	ProtectionChecked bool
@@ -171,7 +175,11 @@ func (p *Plan) principalGate(pr finding.Principal, pb *playbook.Playbook, facts 
 		p.skip(SkippedPrincipal, Target{Kind: TargetNone}, "the finding names no principal")
 		return true
 	}
-	if d := (account.Single{Home: facts.Home}).Reach(p.Finding); !d.OK {
+	reach := facts.Reach
+	if reach == nil {
+		reach = account.Single{Home: facts.Home}
+	}
+	if d := reach.Reach(p.Finding); !d.OK {
 		why := d.Reason + "; a human must act in that account (addresses are still blocked)"
 		if d.Unchecked {
 			why = d.Reason + ": not contained, to be safe (addresses are still blocked)"
