@@ -12,8 +12,10 @@ import (
 	"github.com/autocontain/autocontain/internal/playbook"
 )
 
-// Facts are what was learned about the principal from the account before
-// planning (see package protect). The zero value means nothing was checked.
+// Facts are what the planner is told beyond the finding and the playbook:
+// the responder's account, what the account says of the principal (package
+// protect), and what the ledger remembers of the finding. The zero value
+// means nothing was checked.
 type Facts struct {
 	// Home is the account the responder serves. A principal is contained
 	// only when the finding, the principal and the partition are all
