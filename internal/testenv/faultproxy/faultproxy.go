@@ -67,6 +67,13 @@ const (
 	// aims that fault at a later call: Inject(op, Pass, 2) then
 	// Inject(op, LostReply, 1) loses the reply of the third call of op.
 	Pass
+	// AccessDenied answers HTTP 403 with the error AWS gives when IAM
+	// denies the call: AccessDeniedException for JSON and REST-JSON
+	// protocols (Lambda's Invoke: "Status Code: 403; Error Code:
+	// AccessDeniedException"), AccessDenied for the query protocol (IAM's
+	// and STS's code; SNS says AuthorizationError, not imitated here). The
+	// SDK does not retry it.
+	AccessDenied
 )
 
 // String names the fault.
@@ -86,6 +93,8 @@ func (f Fault) String() string {
 		return "LostReply"
 	case Pass:
 		return "Pass"
+	case AccessDenied:
+		return "AccessDenied"
 	}
 	return "Fault(" + strconv.Itoa(int(f)) + ")"
 }
@@ -384,6 +393,11 @@ func writeFault(w http.ResponseWriter, f Fault, query bool) {
 		code, status, msg = "ServiceUnavailable", http.StatusServiceUnavailable, "injected unavailability"
 	case StaleLock:
 		code, msg = "WAFOptimisticLockException", "AWS WAF couldn't save your changes because someone changed the resource after you started to edit it. Reapply your changes."
+	case AccessDenied:
+		code, status, msg = "AccessDeniedException", http.StatusForbidden, "injected: not authorized to perform this operation"
+		if query {
+			code = "AccessDenied"
+		}
 	}
 	writeError(w, code, status, msg, query)
 }
