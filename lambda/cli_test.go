@@ -326,6 +326,8 @@ func TestCLIExitCodes(t *testing.T) {
 		// Failures at run time: exit 1.
 		{"invoke_access_denied", proxied, "POST /2015-03-31/functions/autocontain-responder/invocations",
 			[]string{"invoke", "-function", "autocontain-responder", event}, exitFailed, "AccessDeniedException"},
+		// moto (in its default, Docker mode) knows no such function.
+		{"invoke_function_missing", proxied, "", []string{"invoke", "-function", "no-such-function", event}, exitFailed, "ResourceNotFoundException"},
 		{"invoke_network_error", unreachable, "", []string{"invoke", "-function", "autocontain-responder", event}, exitFailed, "invoke autocontain-responder"},
 		{"apply_configuration_fails", append(emulatorEnv(proxy.URL()), "AWS_PROFILE=no-such-profile"), "",
 			[]string{"apply", event}, exitFailed, "load AWS configuration"},
