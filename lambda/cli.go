@@ -7,10 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
 	"github.com/autocontain/autocontain/internal/account"
+	"github.com/autocontain/autocontain/internal/engine"
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/playbook"
 )
@@ -94,7 +98,7 @@ func usage() string {
 const (
 	exitOK     = 0
 	exitFailed = 1 // a failure: the work ran and failed, or something failed at run time
-	exitUsage  = 2 // bad flags or arguments, an unreadable or invalid event or playbook
+	exitUsage  = 2 // only a usage or input error: bad flags or arguments, an unreadable or invalid event or playbook
 )
 
 // runCLI runs the command args name and returns the process's exit code.
@@ -242,43 +246,25 @@ func callerHome(ctx context.Context, api account.CallerIdentityAPI, want account
 	return home, nil
 }
 
-// readEvents reads the event files names (standard input for "-") and
-// checks that each is an event autocontain reads, so that a bad one stops
-// the command before any AWS call.
-func readEvents(names []string) ([][]byte, error) {
-	events := make([][]byte, len(names))
-	for i, name := range names {
-		raw, err := readEvent(name)
-		if err != nil {
-			return nil, usageError{err}
-		}
-		if _, err := finding.Parse(raw); err != nil {
-			return nil, usagef("%s: %w", name, err)
-		}
-		events[i] = raw
+// localEngine returns an engine that acts here, with the default credential
+// chain, the playbook pb and the ledger table (if not empty). If want is
+// not nil, the engine learns the credentials' account (one
+// sts:GetCallerIdentity) and callerHome refuses a *want that names another.
+func localEngine(ctx context.Context, pb *playbook.Playbook, log *slog.Logger, table string, want *account.Account) (*engine.Engine, error) {
+	cfg, err := loadConfig(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return events, nil
-}
-
-// readEvent reads one event file, or standard input for "-".
-func readEvent(name string) ([]byte, error) {
-	var r io.Reader
-	if name == "-" {
-		r = os.Stdin
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
+	opts := engineOptions()
+	if table != "" {
+		opts.LedgerTable = table
+	}
+	if want != nil {
+		if opts.Home, err = callerHome(ctx, sts.NewFromConfig(cfg), *want); err != nil {
 			return nil, err
 		}
-		defer f.Close()
-		r = f
 	}
-	// One byte more than the limit, so Parse can say the event is too big.
-	data, err := io.ReadAll(io.LimitReader(r, finding.MaxEventSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	return data, nil
+	return engine.New(cfg, pb, log, opts), nil
 }
 
 // writeJSON writes v as indented JSON.

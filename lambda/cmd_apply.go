@@ -8,70 +8,43 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-
 	"github.com/autocontain/autocontain/internal/audit"
-	"github.com/autocontain/autocontain/internal/engine"
 )
 
 // runApply plans and executes each event against the account of the
 // default credential chain.
 func runApply(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
-	asJSON := fs.Bool("json", false, "print each audit record as JSON instead of text")
-	pbFile := playbookFlag(fs)
-	acct := accountFlag(fs)
+	ef := defineEventFlags(fs, "print each audit record as JSON instead of text")
 	dryRun := fs.Bool("dry-run", false, "decide and record, change nothing (overrides the playbook's dryRun)")
 	verbose := fs.Bool("v", false, "also log each audit record to stderr as JSON")
-	if err := parseArgs(fs, args, 1, -1, "name at least one event file"); err != nil {
-		return err
-	}
-	pb, err := loadPlaybook(*pbFile)
+	in, err := ef.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if *dryRun {
-		pb.Settings.DryRun = true
-	}
-	want, err := givenHome(*acct)
-	if err != nil {
-		return err
-	}
-	events, err := readEvents(fs.Args())
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(ctx)
-	if err != nil {
-		return err
-	}
-	opts := engineOptions()
-	if opts.Home, err = callerHome(ctx, sts.NewFromConfig(cfg), want); err != nil {
-		return err
+		in.pb.Settings.DryRun = true
 	}
 	logOut := io.Discard
 	if *verbose {
 		logOut = fs.Output()
 	}
-	eng := engine.New(cfg, pb, slog.New(audit.MaskingHandler(slog.NewJSONHandler(logOut, nil))), opts)
+	log := slog.New(audit.MaskingHandler(slog.NewJSONHandler(logOut, nil)))
+	eng, err := localEngine(ctx, in.pb, log, "", &in.home)
+	if err != nil {
+		return err
+	}
 	var failed []string
-	for i, raw := range events {
-		name := fs.Arg(i)
-		rec, err := eng.Run(ctx, raw)
-		if rec.Finding.ID == "" && err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+	for i, raw := range in.events {
+		rec, runErr := eng.Run(ctx, raw)
+		if rec.Finding.ID == "" && runErr != nil {
+			return fmt.Errorf("%s: %w", in.names[i], runErr)
 		}
-		if *asJSON {
-			if err := writeJSON(stdout, rec); err != nil {
-				return err
-			}
-		} else {
-			if i > 0 {
-				fmt.Fprintln(stdout)
-			}
-			fmt.Fprintf(stdout, "== %s\n%s", name, rec.Text())
+		text := func(w io.Writer) error { _, err := io.WriteString(w, rec.Text()); return err }
+		if err := in.write(stdout, i, rec, text); err != nil {
+			return err
 		}
-		if err != nil {
-			failed = append(failed, name)
+		if runErr != nil {
+			failed = append(failed, in.names[i])
 		}
 	}
 	if len(failed) > 0 {

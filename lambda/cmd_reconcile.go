@@ -11,12 +11,8 @@ import (
 // runReconcile writes the IP sets from the ledger now.
 func runReconcile(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	lf := defineLedgerFlags(fs)
-	if err := parseArgs(fs, args, 0, 0, "reconcile takes no arguments"); err != nil {
+	if err := lf.parse(fs, args, 0, "reconcile takes no arguments"); err != nil {
 		return err
 	}
-	c := engine.Command{Command: engine.CommandReconcile}
-	if err := lf.check(c); err != nil {
-		return err
-	}
-	return lf.run(ctx, c, nil, stdout)
+	return lf.run(ctx, engine.Command{Command: engine.CommandReconcile}, nil, stdout)
 }

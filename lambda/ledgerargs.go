@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/engine"
 )
@@ -28,20 +26,23 @@ func defineLedgerFlags(fs *flag.FlagSet) ledgerFlags {
 	}
 }
 
-// check refuses a command that names neither the table nor the function,
-// before any work.
-func (lf ledgerFlags) check(c engine.Command) error {
+// parse parses args into fs, wants n arguments (saying want otherwise), and
+// refuses a command that names neither the table nor the function.
+func (lf ledgerFlags) parse(fs *flag.FlagSet, args []string, n int, want string) error {
+	if err := parseArgs(fs, args, n, n, want); err != nil {
+		return err
+	}
 	if *lf.table == "" && *lf.function == "" {
-		return usagef("%s needs the ledger: name its table with -table or $%s, or use -function", c.Command, engine.EnvLedgerTable)
+		return usagef("%s needs the ledger: name its table with -table or $%s, or use -function", fs.Name(), engine.EnvLedgerTable)
 	}
 	return nil
 }
 
 // run sends c to the function if -function names one, and otherwise runs
-// it here against the ledger table, with the playbook in force and the
-// account home returns (nil: the command needs none), and prints its
-// answer.
-func (lf ledgerFlags) run(ctx context.Context, c engine.Command, home func(context.Context, aws.Config) (account.Account, error), stdout io.Writer) error {
+// it here against the ledger table with the playbook in force, and prints
+// its answer. Run here, it checks the credentials' account against want
+// (see localEngine; nil: c needs no account).
+func (lf ledgerFlags) run(ctx context.Context, c engine.Command, want *account.Account, stdout io.Writer) error {
 	if *lf.function != "" {
 		return invokeFunction(ctx, *lf.function, "", c.Event(), stdout)
 	}
@@ -49,18 +50,10 @@ func (lf ledgerFlags) run(ctx context.Context, c engine.Command, home func(conte
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(ctx)
+	eng, err := localEngine(ctx, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), *lf.table, want)
 	if err != nil {
 		return err
 	}
-	opts := engineOptions()
-	opts.LedgerTable = *lf.table
-	if home != nil {
-		if opts.Home, err = home(ctx, cfg); err != nil {
-			return err
-		}
-	}
-	eng := engine.New(cfg, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), opts)
 	out, err := eng.Handle(ctx, c.Event())
 	if werr := writeJSON(stdout, out); werr != nil {
 		return werr
