@@ -212,9 +212,7 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	awsevents.NewRule(stack, jsii.String("Reconcile"), &awsevents.RuleProps{
 		Description: jsii.String("autocontain: write the IP sets from the ledger; expire and evict blocks"),
 		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(reconcileEveryMinutes))),
-	}).AddTarget(target(awsevents.RuleTargetInput_FromObject(map[string]any{
-		"autocontain": map[string]any{"command": engine.CommandReconcile},
-	})))
+	}).AddTarget(target(awsevents.RuleTargetInput_FromObject(engine.Command{Command: engine.CommandReconcile}.Object())))
 
 	var alarms []awscloudwatch.Alarm
 	alarm := func(id, what string, m awscloudwatch.IMetric) {

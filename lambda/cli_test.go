@@ -5,9 +5,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,6 +24,7 @@ import (
 
 	"github.com/autocontain/autocontain/internal/plan"
 	"github.com/autocontain/autocontain/internal/testenv"
+	"github.com/autocontain/autocontain/internal/testenv/faultproxy"
 )
 
 func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -284,5 +291,135 @@ func TestCLIApplyAccount(t *testing.T) {
 	code, out, errOut = cli(t, "apply", "-account", "123456789012", writeFile(t, "alice.json", alice))
 	if code != exitOK || !strings.Contains(out, "[done] deactivate-key") {
 		t.Errorf("apply with the right -account: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// setEnv sets each KEY=VALUE for the rest of the test.
+func setEnv(t *testing.T, kvs ...string) {
+	t.Helper()
+	for _, kv := range kvs {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
+
+// TestCLIExitCodes: 0 success, 1 a failure (the work ran and failed, or
+// anything that went wrong at run time: an AWS error, the configuration, the
+// network), 2 only for usage and input errors. AWS answers come from the
+// moto server, behind the fault proxy for the errors moto does not make.
+func TestCLIExitCodes(t *testing.T) {
+	emu := testenv.Moto(t)
+	proxy := faultproxy.New(emu.URL)
+	t.Cleanup(proxy.Close)
+	const event = "../events/guardduty-ec2-ssh-bruteforce.json"
+	proxied := append(emulatorEnv(proxy.URL()), "AUTOCONTAIN_ACCOUNT=", "AUTOCONTAIN_LEDGER_TABLE=")
+	// Nothing listens on port 1; one attempt, so the SDK does not retry.
+	unreachable := append(emulatorEnv("http://127.0.0.1:1"), "AWS_MAX_ATTEMPTS=1")
+	tests := []struct {
+		name       string
+		env        []string
+		inject     string // an operation the proxy answers AccessDenied
+		args       []string
+		wantCode   int
+		wantStderr string
+	}{
+		// Failures at run time: exit 1.
+		{"invoke_access_denied", proxied, "POST /2015-03-31/functions/autocontain-responder/invocations",
+			[]string{"invoke", "-function", "autocontain-responder", event}, exitFailed, "AccessDeniedException"},
+		// moto (in its default, Docker mode) knows no such function.
+		{"invoke_function_missing", proxied, "", []string{"invoke", "-function", "no-such-function", event}, exitFailed, "ResourceNotFoundException"},
+		{"invoke_network_error", unreachable, "", []string{"invoke", "-function", "autocontain-responder", event}, exitFailed, "invoke autocontain-responder"},
+		{"apply_configuration_fails", append(emulatorEnv(proxy.URL()), "AWS_PROFILE=no-such-profile"), "",
+			[]string{"apply", event}, exitFailed, "load AWS configuration"},
+		{"apply_caller_identity_denied", proxied, "GetCallerIdentity", []string{"apply", event}, exitFailed, "AccessDenied"},
+		{"undo_ledger_table_missing", proxied, "", []string{"undo", "-table", "no-such-table", "some-finding"}, exitFailed, "ResourceNotFoundException"},
+		{"reconcile_through_function_denied", proxied, "POST /2015-03-31/functions/autocontain-responder/invocations",
+			[]string{"reconcile", "-function", "autocontain-responder"}, exitFailed, "AccessDeniedException"},
+		// Usage and input errors: exit 2, before any AWS call.
+		{"plan_bad_flag", unreachable, "", []string{"plan", "-no-such-flag", event}, exitUsage, "-no-such-flag"},
+		{"apply_bad_flag", unreachable, "", []string{"apply", "-no-such-flag", event}, exitUsage, "-no-such-flag"},
+		{"invoke_bad_flag", unreachable, "", []string{"invoke", "-no-such-flag", event}, exitUsage, "-no-such-flag"},
+		{"apply_unreadable_event", unreachable, "", []string{"apply", "no-such-event.json"}, exitUsage, "no-such-event.json"},
+		{"invoke_unreadable_event", unreachable, "", []string{"invoke", "-function", "f", "no-such-event.json"}, exitUsage, "no-such-event.json"},
+		{"apply_invalid_event_changes_nothing", unreachable, "", []string{"apply", event, writeFile(t, "x.json", `{"hello":"world"}`)}, exitUsage, `no "source"`},
+		{"apply_bad_account", unreachable, "", []string{"apply", "-account", "12345", event}, exitUsage, "12 digits"},
+		{"undo_without_ledger_or_function", proxied, "", []string{"undo", "some-finding"}, exitUsage, "-table"},
+		{"undo_empty_finding_id", proxied, "", []string{"undo", "-table", "t", ""}, exitUsage, "finding id"},
+		{"reconcile_with_argument", proxied, "", []string{"reconcile", "-table", "t", "extra"}, exitUsage, "no arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setEnv(t, tt.env...)
+			proxy.Reset()
+			if tt.inject != "" {
+				proxy.Inject(tt.inject, faultproxy.AccessDenied, 1)
+			}
+			code, out, errOut := cli(t, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, out, errOut)
+			}
+			if !strings.Contains(errOut, tt.wantStderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.wantStderr, errOut)
+			}
+			if tt.inject != "" && proxy.Count(tt.inject) != 1 {
+				t.Errorf("%d calls of %s, want 1 (all: %v)", proxy.Count(tt.inject), tt.inject, proxy.Counts())
+			}
+			if tt.wantCode == exitUsage && len(proxy.Counts()) != 0 {
+				t.Errorf("a usage error made AWS calls: %v", proxy.Counts())
+			}
+		})
+	}
+}
+
+// TestCommandTable checks the command table that drives dispatch and usage:
+// every command has a name, a synopsis and a paragraph, appears in the
+// usage, prints its synopsis for -h, and its synopsis names exactly the
+// flags it defines.
+func TestCommandTable(t *testing.T) {
+	text := usage()
+	seen := map[string]bool{}
+	for _, c := range commands {
+		t.Run(c.name, func(t *testing.T) {
+			if c.name == "" || c.synopsis == "" || c.about == "" || c.run == nil {
+				t.Fatalf("incomplete command %+v", c)
+			}
+			if seen[c.name] {
+				t.Errorf("command %q listed twice", c.name)
+			}
+			seen[c.name] = true
+			usageLine := regexp.MustCompile(`(?m)^  autocontain ` + regexp.QuoteMeta(c.name) + ` +` + regexp.QuoteMeta(c.synopsis) + `$`)
+			aboutLine := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(c.name) + ` +` + regexp.QuoteMeta(strings.Split(c.about, "\n")[0]) + `$`)
+			if !usageLine.MatchString(text) || !aboutLine.MatchString(text) {
+				t.Errorf("usage lacks %s's synopsis or paragraph:\n%s", c.name, text)
+			}
+
+			code, out, errOut := cli(t, c.name, "-h")
+			if code != exitOK || out != "" || !strings.HasPrefix(errOut, "Usage: autocontain "+c.name+" "+c.synopsis+"\n") {
+				t.Errorf("%s -h: exit %d\nstdout: %s\nstderr: %s", c.name, code, out, errOut)
+			}
+
+			var defined []string
+			fs := newFlags(c, io.Discard)
+			if err := c.run(context.Background(), fs, []string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
+				t.Fatalf("%s -h returned %v", c.name, err)
+			}
+			fs.VisitAll(func(f *flag.Flag) { defined = append(defined, "-"+f.Name) })
+			shown := regexp.MustCompile(`-[a-z][a-z-]*`).FindAllString(c.synopsis, -1)
+			slices.Sort(shown)
+			if !slices.Equal(defined, shown) { // VisitAll visits in name order
+				t.Errorf("%s defines flags %v, its synopsis shows %v", c.name, defined, shown)
+			}
+		})
+	}
+}
+
+// TestUnknownCommand: an unknown command exits 2 and prints the whole usage
+// to stderr, nothing to stdout.
+func TestUnknownCommand(t *testing.T) {
+	for _, name := range []string{"contain", "Plan", "-json", "undo-all"} {
+		code, out, errOut := cli(t, name, "x")
+		if code != exitUsage || out != "" || !strings.HasSuffix(errOut, usage()) || !strings.Contains(errOut, fmt.Sprintf("unknown command %q", name)) {
+			t.Errorf("%s: exit %d\nstdout: %s\nstderr: %s", name, code, out, errOut)
+		}
 	}
 }

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -30,7 +31,11 @@ func main() {
 // loadConfig loads the default credential chain and region. It makes no
 // network call; AWS_ENDPOINT_URL points every client at an emulator.
 func loadConfig(ctx context.Context) (aws.Config, error) {
-	return config.LoadDefaultConfig(ctx)
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return cfg, nil
 }
 
 // engineOptions reads the engine's settings from the environment.

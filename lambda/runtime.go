@@ -36,7 +36,7 @@ func runLambda() {
 	}
 	cfg, err := loadConfig(context.Background())
 	if err != nil {
-		initFailed(log, "Config.Invalid", fmt.Errorf("load AWS configuration: %w", err))
+		initFailed(log, "Config.Invalid", err)
 	}
 	log.Info("autocontain ready", slog.Bool("dryRun", pb.Settings.DryRun), slog.Int("rules", len(pb.Rules)))
 	engines := &engineCache{build: func(home account.Account) *engine.Engine {

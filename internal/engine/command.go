@@ -24,14 +24,34 @@ const (
 	CommandUndo      = "undo"
 )
 
+// envelope is how a command travels: {"autocontain": command}. An event
+// has no "autocontain" key.
+type envelope struct {
+	Autocontain *Command `json:"autocontain"`
+}
+
+// Event returns the invocation that carries c to the function, the one
+// ParseCommand reads: {"autocontain": {"command": ...}}.
+func (c Command) Event() []byte {
+	// Two strings cannot fail to encode.
+	b, _ := json.Marshal(envelope{&c})
+	return b
+}
+
+// Object returns Event decoded to plain maps, for encoders that take a
+// value rather than JSON text (the CDK's RuleTargetInput.fromObject).
+func (c Command) Object() map[string]any {
+	var v map[string]any
+	_ = json.Unmarshal(c.Event(), &v)
+	return v
+}
+
 // ParseCommand reports whether raw is a command, and reads it.
 func ParseCommand(raw []byte) (Command, bool, error) {
 	if !bytes.Contains(raw, []byte(`"autocontain"`)) {
 		return Command{}, false, nil
 	}
-	var env struct {
-		Autocontain *Command `json:"autocontain"`
-	}
+	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil || env.Autocontain == nil {
 		return Command{}, false, nil
 	}

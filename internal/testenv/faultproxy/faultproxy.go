@@ -67,9 +67,12 @@ const (
 	// aims that fault at a later call: Inject(op, Pass, 2) then
 	// Inject(op, LostReply, 1) loses the reply of the third call of op.
 	Pass
-	// AccessDenied answers HTTP 403 as a caller without the permission
-	// meets: AccessDenied for the query protocol (IAM, STS, SNS),
-	// AccessDeniedException for JSON protocols. The SDK does not retry it.
+	// AccessDenied answers HTTP 403 with the error AWS gives when IAM
+	// denies the call: AccessDeniedException for JSON and REST-JSON
+	// protocols (Lambda's Invoke: "Status Code: 403; Error Code:
+	// AccessDeniedException"), AccessDenied for the query protocol (IAM's
+	// and STS's code; SNS says AuthorizationError, not imitated here). The
+	// SDK does not retry it.
 	AccessDenied
 )
 
@@ -391,7 +394,7 @@ func writeFault(w http.ResponseWriter, f Fault, query bool) {
 	case StaleLock:
 		code, msg = "WAFOptimisticLockException", "AWS WAF couldn't save your changes because someone changed the resource after you started to edit it. Reapply your changes."
 	case AccessDenied:
-		code, status, msg = "AccessDeniedException", http.StatusForbidden, "injected: the caller is not authorized to perform this operation"
+		code, status, msg = "AccessDeniedException", http.StatusForbidden, "injected: not authorized to perform this operation"
 		if query {
 			code = "AccessDenied"
 		}

@@ -84,7 +84,7 @@ func (s *ipSet) update(ctx context.Context, token string, addrs ...string) error
 // SNS; REST-JSON: Lambda) through the real SDK clients, and checks the
 // error the SDK decodes, its HTTP status, and how many attempts the
 // standard retryer made (3 at most): throttling and 5xx are retried, a
-// stale lock token is not.
+// stale lock token and access denied are not.
 func TestFaultsReachTheSDKAsAWSWould(t *testing.T) {
 	p, cfg := setup(t)
 	ctx := context.Background()
@@ -128,6 +128,8 @@ func TestFaultsReachTheSDKAsAWSWould(t *testing.T) {
 		{"dynamodb_server_error_code", "DynamoDB_20120810.ListTables", faultproxy.ServerError, 3, listTables, "InternalFailure", 500, 3},
 		{"events_throttling_retried", "AWSEvents.ListRules", faultproxy.Throttling, 1, listRules, "", 0, 2},
 		{"lambda_rest_throttling_code", "GET /2015-03-31/functions", faultproxy.Throttling, 3, listFunctions, "ThrottlingException", 400, 3},
+		{"lambda_rest_access_denied_not_retried", "GET /2015-03-31/functions", faultproxy.AccessDenied, 1, listFunctions, "AccessDeniedException", 403, 1},
+		{"query_access_denied_not_retried", "ListUsers", faultproxy.AccessDenied, 1, listUsers, "AccessDenied", 403, 1},
 		{"short_name_matches_target", "ListIPSets", faultproxy.Throttling, 1, listIPSets, "", 0, 2},
 	}
 	for _, tt := range tests {
