@@ -2,7 +2,6 @@ package plan
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -27,16 +26,10 @@ func testPlaybook(t *testing.T, mutate func(*playbook.Settings)) *playbook.Playb
 	if mutate != nil {
 		mutate(&pb.Settings)
 	}
-	// Re-validate so parsed settings (allow list) follow the mutation.
-	data, err := jsonOf(pb)
-	if err != nil {
+	if err := pb.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	out, err := playbook.Parse(data, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return pb
 }
 
 func gd(typ string, sev float64, p finding.Principal, addrs ...string) finding.Finding {
@@ -165,7 +158,7 @@ func TestBuild(t *testing.T) {
 		{
 			name:   "allow_listed_address_skipped",
 			f:      gd("UnauthorizedAccess:EC2/SSHBruteForce", 2, finding.Principal{Kind: finding.KindNone}, "45.155.205.233"),
-			mutate: func(s *playbook.Settings) { s.AllowCIDRs = []string{"45.155.204.0/23"} },
+			mutate: func(s *playbook.Settings) { s.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("45.155.204.0/23")} },
 			want: []brief{
 				{"skip", "block-ip", "45.155.205.233/32"},
 				{"notify", "", "topic autocontain"},
@@ -317,5 +310,3 @@ var testHome = account.Account{Partition: "aws", ID: "123456789012"}
 func build(f finding.Finding, pb *playbook.Playbook) Plan {
 	return BuildWith(f, pb, Facts{Home: testHome})
 }
-
-func jsonOf(p *playbook.Playbook) ([]byte, error) { return json.Marshal(p) }
