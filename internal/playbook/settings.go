@@ -102,13 +102,9 @@ func (st Setting) Check(s *Settings) error {
 	return st.check(s)
 }
 
-// Field returns a pointer to the setting's field in s, for reflection-free
-// tests and tools; its kinds are those ParseText reads.
-func (st Setting) Field(s *Settings) any { return st.field(s) }
-
 // ParseText reads text into dst, the one way a setting's variable or a
 // CDK context value is read. dst is a *bool ("true", "false", "1", "0"),
-// *int, *float64, *string (trimmed), *[]string, *Networks or *[]Pattern
+// *int, *float64, *string (trimmed), *Networks or *[]Pattern
 // (comma-separated lists, empty items dropped). Empty text leaves a bool
 // or a number unchanged, and empties a string or a list.
 func ParseText(dst any, text string) error {
@@ -143,8 +139,6 @@ func ParseText(dst any, text string) error {
 		*d = f
 	case *string:
 		*d = text
-	case *[]string:
-		*d = splitList(text)
 	case *Networks:
 		n, err := parseNetworks(splitList(text))
 		if err != nil {
@@ -197,7 +191,7 @@ func parseNetworks(texts []string) (Networks, error) {
 	for i, t := range texts {
 		p, err := netip.ParsePrefix(strings.TrimSpace(t))
 		if err != nil {
-			return nil, Indexed(i, fmt.Errorf("%q is not a CIDR such as 192.0.2.0/24 or 2001:db8::/32", t))
+			return nil, indexed(i, fmt.Errorf("%q is not a CIDR such as 192.0.2.0/24 or 2001:db8::/32", t))
 		}
 		out = append(out, p)
 	}
@@ -219,9 +213,9 @@ type indexedError struct {
 func (e indexedError) Error() string { return fmt.Sprintf("[%d]: %v", e.i, e.err) }
 func (e indexedError) Unwrap() error { return e.err }
 
-// Indexed marks err as being about entry i of a list, so that Named writes
+// indexed marks err as being about entry i of a list, so that Named writes
 // it as name[i].
-func Indexed(i int, err error) error { return indexedError{i, err} }
+func indexed(i int, err error) error { return indexedError{i, err} }
 
 // Named prefixes err with the name of what it is about: "settings.protect",
 // "$AUTOCONTAIN_PROTECT", "context protect"; an error about one entry of a
@@ -244,7 +238,7 @@ func checkSeverity(s *Settings) error {
 func checkAllowCIDRs(s *Settings) error {
 	for i, n := range s.AllowCIDRs {
 		if !n.IsValid() {
-			return Indexed(i, errors.New("not a CIDR such as 192.0.2.0/24 or 2001:db8::/32"))
+			return indexed(i, errors.New("not a CIDR such as 192.0.2.0/24 or 2001:db8::/32"))
 		}
 	}
 	return nil
@@ -253,10 +247,10 @@ func checkAllowCIDRs(s *Settings) error {
 func checkProtect(s *Settings) error {
 	for i, pat := range s.Protect {
 		if err := pat.validate(); err != nil {
-			return Indexed(i, err)
+			return indexed(i, err)
 		}
 		if !strings.HasPrefix(string(pat), "arn:") {
-			return Indexed(i, fmt.Errorf("%q is not an ARN pattern (arn:aws:iam::*:role/break-glass-*)", pat))
+			return indexed(i, fmt.Errorf("%q is not an ARN pattern (arn:aws:iam::*:role/break-glass-*)", pat))
 		}
 	}
 	return nil

@@ -47,7 +47,7 @@ func TestSettingsTableCoversSettings(t *testing.T) {
 			continue
 		}
 		delete(fields, st.JSON)
-		p := reflect.ValueOf(st.Field(&s))
+		p := reflect.ValueOf(st.field(&s))
 		if p.Kind() != reflect.Pointer || p.Pointer() != f.Addr().Pointer() || p.Elem().Type() != f.Type() {
 			t.Errorf("%s: the table's field is not the struct's field tagged %q", st.JSON, st.JSON)
 		}
@@ -102,10 +102,10 @@ func TestSetReadsEveryKind(t *testing.T) {
 			p := Default()
 			v, ok := special[st.JSON]
 			if !ok {
-				v, ok = text[reflect.TypeOf(st.Field(&p.Settings)).Elem()]
+				v, ok = text[reflect.TypeOf(st.field(&p.Settings)).Elem()]
 			}
 			if !ok {
-				t.Fatalf("no sample text for %T: add one to this test", st.Field(&p.Settings))
+				t.Fatalf("no sample text for %T: add one to this test", st.field(&p.Settings))
 			}
 			if err := st.Set(&p.Settings, v); err != nil {
 				t.Fatal(err)
