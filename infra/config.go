@@ -1,10 +1,9 @@
 package main
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/aws/constructs-go/constructs/v10"
@@ -16,56 +15,97 @@ import (
 )
 
 // Config is every deploy-time option, read from CDK context (cdk.json or
-// `cdk deploy -c key=value`). The zero value is not the default: use
-// DefaultConfig.
+// `cdk deploy -c key=value`): the playbook, with the context's settings
+// over it (the keys of playbook.SettingsTable), and the stack's own
+// options (options). The zero value is not the default: use DefaultConfig.
 type Config struct {
-	// DryRun (context dryRun, default true): plans are recorded and
-	// notified, never executed. A first deploy shows its plans before
-	// anything is contained; deploy with -c dryRun=false to act.
-	DryRun bool
-	// Protect (protect): comma-separated ARN globs never contained.
-	Protect []string
-	// AllowCIDRs (allowCidrs): comma-separated networks never blocked.
-	AllowCIDRs []string
-	// MinSeverity (minSeverity, default 0): a floor under every GuardDuty rule.
-	MinSeverity float64
-	// NotificationEmail (notificationEmail): subscribed to the topic when set.
+	// Playbook is the effective playbook: the file the playbook key names
+	// (or the embedded default) with the context's settings over it,
+	// validated. The stack bundles it with the function and derives the
+	// rules' patterns from it, so both see the same settings.
+	Playbook *playbook.Playbook
+	// PlaybookFile is the playbook file (context playbook); empty for the
+	// embedded default.
+	PlaybookFile string
+	// NotificationEmail is subscribed to the topic when set.
 	NotificationEmail string
-	// IPSetV4ARN, IPSetV6ARN (ipSetV4Arn, ipSetV6Arn): existing IP sets to
-	// use; when both are set the stack creates none.
+	// IPSetV4ARN, IPSetV6ARN are existing IP sets to use; when both are
+	// set the stack creates none.
 	IPSetV4ARN, IPSetV6ARN string
-	// Scope (scope, default REGIONAL): REGIONAL or CLOUDFRONT (us-east-1 only).
+	// Scope is REGIONAL or CLOUDFRONT (us-east-1 only).
 	Scope string
-	// WebACL (webAcl, default false): also create a web ACL that blocks both
-	// sets, then applies AWS's managed rule groups (see WAFRuleGroups).
+	// WebACL: also create a web ACL that blocks both sets, then applies
+	// AWS's managed rule groups (see WAFRuleGroups).
 	WebACL bool
-	// WAFRuleGroups holds, by context key (wafKnownBadInputs, wafSqliRules,
-	// wafCommonRules; default block), what the web ACL does with each AWS
-	// managed rule group: WAFBlock (the group's own actions), WAFCount
-	// (matches are counted and logged, never blocked) or WAFOff (left out).
+	// WAFRuleGroups holds, by context key (WAFRuleGroupKeys), what the web
+	// ACL does with each AWS managed rule group: WAFBlock (the group's own
+	// actions), WAFCount (matches are counted and logged, never blocked)
+	// or WAFOff (left out).
 	WAFRuleGroups map[string]string
-	// WebACLLogging (webAclLogging, default false): log the web ACL's
-	// requests to a CloudWatch log group named aws-waf-logs-*, kept
-	// LogRetentionDays.
+	// WebACLLogging: log the web ACL's requests to a CloudWatch log group
+	// named aws-waf-logs-*, kept LogRetentionDays.
 	WebACLLogging bool
-	// ActOnSamples, ActOnArchived (actOnSamples, actOnArchived, default false).
-	ActOnSamples, ActOnArchived bool
-	// Playbook (playbook): a playbook file, validated at synth time.
-	Playbook string
-	// BreakerMax, BreakerWindow, BlockTTL (breakerMax, breakerWindow, blockTtl).
-	BreakerMax    int
-	BreakerWindow string
-	BlockTTL      string
-	// ReservedConcurrency (reservedConcurrency, default 5; 0 for none).
+	// ReservedConcurrency of the function; 0 for none.
 	ReservedConcurrency int
-	// LogRetentionDays (logRetentionDays, default 365).
+	// LogRetentionDays of the function's log group (and the web ACL's).
 	LogRetentionDays int
+}
+
+// option is a context key of the stack's own, one that is no playbook
+// setting: its default and meaning (for infra/README.md) and how its text
+// is read into a Config.
+type option struct {
+	key, def, doc string
+	set           func(c *Config, text string) error
+}
+
+// into reads an option's text into the field f returns, the way the
+// playbook's settings are read (playbook.ParseText).
+func into(f func(c *Config) any) func(*Config, string) error {
+	return func(c *Config, text string) error { return playbook.ParseText(f(c), text) }
+}
+
+// options lists the stack's own context keys, in infra/README.md's order.
+func options() []option {
+	out := []option{
+		{"playbook", "the embedded default", "a playbook file; validated at synthesis with the settings' context keys over it, and bundled beside `bootstrap`",
+			into(func(c *Config) any { return &c.PlaybookFile })},
+		{"notificationEmail", "none", "e-mail address subscribed to the notification topic (confirm the subscription)",
+			into(func(c *Config) any { return &c.NotificationEmail })},
+		{"ipSetV4Arn", "none", "an existing WAFv2 IP set of IPv4 addresses to write to; with `ipSetV6Arn`, both or neither; then the stack creates none",
+			into(func(c *Config) any { return &c.IPSetV4ARN })},
+		{"ipSetV6Arn", "none", "the existing WAFv2 IP set of IPv6 addresses, with `ipSetV4Arn`",
+			into(func(c *Config) any { return &c.IPSetV6ARN })},
+		{"scope", "`REGIONAL`", "`REGIONAL` (ALB, API Gateway, AppSync, Cognito, App Runner, Verified Access) or `CLOUDFRONT`, which must be deployed in `us-east-1`",
+			func(c *Config, text string) error { c.Scope = strings.ToUpper(strings.TrimSpace(text)); return nil }},
+		{"webAcl", "`false`", "also create a web ACL that blocks both IP sets, then applies AWS managed rule groups (associate it yourself; see \"Web ACL\")",
+			into(func(c *Config) any { return &c.WebACL })},
+	}
+	for _, g := range webACLRuleGroups {
+		out = append(out, option{g.key, "`" + WAFBlock + "`", "the web ACL's `" + g.name + "` (" + g.doc + "): `block`, `count` or `off`",
+			func(c *Config, text string) error {
+				c.WAFRuleGroups[g.key] = strings.ToLower(strings.TrimSpace(text))
+				return nil
+			}})
+	}
+	return append(out,
+		option{"webAclLogging", "`false`", "log the web ACL's requests to a CloudWatch log group `aws-waf-logs-<stack>-<stack id>`, kept `logRetentionDays` and retained on stack deletion",
+			into(func(c *Config) any { return &c.WebACLLogging })},
+		option{"reservedConcurrency", "`5`", "reserved concurrency of the function; `0` for none (accounts with a concurrency limit of 10 cannot reserve any)",
+			into(func(c *Config) any { return &c.ReservedConcurrency })},
+		option{"logRetentionDays", "`365`", "retention of the function's log group (and of the web ACL's), rounded up to a value CloudWatch accepts",
+			into(func(c *Config) any { return &c.LogRetentionDays })},
+	)
 }
 
 // DefaultConfig is the configuration of a deploy without context.
 func DefaultConfig() Config {
-	return Config{DryRun: true, Scope: ipset.ScopeRegional, ReservedConcurrency: 5, LogRetentionDays: 365,
-		WAFRuleGroups: defaultWAFRuleGroups()}
+	c, err := configFrom(func(string) (any, bool) { return nil, false })
+	if err != nil {
+		// The embedded playbook and the defaults are valid: a test rules it out.
+		panic(fmt.Sprintf("the default configuration is invalid: %v", err))
+	}
+	return c
 }
 
 // What the web ACL does with a managed rule group (context keys
@@ -86,20 +126,19 @@ var WAFRuleGroupKeys = func() []string {
 	return keys
 }()
 
-func defaultWAFRuleGroups() map[string]string {
-	m := map[string]string{}
-	for _, k := range WAFRuleGroupKeys {
-		m[k] = WAFBlock
+// ContextKeys lists every context key: the playbook settings' that have
+// one, then the stack's own options.
+func ContextKeys() []string {
+	var keys []string
+	for _, st := range playbook.SettingsTable {
+		if st.Context != "" {
+			keys = append(keys, st.Context)
+		}
 	}
-	return m
-}
-
-// ContextKeys lists every context key, for documentation and tests.
-var ContextKeys = []string{
-	"dryRun", "protect", "allowCidrs", "minSeverity", "notificationEmail", "ipSetV4Arn", "ipSetV6Arn",
-	"scope", "webAcl", "actOnSamples", "actOnArchived", "playbook", "breakerMax", "breakerWindow", "blockTtl",
-	"reservedConcurrency", "logRetentionDays",
-	"wafKnownBadInputs", "wafSqliRules", "wafCommonRules", "webAclLogging",
+	for _, o := range options() {
+		keys = append(keys, o.key)
+	}
+	return keys
 }
 
 // ConfigFromContext reads the context of node over the defaults.
@@ -110,133 +149,125 @@ func ConfigFromContext(node constructs.Node) (Config, error) {
 	})
 }
 
-// configFrom reads the options from get, which returns context values as
-// CDK gives them: strings from the command line, JSON types from cdk.json.
+// contextText turns a context value, as CDK gives it (a string from the
+// command line, a JSON type from cdk.json), into the text the settings'
+// and options' readers take: a list becomes comma-separated.
+func contextText(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case []any:
+		parts := make([]string, len(t))
+		for i, e := range t {
+			parts[i] = fmt.Sprint(e)
+		}
+		return strings.Join(parts, ",")
+	default:
+		return fmt.Sprint(t)
+	}
+}
+
+// configFrom reads the options from get: the stack's own, then the
+// playbook they name with each setting's context key over it (a setting
+// whose key is absent keeps the playbook's value, or takes its Deploy
+// value). Every value goes through the one reader of its kind; errors name
+// the key, in the tables' order.
 func configFrom(get func(string) (any, bool)) (Config, error) {
-	c := DefaultConfig()
-	str := func(k string) (string, bool) {
-		v, ok := get(k)
-		if !ok {
-			return "", false
-		}
-		switch t := v.(type) {
-		case string:
-			return strings.TrimSpace(t), true
-		case []any:
-			parts := make([]string, len(t))
-			for i, e := range t {
-				parts[i] = fmt.Sprint(e)
-			}
-			return strings.Join(parts, ","), true
-		default:
-			return fmt.Sprint(t), true
-		}
+	c := Config{Scope: ipset.ScopeRegional, ReservedConcurrency: 5, LogRetentionDays: 365, WAFRuleGroups: map[string]string{}}
+	for _, k := range WAFRuleGroupKeys {
+		c.WAFRuleGroups[k] = WAFBlock
 	}
 	var errs []string
-	boolean := func(k string, dst *bool) {
-		if s, ok := str(k); ok {
-			b, err := strconv.ParseBool(s)
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("context %s: %q is not true or false", k, s))
-			}
-			*dst = b
-		}
-	}
-	integer := func(k string, dst *int) {
-		if s, ok := str(k); ok {
-			i, err := strconv.Atoi(s)
-			if err != nil || i < 0 {
-				errs = append(errs, fmt.Sprintf("context %s: %q is not a whole number of 0 or more", k, s))
-			}
-			*dst = i
-		}
-	}
-	list := func(k string) []string {
-		s, _ := str(k)
-		var out []string
-		for _, f := range strings.Split(s, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				out = append(out, f)
+	for _, o := range options() {
+		if v, ok := get(o.key); ok {
+			if err := o.set(&c, contextText(v)); err != nil {
+				errs = append(errs, fmt.Sprintf("context %s: %v", o.key, err))
 			}
 		}
-		return out
 	}
-	boolean("dryRun", &c.DryRun)
-	boolean("webAcl", &c.WebACL)
-	boolean("webAclLogging", &c.WebACLLogging)
-	c.WAFRuleGroups = defaultWAFRuleGroups()
-	for _, k := range WAFRuleGroupKeys {
-		if s, ok := str(k); ok {
-			c.WAFRuleGroups[k] = strings.ToLower(s)
+	pb, err := loadPlaybook(c.PlaybookFile)
+	if err != nil {
+		return c, errors.New(strings.Join(append(errs, err.Error()), "; "))
+	}
+	for _, st := range playbook.SettingsTable {
+		if st.Context == "" {
+			continue
+		}
+		text, ok := "", false
+		if v, given := get(st.Context); given {
+			text, ok = contextText(v), true
+		} else if st.Deploy != "" {
+			text, ok = st.Deploy, true
+		}
+		if ok {
+			if err := st.Set(&pb.Settings, text); err != nil {
+				errs = append(errs, playbook.Named("context "+st.Context, err).Error())
+			}
 		}
 	}
-	boolean("actOnSamples", &c.ActOnSamples)
-	boolean("actOnArchived", &c.ActOnArchived)
-	integer("breakerMax", &c.BreakerMax)
-	integer("reservedConcurrency", &c.ReservedConcurrency)
-	integer("logRetentionDays", &c.LogRetentionDays)
-	c.Protect, c.AllowCIDRs = list("protect"), list("allowCidrs")
-	if s, ok := str("minSeverity"); ok {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || f < 0 || f > 10 {
-			errs = append(errs, fmt.Sprintf("context minSeverity: %q is not a number from 0 to 10", s))
-		}
-		c.MinSeverity = f
-	}
-	c.NotificationEmail, _ = str("notificationEmail")
-	c.IPSetV4ARN, _ = str("ipSetV4Arn")
-	c.IPSetV6ARN, _ = str("ipSetV6Arn")
-	c.Playbook, _ = str("playbook")
-	c.BreakerWindow, _ = str("breakerWindow")
-	c.BlockTTL, _ = str("blockTtl")
-	if s, ok := str("scope"); ok {
-		c.Scope = strings.ToUpper(s)
-	}
+	c.Playbook = pb
 	if len(errs) > 0 {
-		return c, fmt.Errorf("%s", strings.Join(errs, "; "))
+		return c, errors.New(strings.Join(errs, "; "))
 	}
 	return c, c.validate()
 }
 
-// validate checks the options that the playbook does not.
+// loadPlaybook reads the playbook file, or the embedded default when none
+// is named.
+func loadPlaybook(file string) (*playbook.Playbook, error) {
+	if file == "" {
+		return playbook.Default(), nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("context playbook: %w", err)
+	}
+	pb, err := playbook.Parse(data, file)
+	if err != nil {
+		return nil, fmt.Errorf("context playbook: %w", err)
+	}
+	return pb, nil
+}
+
+// validate checks the effective playbook and the options it does not
+// cover.
 func (c Config) validate() error {
+	if c.Playbook == nil {
+		return errors.New("no playbook: build the Config with DefaultConfig or ConfigFromContext")
+	}
+	if err := c.Playbook.Validate(); err != nil {
+		return fmt.Errorf("playbook with the context's settings: %w", err)
+	}
+	// The protect patterns become the resources of a Deny in the role.
+	if err := checkProtectSize(c.Playbook.Settings.Protect); err != nil {
+		return fmt.Errorf("context protect, or the playbook's settings.protect: %w", err)
+	}
+	if c.ReservedConcurrency < 0 {
+		return fmt.Errorf("context reservedConcurrency: %d is negative", c.ReservedConcurrency)
+	}
+	if c.LogRetentionDays < 0 {
+		return fmt.Errorf("context logRetentionDays: %d is negative", c.LogRetentionDays)
+	}
 	if c.Scope != ipset.ScopeRegional && c.Scope != ipset.ScopeCloudFront {
 		return fmt.Errorf("context scope: %q is neither REGIONAL nor CLOUDFRONT", c.Scope)
 	}
 	if (c.IPSetV4ARN == "") != (c.IPSetV6ARN == "") {
 		return fmt.Errorf("context ipSetV4Arn and ipSetV6Arn: give both existing IP sets, or neither")
 	}
-	for k, arn := range map[string]string{"ipSetV4Arn": c.IPSetV4ARN, "ipSetV6Arn": c.IPSetV6ARN} {
-		if arn == "" {
+	for _, set := range []struct{ key, arn string }{{"ipSetV4Arn", c.IPSetV4ARN}, {"ipSetV6Arn", c.IPSetV6ARN}} {
+		if set.arn == "" {
 			continue
 		}
-		ref, err := ipset.Parse(arn)
+		ref, err := ipset.Parse(set.arn)
 		if err != nil {
-			return fmt.Errorf("context %s: %w", k, err)
+			return fmt.Errorf("context %s: %w", set.key, err)
 		}
 		if ref.Scope != c.Scope {
-			return fmt.Errorf("context %s: the set's scope is %s, the stack's %s", k, ref.Scope, c.Scope)
+			return fmt.Errorf("context %s: the set's scope is %s, the stack's %s", set.key, ref.Scope, c.Scope)
 		}
 	}
 	if c.WebACL && c.IPSetV4ARN != "" {
 		return fmt.Errorf("context webAcl: the stack makes a web ACL only for IP sets it creates; reference existing sets from your own web ACL")
-	}
-	if len(c.Protect) > 0 {
-		// The same check the function makes of AUTOCONTAIN_PROTECT, so a
-		// pattern it would refuse fails synthesis instead of every delivery;
-		// the role's denies use these patterns as IAM resources.
-		only := func(k string) (string, bool) {
-			if k == playbook.EnvProtect {
-				return strings.Join(c.Protect, ","), true
-			}
-			return "", false
-		}
-		if _, err := playbook.FromEnv(only); err != nil {
-			return fmt.Errorf("context protect: %w", err)
-		}
-		if err := checkProtectSize(c.Protect); err != nil {
-			return fmt.Errorf("context protect: %w", err)
-		}
 	}
 	if err := c.validateWebACL(); err != nil {
 		return err
@@ -256,7 +287,7 @@ const maxProtectPolicyChars = 6000
 
 // checkProtectSize refuses protect patterns that would not fit in the
 // role's policy: what they take in its JSON, each quoted, with a comma.
-func checkProtectSize(patterns []string) error {
+func checkProtectSize(patterns []playbook.Pattern) error {
 	n := 0
 	for _, p := range patterns {
 		n += len(p) + 3
@@ -301,25 +332,4 @@ func (c Config) validateWebACL() error {
 		return fmt.Errorf("context webAclLogging: logs the stack's web ACL, which only webAcl=true creates")
 	}
 	return nil
-}
-
-// PlaybookJSON returns the playbook file's text, validated, or "" when none is named.
-func (c Config) PlaybookJSON() (string, *playbook.Playbook, error) {
-	if c.Playbook == "" {
-		return "", playbook.Default(), nil
-	}
-	data, err := os.ReadFile(c.Playbook)
-	if err != nil {
-		return "", nil, fmt.Errorf("context playbook: %w", err)
-	}
-	pb, err := playbook.Parse(data, c.Playbook)
-	if err != nil {
-		return "", nil, err
-	}
-	// Compact: environment variables are limited to 4 KB in all.
-	compact, err := json.Marshal(pb)
-	if err != nil {
-		return "", nil, err
-	}
-	return string(compact), pb, nil
 }

@@ -153,8 +153,8 @@ func TestEventRulerAcceptsThePatternsAndMatchesTheSamples(t *testing.T) {
 		cfg  func(*Config)
 	}{
 		{"default", func(*Config) {}},
-		{"minSeverity-7", func(c *Config) { c.MinSeverity = 7 }},
-		{"actOnArchived", func(c *Config) { c.ActOnArchived = true }},
+		{"minSeverity-7", func(c *Config) { c.Playbook.Settings.MinSeverity = 7 }},
+		{"actOnArchived", func(c *Config) { c.Playbook.Settings.ActOnArchived = true }},
 	} {
 		t.Run(variant.name, func(t *testing.T) {
 			cfg := DefaultConfig()
@@ -164,8 +164,7 @@ func TestEventRulerAcceptsThePatternsAndMatchesTheSamples(t *testing.T) {
 				s = synth(t, "eventruler-"+variant.name, cfg, "")
 			}
 			ps := templatePatterns(t, s)
-			pb := withContext(playbook.Default(), cfg)
-			sizes := eventRuler(t, ps, sampleEvents(t, pb))
+			sizes := eventRuler(t, ps, sampleEvents(t, cfg.Playbook))
 			t.Logf("pattern sizes (compact): %v", sizes)
 		})
 	}
@@ -255,7 +254,7 @@ func TestEventRulerLargePlaybook(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	stack := NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{Config: DefaultConfig(), AssetDir: dir, Playbook: pb})
+	stack := NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{Config: configWith(pb), AssetDir: dir})
 	raw, err := json.Marshal(assertions.Template_FromStack(stack, nil).ToJSON())
 	if err != nil {
 		t.Fatal(err)
@@ -336,10 +335,10 @@ func TestPatternsThatCannotFitFailSynthesis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := checkPatterns(pb, DefaultConfig()); err == nil || !strings.Contains(err.Error(), `playbook rule "too-long"`) {
+	if err := checkPatterns(pb); err == nil || !strings.Contains(err.Error(), `playbook rule "too-long"`) {
 		t.Errorf("checkPatterns: %v, want an error naming the rule", err)
 	}
-	if err := checkPatterns(nil, DefaultConfig()); err != nil {
+	if err := checkPatterns(DefaultConfig().Playbook); err != nil {
 		t.Errorf("checkPatterns(default): %v", err)
 	}
 	dir := t.TempDir()
@@ -347,7 +346,7 @@ func TestPatternsThatCannotFitFailSynthesis(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	stack := NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{Config: DefaultConfig(), AssetDir: dir, Playbook: pb})
+	stack := NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{Config: configWith(pb), AssetDir: dir})
 	assertions.Annotations_FromStack(stack).HasError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String(`playbook rule "too-long"`)))
 }
 

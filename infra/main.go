@@ -52,28 +52,13 @@ func run() error {
 			return err
 		}
 	}
-	text, pb, err := cfg.PlaybookJSON()
-	if err != nil {
-		return err
-	}
-	if len(cfg.Protect) == 0 {
-		// The playbook's protect list becomes the role's denies instead.
-		if err := checkProtectSize(effectiveProtect(cfg, pb)); err != nil {
-			return fmt.Errorf("context playbook (%s), settings.protect: %w", cfg.Playbook, err)
-		}
-	}
-	if err := checkPatterns(pb, cfg); err != nil {
+	if err := checkPatterns(cfg.Playbook); err != nil {
 		return err
 	}
 	outdir := *app.Outdir()
 	assets := filepath.Join(outdir, "autocontain-function")
 	if err := buildFunction(assets); err != nil {
 		return err
-	}
-	if text != "" {
-		if err := os.WriteFile(filepath.Join(assets, "playbook.json"), []byte(text), 0o644); err != nil {
-			return err
-		}
 	}
 	NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{
 		StackProps: awscdk.StackProps{
@@ -82,7 +67,6 @@ func run() error {
 		},
 		Config:   cfg,
 		AssetDir: assets,
-		Playbook: pb,
 	})
 	app.Synth(nil)
 	return nil

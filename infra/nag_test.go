@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/autocontain/autocontain/internal/playbook"
 )
 
 // nagRow is one line of cdk-nag's compliance report.
@@ -96,7 +98,7 @@ func logNagMessages(t *testing.T, metadata string) {
 func TestNagAwsSolutions(t *testing.T) {
 	full := DefaultConfig()
 	full.WebACL, full.WebACLLogging, full.Scope = true, true, "CLOUDFRONT"
-	full.NotificationEmail, full.Protect = "secops@example.com", []string{"arn:aws:iam::*:role/break-glass-*"}
+	full.NotificationEmail, full.Playbook.Settings.Protect = "secops@example.com", []playbook.Pattern{"arn:aws:iam::*:role/break-glass-*"}
 	variants := []struct {
 		name   string
 		cfg    Config

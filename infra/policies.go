@@ -50,16 +50,12 @@ func mutatingIAMActions() []string {
 	return out
 }
 
-// effectiveProtect is the protect list the function will apply: the
-// protect context key when set (it becomes AUTOCONTAIN_PROTECT, which
-// replaces the playbook's list), else the playbook's settings.protect.
-func effectiveProtect(cfg Config, pb *playbook.Playbook) []string {
-	if len(cfg.Protect) > 0 {
-		return slices.Clone(cfg.Protect)
-	}
-	var out []string
-	for _, p := range pb.Settings.Protect {
-		out = append(out, string(p))
+// protectPatterns is the protect list the function will apply, the
+// effective playbook's (the protect context key replaces the playbook's).
+func protectPatterns(pb *playbook.Playbook) []string {
+	out := make([]string, len(pb.Settings.Protect))
+	for i, p := range pb.Settings.Protect {
+		out[i] = string(p)
 	}
 	return out
 }

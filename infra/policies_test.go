@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/autocontain/autocontain/internal/playbook"
@@ -349,8 +348,12 @@ func TestRoleCannotChangeProtectedPrincipals(t *testing.T) {
 			t.Errorf("mutatingIAMActions() = %v lacks %s", actions, want)
 		}
 	}
-	cfg := DefaultConfig()
-	cfg.Protect = []string{"arn:aws:iam::*:role/break-glass-*", "arn:aws:iam::" + testAccount + ":user/admins/*"}
+	cfg, err := configFrom(func(k string) (any, bool) {
+		return "arn:aws:iam::*:role/break-glass-*, arn:aws:iam::" + testAccount + ":user/admins/*", k == "protect"
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	withContext := synth(t, "protect_context", cfg, "")
 
 	dir := t.TempDir()
@@ -404,22 +407,14 @@ func TestRoleCannotChangeProtectedPrincipals(t *testing.T) {
 }
 
 // synthWithPlaybook synthesizes the default configuration with a playbook
-// file, as the app does: the config names it, the stack gets it parsed.
+// file, as the app does: the playbook context key names it.
 func synthWithPlaybook(t *testing.T, name, file string) *synthesized {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.Playbook = file
-	_, pb, err := cfg.PlaybookJSON()
+	cfg, err := configFrom(func(k string) (any, bool) { return file, k == "playbook" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	return synthPlaybook(t, name, cfg, pb)
-}
-
-// synthPlaybook is synth with a playbook, environment-agnostic.
-func synthPlaybook(t *testing.T, name string, cfg Config, pb *playbook.Playbook) *synthesized {
-	t.Helper()
-	return synthWith(t, name, cfg, pb, nil)
+	return synthWith(t, name, cfg, nil)
 }
 
 // synthCDKJSON synthesizes the stack as `make synth` and the CDK CLI do,
@@ -438,12 +433,12 @@ func synthCDKJSON(t *testing.T) *synthesized {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return synthWith(t, "cdk_json", cfg, nil, ctx)
+	return synthWith(t, "cdk_json", cfg, ctx)
 }
 
-// synthWith synthesizes once per name, with an optional playbook and app
-// context; a context pins the stack to testAccount and testRegion.
-func synthWith(t *testing.T, name string, cfg Config, pb *playbook.Playbook, ctx map[string]any) *synthesized {
+// synthWith synthesizes once per name, with an optional app context; a
+// context pins the stack to testAccount and testRegion.
+func synthWith(t *testing.T, name string, cfg Config, ctx map[string]any) *synthesized {
 	t.Helper()
 	synthMu.Lock()
 	defer synthMu.Unlock()
@@ -462,17 +457,9 @@ func synthWith(t *testing.T, name string, cfg Config, pb *playbook.Playbook, ctx
 	}
 	app := awscdk.NewApp(appProps)
 	stack := NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{
-		StackProps: awscdk.StackProps{Env: env}, Config: cfg, AssetDir: dir, Playbook: pb,
+		StackProps: awscdk.StackProps{Env: env}, Config: cfg, AssetDir: dir,
 	})
-	tpl := assertions.Template_FromStack(stack, nil)
-	raw, err := json.Marshal(tpl.ToJSON())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &synthesized{tpl: tpl}
-	if err := json.Unmarshal(raw, &s.json); err != nil {
-		t.Fatal(err)
-	}
+	s := newSynthesized(t, stack, dir)
 	synthCache[name] = s
 	return s
 }

@@ -23,14 +23,11 @@ func rulePatterns(pb *playbook.Playbook, account string) (guardDuty, cloudTrail 
 	return guardDuty, cloudTrail, nil
 }
 
-// checkPatterns fails before synthesis when the playbook, with the
-// deploy-time settings, cannot be expressed in EventBridge rules; the stack
-// itself records the same error as an annotation, which the CDK CLI reports.
-func checkPatterns(pb *playbook.Playbook, cfg Config) error {
-	if pb == nil {
-		pb = playbook.Default()
-	}
-	if _, _, err := rulePatterns(withContext(pb, cfg), "123456789012"); err != nil {
+// checkPatterns fails before synthesis when the effective playbook cannot
+// be expressed in EventBridge rules; the stack itself records the same
+// error as an annotation, which the CDK CLI reports.
+func checkPatterns(pb *playbook.Playbook) error {
+	if _, _, err := rulePatterns(pb, "123456789012"); err != nil {
 		return fmt.Errorf("event patterns: %w", err)
 	}
 	return nil

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -33,14 +35,18 @@ import (
 // AutocontainStackProps configures the stack.
 type AutocontainStackProps struct {
 	awscdk.StackProps
+	// Config holds the options and the effective playbook; a nil
+	// Config.Playbook means DefaultConfig's.
 	Config Config
-	// AssetDir holds the function's code: bootstrap, built for linux/arm64,
-	// and playbook.json when Config.Playbook is set.
+	// AssetDir holds the function's code: bootstrap, built for
+	// linux/arm64. The stack writes the effective playbook beside it, as
+	// playbook.json.
 	AssetDir string
-	// Playbook is the playbook in force: the rules' patterns are derived
-	// from it. Nil means the embedded default.
-	Playbook *playbook.Playbook
 }
+
+// bundledPlaybook is where the function finds the playbook the stack
+// writes into its asset: Lambda unpacks the asset in /var/task.
+const bundledPlaybook = "/var/task/playbook.json"
 
 // Timing of delivery and retries. EventBridge retries a target for up to
 // 24 hours and 185 times by default; that budget is cut here so a stuck
@@ -65,10 +71,10 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	}
 	stack := awscdk.NewStack(scope, &id, &sprops)
 	cfg := props.Config
-	pb := props.Playbook
-	if pb == nil {
-		pb = playbook.Default()
+	if cfg.Playbook == nil {
+		cfg.Playbook = DefaultConfig().Playbook
 	}
+	pb := cfg.Playbook
 	if region := stack.Region(); !*awscdk.Token_IsUnresolved(region) {
 		// The app checks this before it builds anything (run); a caller
 		// that skips the check gets the same message, not a bad stack.
@@ -76,7 +82,15 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 			panic(err.Error())
 		}
 	}
-	pb = withContext(pb, cfg)
+	if err := cfg.validate(); err != nil {
+		awscdk.Annotations_Of(stack).AddError(jsii.String(err.Error()))
+	}
+	// One path for the settings: the function reads the playbook bundled
+	// here, the rules below are derived from the same value, and the
+	// variables carry only what the stack's resources resolve to.
+	if err := bundlePlaybook(props.AssetDir, pb); err != nil {
+		awscdk.Annotations_Of(stack).AddError(jsii.String(err.Error()))
+	}
 
 	key := awskms.NewKey(stack, jsii.String("Key"), &awskms.KeyProps{
 		Description:       jsii.String("autocontain: notifications, dead letters and the ledger"),
@@ -128,7 +142,7 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	}) {
 		role.AddToPrincipalPolicy(st)
 	}
-	for _, st := range protectionDenies(stack, effectiveProtect(cfg, pb)) {
+	for _, st := range protectionDenies(stack, protectPatterns(pb)) {
 		role.AddToPrincipalPolicy(st)
 	}
 	// The key's encrypt and decrypt family, as one grant: the failure
@@ -137,33 +151,12 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	key.GrantEncryptDecrypt(role)
 
 	env := map[string]*string{
-		playbook.EnvDryRun:        jsii.String(strconv.FormatBool(cfg.DryRun)),
-		playbook.EnvIPSetV4:       jsii.String(v4),
-		playbook.EnvIPSetV6:       jsii.String(v6),
-		playbook.EnvTopicARN:      topic.TopicArn(),
-		playbook.EnvActOnSamples:  jsii.String(strconv.FormatBool(cfg.ActOnSamples)),
-		playbook.EnvActOnArchived: jsii.String(strconv.FormatBool(cfg.ActOnArchived)),
-		engine.EnvLedgerTable:     table.TableName(),
-		engine.EnvSelfRoleARN:     role.RoleArn(),
-	}
-	optional := map[string]string{
-		playbook.EnvMinSeverity:   strconv.FormatFloat(cfg.MinSeverity, 'g', -1, 64),
-		playbook.EnvAllowCIDRs:    strings.Join(cfg.AllowCIDRs, ","),
-		playbook.EnvProtect:       strings.Join(cfg.Protect, ","),
-		playbook.EnvBreakerWindow: cfg.BreakerWindow,
-		playbook.EnvBlockTTL:      cfg.BlockTTL,
-	}
-	if cfg.BreakerMax > 0 {
-		optional[playbook.EnvBreakerMax] = strconv.Itoa(cfg.BreakerMax)
-	}
-	if cfg.Playbook != "" {
-		// Bundled beside bootstrap; environment variables hold 4 KB in all.
-		optional[playbook.EnvPlaybookFile] = "/var/task/playbook.json"
-	}
-	for k, v := range optional {
-		if v != "" && v != "0" {
-			env[k] = jsii.String(v)
-		}
+		playbook.EnvPlaybookFile: jsii.String(bundledPlaybook),
+		playbook.EnvIPSetV4:      jsii.String(v4),
+		playbook.EnvIPSetV6:      jsii.String(v6),
+		playbook.EnvTopicARN:     topic.TopicArn(),
+		engine.EnvLedgerTable:    table.TableName(),
+		engine.EnvSelfRoleARN:    role.RoleArn(),
 	}
 	fnProps := &awslambda.FunctionProps{
 		Description:   jsii.String("autocontain: contains abused AWS credentials and addresses"),
@@ -259,13 +252,18 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	return stack
 }
 
-// withContext applies the deploy-time settings to the playbook, so the
-// patterns see what the function will (severity floor, archived findings).
-func withContext(pb *playbook.Playbook, cfg Config) *playbook.Playbook {
-	c := *pb
-	c.Settings.MinSeverity = max(c.Settings.MinSeverity, cfg.MinSeverity)
-	c.Settings.ActOnArchived = c.Settings.ActOnArchived || cfg.ActOnArchived
-	return &c
+// bundlePlaybook writes the effective playbook into the function's
+// asset, where the function reads it ($AUTOCONTAIN_PLAYBOOK_FILE): a file,
+// because Lambda's environment variables hold 4 KB in all.
+func bundlePlaybook(dir string, pb *playbook.Playbook) error {
+	data, err := json.MarshalIndent(pb, "", "  ")
+	if err != nil {
+		return fmt.Errorf("bundle the playbook: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, filepath.Base(bundledPlaybook)), append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("bundle the playbook with the function: %w", err)
+	}
+	return nil
 }
 
 func rule(stack awscdk.Stack, id, description string, p patterns.Pattern) awsevents.Rule {

@@ -3,7 +3,10 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"github.com/autocontain/autocontain/internal/engine"
+	"flag"
+	"fmt"
+	"maps"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +19,11 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/autocontain/autocontain/infra/patterns"
 	"github.com/autocontain/autocontain/internal/contain"
+	"github.com/autocontain/autocontain/internal/engine"
 	"github.com/autocontain/autocontain/internal/ledger"
+	"github.com/autocontain/autocontain/internal/playbook"
 	"github.com/autocontain/autocontain/internal/protect"
 	"github.com/autocontain/autocontain/internal/testenv"
 )
@@ -30,8 +36,28 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // synthesized is one synthesized stack, as assertions and as JSON.
 type synthesized struct {
-	tpl  assertions.Template
-	json map[string]any
+	tpl    assertions.Template
+	json   map[string]any
+	bundle []byte // the playbook the stack bundled with the function
+}
+
+// newSynthesized reads the synthesized template of stack and the playbook
+// bundled in the function's asset folder.
+func newSynthesized(t *testing.T, stack awscdk.Stack, assets string) *synthesized {
+	t.Helper()
+	tpl := assertions.Template_FromStack(stack, nil)
+	raw, err := json.Marshal(tpl.ToJSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &synthesized{tpl: tpl}
+	if err := json.Unmarshal(raw, &s.json); err != nil {
+		t.Fatal(err)
+	}
+	if s.bundle, err = os.ReadFile(filepath.Join(assets, "playbook.json")); err != nil {
+		t.Fatalf("the stack bundled no playbook: %v", err)
+	}
+	return s
 }
 
 var (
@@ -61,20 +87,64 @@ func synth(t *testing.T, name string, cfg Config, region string) *synthesized {
 	stack := NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{
 		StackProps: awscdk.StackProps{Env: env}, Config: cfg, AssetDir: dir,
 	})
-	tpl := assertions.Template_FromStack(stack, nil)
-	raw, err := json.Marshal(tpl.ToJSON())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &synthesized{tpl: tpl}
-	if err := json.Unmarshal(raw, &s.json); err != nil {
-		t.Fatal(err)
-	}
+	s := newSynthesized(t, stack, dir)
 	synthCache[name] = s
 	return s
 }
 
+// functionEnv returns the function's environment variables whose values
+// the template states; the others are the stack's resources (tokens).
+func (s *synthesized) functionEnv(t *testing.T) (fixed map[string]string, tokens []string) {
+	t.Helper()
+	fns := s.resources("AWS::Lambda::Function")
+	if len(fns) != 1 {
+		t.Fatalf("%d functions", len(fns))
+	}
+	fixed = map[string]string{}
+	for _, fn := range fns {
+		vars := props(fn)["Environment"].(map[string]any)["Variables"].(map[string]any)
+		for k, v := range vars {
+			if text, ok := v.(string); ok {
+				fixed[k] = text
+			} else {
+				tokens = append(tokens, k)
+			}
+		}
+	}
+	slices.Sort(tokens)
+	return fixed, tokens
+}
+
+// functionPlaybook loads the playbook as the deployed function would
+// (playbook.FromEnv), from the stack's variables and the bundle in its
+// asset: the variables that hold tokens are left unset.
+func (s *synthesized) functionPlaybook(t *testing.T) *playbook.Playbook {
+	t.Helper()
+	env, _ := s.functionEnv(t)
+	if env[playbook.EnvPlaybookFile] != "/var/task/playbook.json" {
+		t.Fatalf("$%s is %q, not the bundle", playbook.EnvPlaybookFile, env[playbook.EnvPlaybookFile])
+	}
+	pb, err := playbook.FromEnv(func(k string) (string, bool) {
+		if k == playbook.EnvPlaybook {
+			return string(s.bundle), true // what the file holds
+		}
+		v, ok := env[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatalf("the function would not start: %v", err)
+	}
+	return pb
+}
+
 func defaultStack(t *testing.T) *synthesized { return synth(t, "default", DefaultConfig(), "") }
+
+// configWith is the default configuration with pb as its playbook.
+func configWith(pb *playbook.Playbook) Config {
+	c := DefaultConfig()
+	c.Playbook = pb
+	return c
+}
 
 // resources returns the template's resources of one type.
 func (s *synthesized) resources(typ string) map[string]map[string]any {
@@ -103,17 +173,19 @@ func TestDefaultStack(t *testing.T) {
 		"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap",
 		"MemorySize": 256, "Timeout": 60, "ReservedConcurrentExecutions": 5,
 		"LoggingConfig": map[string]any{"LogFormat": "JSON"},
-		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
-			"AUTOCONTAIN_DRY_RUN":         "true",
-			"AUTOCONTAIN_ACT_ON_SAMPLES":  "false",
-			"AUTOCONTAIN_ACT_ON_ARCHIVED": "false",
-			"AUTOCONTAIN_LEDGER_TABLE":    assertions.Match_AnyValue(),
-			"AUTOCONTAIN_SELF_ROLE_ARN":   assertions.Match_AnyValue(),
-			"AUTOCONTAIN_TOPIC_ARN":       assertions.Match_AnyValue(),
-			"AUTOCONTAIN_IPSET_V4_ARN":    assertions.Match_AnyValue(),
-			"AUTOCONTAIN_IPSET_V6_ARN":    assertions.Match_AnyValue(),
-		})},
 	})
+	// The settings travel in the bundled playbook; the variables hold only
+	// the stack's resources.
+	env, tokens := s.functionEnv(t)
+	if want := map[string]string{playbook.EnvPlaybookFile: "/var/task/playbook.json"}; !maps.Equal(env, want) {
+		t.Errorf("the function's fixed variables are %v, want only %v", env, want)
+	}
+	if want := []string{playbook.EnvIPSetV4, playbook.EnvIPSetV6, engine.EnvLedgerTable, engine.EnvSelfRoleARN, playbook.EnvTopicARN}; !slices.Equal(tokens, want) {
+		t.Errorf("the function's variables from the stack's resources are %v, want %v", tokens, want)
+	}
+	if pb := s.functionPlaybook(t); !pb.Settings.DryRun || len(pb.Rules) != len(playbook.Default().Rules) {
+		t.Errorf("a deploy without context bundles the default playbook as a dry run; got dryRun=%v, %d rules", pb.Settings.DryRun, len(pb.Rules))
+	}
 	s.tpl.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 365})
 	s.tpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), map[string]any{
 		"BillingMode":                      "PAY_PER_REQUEST",
@@ -275,16 +347,17 @@ func TestStackOptions(t *testing.T) {
 			})
 		}},
 		{"acting_with_email_and_settings", func(c *Config) {
-			c.DryRun, c.NotificationEmail, c.Protect, c.AllowCIDRs, c.MinSeverity, c.ReservedConcurrency = false, "secops@example.com",
-				[]string{"arn:aws:iam::*:role/break-glass-*"}, []string{"198.18.0.0/15"}, 4, 0
+			c.NotificationEmail, c.ReservedConcurrency = "secops@example.com", 0
+			c.Playbook.Settings.DryRun, c.Playbook.Settings.MinSeverity = false, 4
+			c.Playbook.Settings.Protect = []playbook.Pattern{"arn:aws:iam::*:role/break-glass-*"}
+			c.Playbook.Settings.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("198.18.0.0/15")}
 		}, "", func(t *testing.T, s *synthesized) {
 			s.tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Protocol": "email", "Endpoint": "secops@example.com"})
-			s.tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
-				"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
-					"AUTOCONTAIN_DRY_RUN": "false", "AUTOCONTAIN_PROTECT": "arn:aws:iam::*:role/break-glass-*",
-					"AUTOCONTAIN_ALLOW_CIDRS": "198.18.0.0/15", "AUTOCONTAIN_MIN_SEVERITY": "4",
-				})},
-			})
+			st := s.functionPlaybook(t).Settings
+			if st.DryRun || st.MinSeverity != 4 || !slices.Equal(st.Protect, []playbook.Pattern{"arn:aws:iam::*:role/break-glass-*"}) ||
+				len(st.AllowCIDRs) != 1 || st.AllowCIDRs[0].String() != "198.18.0.0/15" {
+				t.Errorf("the function's settings are %+v", st)
+			}
 			for _, fn := range s.resources("AWS::Lambda::Function") {
 				if _, ok := props(fn)["ReservedConcurrentExecutions"]; ok {
 					t.Error("reservedConcurrency=0 should leave the function unreserved")
@@ -328,52 +401,151 @@ func TestConfigFromContext(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", nil, func(c Config) bool {
-			return c.DryRun && c.Scope == "REGIONAL" && !c.WebACL && c.ReservedConcurrency == 5 && c.LogRetentionDays == 365
+			return c.Playbook.Settings.DryRun && c.Scope == "REGIONAL" && !c.WebACL && c.ReservedConcurrency == 5 && c.LogRetentionDays == 365
 		}, ""},
 		{"command_line_strings", map[string]any{"dryRun": "false", "protect": "arn:aws:iam::*:role/a, arn:aws:iam::*:role/b", "minSeverity": "7", "scope": "cloudfront"},
 			func(c Config) bool {
-				return !c.DryRun && len(c.Protect) == 2 && c.MinSeverity == 7 && c.Scope == "CLOUDFRONT"
+				s := c.Playbook.Settings
+				return !s.DryRun && len(s.Protect) == 2 && s.MinSeverity == 7 && c.Scope == "CLOUDFRONT"
 			}, ""},
-		{"cdk_json_types", map[string]any{"dryRun": false, "allowCidrs": []any{"10.0.0.0/8", "192.0.2.0/24"}, "reservedConcurrency": float64(3)},
-			func(c Config) bool { return !c.DryRun && len(c.AllowCIDRs) == 2 && c.ReservedConcurrency == 3 }, ""},
+		{"cdk_json_types", map[string]any{"dryRun": false, "allowCidrs": []any{"10.0.0.0/8", "192.0.2.0/24"}, "reservedConcurrency": float64(3), "breakerMax": float64(4)},
+			func(c Config) bool {
+				s := c.Playbook.Settings
+				return !s.DryRun && len(s.AllowCIDRs) == 2 && c.ReservedConcurrency == 3 && s.BreakerMax == 4
+			}, ""},
 		{"bad_bool", map[string]any{"dryRun": "maybe"}, nil, "context dryRun"},
 		{"bad_severity", map[string]any{"minSeverity": "11"}, nil, "context minSeverity"},
+		{"bad_cidr", map[string]any{"allowCidrs": "10.0.0.0/8,office"}, nil, `context allowCidrs[1]: "office"`},
+		{"bad_duration", map[string]any{"blockTtl": "7d"}, nil, "context blockTtl"},
 		{"bad_scope", map[string]any{"scope": "GLOBAL"}, nil, "context scope"},
 		{"one_ip_set", map[string]any{"ipSetV4Arn": "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/a/1"}, nil, "give both"},
-		{"bad_ip_set", map[string]any{"ipSetV4Arn": "a", "ipSetV6Arn": "b"}, nil, "context ipSetV"},
-		{"scope_mismatch", map[string]any{"ipSetV4Arn": "arn:aws:wafv2:us-east-1:123456789012:global/ipset/a/1", "ipSetV6Arn": "arn:aws:wafv2:us-east-1:123456789012:global/ipset/b/2"}, nil, "the stack's REGIONAL"},
+		{"bad_ip_set", map[string]any{"ipSetV4Arn": "a", "ipSetV6Arn": "b"}, nil, "context ipSetV4Arn"},
+		{"scope_mismatch", map[string]any{"ipSetV4Arn": "arn:aws:wafv2:us-east-1:123456789012:global/ipset/a/1", "ipSetV6Arn": "arn:aws:wafv2:us-east-1:123456789012:global/ipset/b/2"}, nil, "context ipSetV4Arn: the set's scope is CLOUDFRONT, the stack's REGIONAL"},
 		{"bad_email", map[string]any{"notificationEmail": "secops"}, nil, "not an e-mail"},
 		{"negative_concurrency", map[string]any{"reservedConcurrency": "-1"}, nil, "reservedConcurrency"},
+		{"missing_playbook", map[string]any{"playbook": "/nonexistent/playbook.json"}, nil, "context playbook"},
 		{"protect_not_an_arn", map[string]any{"protect": "break-glass-*"}, nil, "context protect"},
 		{"protect_question_mark", map[string]any{"protect": "arn:aws:iam::*:role/admin?"}, nil, "context protect"},
 		{"protect_too_long_for_the_role_policy", map[string]any{"protect": strings.Repeat("arn:aws:iam::*:role/break-glass-0123456789,", 200)}, nil, "10,240"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := configFrom(func(k string) (any, bool) { v, ok := tt.ctx[k]; return v, ok })
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
+			// Errors come in the tables' order, never a map's: the same
+			// context gives the same error every time.
+			var first error
+			for range 32 {
+				c, err := configFrom(func(k string) (any, bool) { v, ok := tt.ctx[k]; return v, ok })
+				if tt.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+						t.Fatalf("error %v, want %q", err, tt.wantErr)
+					}
+					if first != nil && err.Error() != first.Error() {
+						t.Fatalf("the same context gave %q, then %q", first, err)
+					}
+					first = err
+					continue
 				}
-				return
-			}
-			if err != nil || !tt.check(c) {
-				t.Errorf("config %+v, error %v", c, err)
+				if err != nil || !tt.check(c) {
+					t.Fatalf("config %+v, error %v", c, err)
+				}
 			}
 		})
 	}
 }
 
-// TestReadmeDocumentsEveryContextKey keeps infra/README.md honest.
-func TestReadmeDocumentsEveryContextKey(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
+// TestFunctionAndRulesSeeTheSameSettings synthesizes the stack with a
+// playbook file and context keys over it, loads the playbook as the
+// function would (the bundle and its variables), and derives the rules'
+// patterns from that: they must be the template's. The context's value
+// wins over the playbook's, and a key left out keeps the playbook's. The
+// function used to get the context through variables and the rules
+// through a merge of two settings, so they disagreed.
+func TestFunctionAndRulesSeeTheSameSettings(t *testing.T) {
+	pbFile := filepath.Join(t.TempDir(), "playbook.json")
+	text := strings.Replace(string(playbook.DefaultJSON()), `"minSeverity": 0,`, `"minSeverity": 5,`, 1)
+	text = strings.Replace(text, `"actOnArchived": false`, `"actOnArchived": true`, 1)
+	if err := os.WriteFile(pbFile, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range ContextKeys {
-		if !strings.Contains(string(readme), "`"+k+"`") {
-			t.Errorf("infra/README.md does not document the context key %s", k)
+	tests := []struct {
+		name         string
+		ctx          map[string]any
+		wantSeverity float64
+		wantArchived bool
+	}{
+		{"playbook_alone", nil, 5, true},
+		{"context_lowers_the_floor", map[string]any{"minSeverity": "3", "actOnArchived": false}, 3, false},
+		{"context_zero_is_a_value", map[string]any{"minSeverity": float64(0)}, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := configFrom(func(k string) (any, bool) {
+				if k == "playbook" {
+					return pbFile, true
+				}
+				v, ok := tt.ctx[k]
+				return v, ok
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := synth(t, "same_settings_"+tt.name, cfg, "")
+			fn := s.functionPlaybook(t)
+			if fn.Settings.MinSeverity != tt.wantSeverity || fn.Settings.ActOnArchived != tt.wantArchived {
+				t.Errorf("the function's minSeverity=%g actOnArchived=%v, want %g, %v",
+					fn.Settings.MinSeverity, fn.Settings.ActOnArchived, tt.wantSeverity, tt.wantArchived)
+			}
+			guardDuty, cloudTrail, err := rulePatterns(fn, "123456789012")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, p := range slices.Concat(guardDuty, cloudTrail) {
+				raw, err := patterns.Compact(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, raw)
+			}
+			got := slices.Collect(maps.Values(templatePatterns(t, s)))
+			slices.Sort(want)
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("the rules' patterns are not those of the function's playbook:\n got %v\nwant %v", got, want)
+			}
+		})
+	}
+}
+
+// contextKeysTable is infra/README.md's table of context keys: the
+// playbook settings' (playbook.SettingsTable), then the stack's own.
+func contextKeysTable() string {
+	var b strings.Builder
+	b.WriteString("| key | default | meaning |\n| --- | --- | --- |\n")
+	for _, st := range playbook.SettingsTable {
+		if st.Context == "" {
+			continue
 		}
+		def := st.Default
+		if st.Deploy != "" {
+			def = "`" + st.Deploy + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", st.Context, def, st.Doc)
+	}
+	for _, o := range options() {
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", o.key, o.def, o.doc)
+	}
+	return b.String()
+}
+
+var update = flag.Bool("update", false, "rewrite infra/README.md's table of context keys")
+
+// TestReadmeDocumentsEveryContextKey keeps infra/README.md's table of
+// context keys equal to the tables in the code; -update rewrites it.
+func TestReadmeDocumentsEveryContextKey(t *testing.T) {
+	testenv.ReadmeBlock(t, "README.md", "context keys", contextKeysTable(), *update)
+	if n := strings.Count(contextKeysTable(), "\n") - 2; n != len(ContextKeys()) {
+		t.Errorf("the table has %d keys, ContextKeys %d", n, len(ContextKeys()))
 	}
 }
 

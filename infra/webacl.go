@@ -13,6 +13,7 @@ type webACLRuleGroup struct {
 	key      string // context key (Config.WAFRuleGroups)
 	name     string // the group's name, vendor AWS
 	priority int
+	doc      string // what it matches, for infra/README.md
 }
 
 // webACLRuleGroups are the managed rule groups, in the web ACL's order.
@@ -33,9 +34,9 @@ type webACLRuleGroup struct {
 // parts this stack named; the core rule set and the SQL group use those
 // built-in statements themselves.
 var webACLRuleGroups = []webACLRuleGroup{
-	{"wafKnownBadInputs", "AWSManagedRulesKnownBadInputsRuleSet", 10},
-	{"wafSqliRules", "AWSManagedRulesSQLiRuleSet", 20},
-	{"wafCommonRules", "AWSManagedRulesCommonRuleSet", 30},
+	{"wafKnownBadInputs", "AWSManagedRulesKnownBadInputsRuleSet", 10, "Log4j, Java deserialization, exploitable paths"},
+	{"wafSqliRules", "AWSManagedRulesSQLiRuleSet", 20, "SQL injection"},
+	{"wafCommonRules", "AWSManagedRulesCommonRuleSet", 30, "cross-site scripting, file inclusion, metadata SSRF, oversized requests"},
 }
 
 // webACLLogPrefix is the prefix WAF requires of a CloudWatch Logs log

@@ -109,6 +109,12 @@ const (
 	KindUnknown Kind = "unknown"
 )
 
+// Kinds lists every principal kind, for validation and documentation.
+var Kinds = []Kind{
+	KindNone, KindIAMUserKey, KindIAMUserSession, KindAssumedRole,
+	KindRoot, KindFederated, KindService, KindUnknown,
+}
+
 // Principal is who performed the activity.
 type Principal struct {
 	Kind Kind `json:"kind"`

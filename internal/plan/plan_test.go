@@ -2,7 +2,6 @@ package plan
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -28,16 +27,10 @@ func testPlaybook(t *testing.T, mutate func(*playbook.Settings)) *playbook.Playb
 	if mutate != nil {
 		mutate(&pb.Settings)
 	}
-	// Re-validate so parsed settings (allow list) follow the mutation.
-	data, err := jsonOf(pb)
-	if err != nil {
+	if err := pb.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	out, err := playbook.Parse(data, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return pb
 }
 
 func gd(typ string, sev float64, p finding.Principal, addrs ...string) finding.Finding {
@@ -166,7 +159,7 @@ func TestBuild(t *testing.T) {
 		{
 			name:   "allow_listed_address_skipped",
 			f:      gd("UnauthorizedAccess:EC2/SSHBruteForce", 2, finding.Principal{Kind: finding.KindNone}, "45.155.205.233"),
-			mutate: func(s *playbook.Settings) { s.AllowCIDRs = []string{"45.155.204.0/23"} },
+			mutate: func(s *playbook.Settings) { s.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("45.155.204.0/23")} },
 			want: []brief{
 				{"skip", "block-ip", "45.155.205.233/32"},
 				{"notify", "", "topic autocontain"},
@@ -319,7 +312,6 @@ func build(f finding.Finding, pb *playbook.Playbook) Plan {
 	return BuildWith(f, pb, Facts{Home: testHome})
 }
 
-func jsonOf(p *playbook.Playbook) ([]byte, error) { return json.Marshal(p) }
 
 // TestNoActionIsDroppedSilently: an action whose category the planner does
 // not know becomes a report step naming it, never a plan without it.

@@ -19,18 +19,17 @@ type Playbook struct {
 	Version  int      `json:"version"`
 	Settings Settings `json:"settings"`
 	Rules    []Rule   `json:"rules"`
-
-	allow []netip.Prefix
 }
 
-// Settings are the knobs the actions read.
+// Settings are the knobs the actions read. Each is declared, with its
+// variable, context key and documentation, in SettingsTable.
 type Settings struct {
 	// DryRun makes every plan a dry run: decided and recorded, never executed.
 	DryRun bool `json:"dryRun"`
 	// MinSeverity is a floor under every GuardDuty rule's own minimum.
 	MinSeverity float64 `json:"minSeverity,omitempty"`
 	// AllowCIDRs are networks never blocked (offices, partners, scanners you run).
-	AllowCIDRs []string `json:"allowCidrs,omitempty"`
+	AllowCIDRs Networks `json:"allowCidrs,omitempty"`
 	// Protect lists ARN globs of principals never contained.
 	Protect []Pattern `json:"protect,omitempty"`
 	// IPSets are the WAFv2 IP sets block-ip writes to, one per address family.
@@ -140,11 +139,11 @@ func (r Rule) Matches(f finding.Finding, floor float64) bool {
 func (r Rule) Has(action string) bool { return slices.Contains(r.Actions, action) }
 
 // Allowed reports whether a falls inside one of the allow-listed networks,
-// and which.
+// and which (its address bits past the prefix cleared: 10.0.0.0/8).
 func (p *Playbook) Allowed(a netip.Addr) (netip.Prefix, bool) {
-	for _, n := range p.allow {
+	for _, n := range p.Settings.AllowCIDRs {
 		if n.Contains(a) {
-			return n, true
+			return n.Masked(), true
 		}
 	}
 	return netip.Prefix{}, false
