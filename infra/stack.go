@@ -225,11 +225,14 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	// handled returns an error, so that Lambda retries it, but it is no
 	// failure: the function counts those in an embedded-format metric, and
 	// the alarm subtracts them from the function's errors.
-	inProgress := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-		Namespace: jsii.String(engine.MetricNamespace), MetricName: jsii.String(engine.MetricInProgress),
-		DimensionsMap: &map[string]*string{"FunctionName": fn.FunctionName()},
-		Period:        awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum"),
-	})
+	engineMetric := func(name string) awscloudwatch.Metric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(engine.MetricNamespace), MetricName: jsii.String(name),
+			DimensionsMap: &map[string]*string{"FunctionName": fn.FunctionName()},
+			Period:        awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum"),
+		})
+	}
+	inProgress := engineMetric(engine.MetricInProgress)
 	alarm("FunctionErrorsAlarm", "the function failed (a step failed or an event was rejected; deferred duplicate deliveries excluded)",
 		awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 			Expression:   jsii.String("errors - FILL(inProgress, 0)"),
@@ -237,6 +240,10 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 			Label:        jsii.String("Errors that are not deferred deliveries"),
 			Period:       awscdk.Duration_Minutes(jsii.Number(5)),
 		}))
+	// A delivery that failed in a way no retry mends returns no error (so
+	// Lambda does not repeat it): the function counts it instead.
+	alarm("PermanentFailuresAlarm", "a delivery failed in a way retrying cannot mend (the principal is gone, access denied): see its audit record",
+		engineMetric(engine.MetricFailedPermanently))
 	alarm("FunctionThrottlesAlarm", "the function was throttled (reserved concurrency reached)", fn.MetricThrottles(five))
 	alarm("DeadLettersAlarm", "events could not be delivered or handled: see the dead-letter queue",
 		dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}))

@@ -165,7 +165,7 @@ func TestDefaultStack(t *testing.T) {
 	for typ, n := range map[string]int{
 		"AWS::Lambda::Function": 1, "AWS::WAFv2::IPSet": 2, "AWS::WAFv2::WebACL": 0, "AWS::DynamoDB::Table": 1,
 		"AWS::SNS::Topic": 1, "AWS::SNS::Subscription": 0, "AWS::SQS::Queue": 1, "AWS::KMS::Key": 1,
-		"AWS::Events::Rule": 3, "AWS::CloudWatch::Alarm": 3, "AWS::Logs::LogGroup": 1, "AWS::Lambda::EventInvokeConfig": 1,
+		"AWS::Events::Rule": 3, "AWS::CloudWatch::Alarm": 4, "AWS::Logs::LogGroup": 1, "AWS::Lambda::EventInvokeConfig": 1,
 	} {
 		s.tpl.ResourceCountIs(jsii.String(typ), jsii.Number(float64(n)))
 	}
@@ -238,6 +238,13 @@ func TestDefaultStack(t *testing.T) {
 				}),
 			})}),
 		}),
+	})
+	// A delivery that failed permanently is not retried, so no function
+	// error counts it: its own metric is alarmed on, into the topic.
+	s.tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+		"Namespace": engine.MetricNamespace, "MetricName": engine.MetricFailedPermanently,
+		"Dimensions": []any{assertions.Match_ObjectLike(&map[string]any{"Name": "FunctionName"})},
+		"Threshold":  1, "AlarmActions": assertions.Match_AnyValue(),
 	})
 }
 
