@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/autocontain/autocontain/internal/audit"
+	"github.com/autocontain/autocontain/internal/blocklist"
+	"github.com/autocontain/autocontain/internal/ipset"
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/plan"
 )
@@ -61,30 +63,21 @@ type Clients struct {
 	IAM IAMAPI
 	// WAF returns the WAFv2 client for a region: an IP set lives in the
 	// region of its ARN, and CLOUDFRONT sets are served from us-east-1.
-	WAF func(region string) IPSetAPI
+	WAF func(region string) ipset.API
 	SNS Publisher
-	// Sleep waits between lock-token retries; time.Sleep-like, but honouring ctx.
+	// Sleep waits between lock-token retries; time.Sleep-like, but
+	// honouring ctx. Nil waits for real.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// Ledger, when set, makes block-ip record addresses in the ledger and
-	// leave the writing of each IP set to its single writer (Reconciler).
-	Ledger *ledger.Ledger
-	// Writer is the IP sets' writer when Ledger is set.
-	Writer *Reconciler
-	// BlockTTL is how long a block lasts when Ledger is set.
-	BlockTTL time.Duration
 }
 
 // Registry returns every action, in one explicit list: adding an action is
-// one new file and one line here.
-func Registry(c Clients) []Action {
-	var block Action = &IPBlocker{WAF: c.WAF, Sleep: c.Sleep}
-	if c.Ledger != nil {
-		block = &LedgerBlocker{Ledger: c.Ledger, Writer: c.Writer, TTL: c.BlockTTL}
-	}
+// one new file and one line here. With the ledger, blocks is the IP sets'
+// writer; nil without it.
+func Registry(c Clients, blocks *blocklist.Writer) []Action {
 	return []Action{
 		&KeyDeactivator{IAM: c.IAM},
 		&SessionRevoker{IAM: c.IAM},
-		block,
+		&IPBlocker{WAF: c.WAF, Sleep: c.Sleep, Writer: blocks},
 		&Notifier{SNS: c.SNS},
 	}
 }
@@ -149,16 +142,4 @@ func (e *Executor) run(ctx context.Context, s plan.Step, rec *audit.Record, held
 		return Outcome{}, fmt.Errorf("not started: %w", err)
 	}
 	return a.Execute(ctx, Request{Step: s, Record: rec, Now: e.now(), Held: held})
-}
-
-// SleepContext waits for d or until ctx is done.
-func SleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/autocontain/autocontain/internal/blocklist"
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/plan"
@@ -44,7 +45,7 @@ func UndoPermissions() []string {
 type Undoer struct {
 	IAM    UndoAPI
 	Ledger *ledger.Ledger
-	Writer *Reconciler
+	Writer *blocklist.Writer
 	// Contain puts a resource back under containment when a finding took
 	// hold of it while undo was restoring it (see release). It is the
 	// registry's actions, by name.
@@ -175,42 +176,9 @@ func (u *Undoer) recontain(ctx context.Context, hd ledger.Hold) error {
 // unblock gives up finding id's reasons to block addrs in set and has the
 // set's writer take out those no finding wants any more.
 func (u *Undoer) unblock(ctx context.Context, set string, addrs []string, id string) (done string, left []string, err error) {
-	if err := u.Ledger.Unwant(ctx, set, addrs, id); err != nil {
-		return "", nil, fmt.Errorf("undo: %w", err)
-	}
-	rep, err := u.Writer.Run(ctx, set)
+	done, left, err = u.Writer.Unblock(ctx, set, addrs, id)
 	if err != nil {
-		return "", nil, fmt.Errorf("undo: write %s: %w", ipSetShort(set), err)
-	}
-	if rep.Deferred {
-		return fmt.Sprintf("released %d address(es) in %s; the set's current writer takes them out", len(addrs), ipSetShort(set)), nil, nil
-	}
-	gone, hand := map[string]bool{}, map[string]bool{}
-	for _, a := range rep.Unwanted {
-		gone[a] = true
-	}
-	for _, a := range rep.Kept {
-		hand[a] = true
-	}
-	var out, kept, manual []string
-	for _, a := range addrs {
-		switch {
-		case hand[a]:
-			manual = append(manual, a)
-		case gone[a]:
-			out = append(out, a)
-		default:
-			kept = append(kept, a)
-		}
-	}
-	if len(manual) > 0 {
-		left = append(left, fmt.Sprintf("%s stay(s) in %s: in the set before autocontain wanted them (put there by a person)", listSome(manual, 20), ipSetShort(set)))
-	}
-	if len(out) > 0 {
-		done = fmt.Sprintf("unblocked %s in %s", listSome(out, 20), ipSetShort(set))
-	}
-	if len(kept) > 0 {
-		left = append(left, fmt.Sprintf("%s stay(s) in %s: another finding still wants them", listSome(kept, 20), ipSetShort(set)))
+		return "", nil, fmt.Errorf("undo: %w", err)
 	}
 	return done, left, nil
 }

@@ -1,5 +1,7 @@
-// Package ipset names a WAFv2 IP set by its ARN and tells which address
-// family and scope it serves.
+// Package ipset names a WAFv2 IP set by its ARN and writes it: Update is
+// the one read-merge-write of a set with WAF's lock-token protocol, which
+// block-ip without the ledger and the ledger's single writer (blocklist)
+// both use.
 package ipset
 
 import (
