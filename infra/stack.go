@@ -341,8 +341,8 @@ type resources struct {
 
 // statements builds the role's policy from what the code declares it needs
 // (engine.Permissions: the actions', the guard's, undo's, the IP-set
-// writer's and the ledger's), each
-// scoped to the resources its API allows, and the explicit denies.
+// writer's and the ledger's), each scoped to the resources its API allows,
+// and the explicit denies.
 func statements(stack awscdk.Stack, role awsiam.Role, r resources) []awsiam.PolicyStatement {
 	byService := map[string][]string{}
 	for _, p := range engine.Permissions() {
