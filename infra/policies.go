@@ -1,7 +1,6 @@
 package main
 
 import (
-	"slices"
 	"sort"
 	"strings"
 
@@ -12,26 +11,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/autocontain/autocontain/internal/contain"
-	"github.com/autocontain/autocontain/internal/ledger"
+	"github.com/autocontain/autocontain/internal/engine"
 	"github.com/autocontain/autocontain/internal/playbook"
 	"github.com/autocontain/autocontain/internal/protect"
 )
-
-// declaredPermissions is every action the code declares it needs: the
-// containment actions', the protect guard's, undo's and the ledger's.
-func declaredPermissions() map[string]bool {
-	needed := map[string]bool{}
-	for _, a := range contain.Registry(contain.Clients{Ledger: &ledger.Ledger{}}) {
-		for _, p := range a.Permissions() {
-			needed[p] = true
-		}
-	}
-	for _, p := range slices.Concat(protect.Permissions(), contain.UndoPermissions(), ledger.Permissions()) {
-		needed[p] = true
-	}
-	return needed
-}
 
 // mutatingIAMActions are the IAM actions the role holds that change a
 // principal: every declared iam: action but the reads (Get*, List*). Today
@@ -40,7 +23,7 @@ func declaredPermissions() map[string]bool {
 // principals without another edit here.
 func mutatingIAMActions() []string {
 	var out []string
-	for p := range declaredPermissions() {
+	for _, p := range engine.Permissions() {
 		svc, name, _ := strings.Cut(p, ":")
 		if svc == "iam" && !strings.HasPrefix(name, "Get") && !strings.HasPrefix(name, "List") {
 			out = append(out, p)

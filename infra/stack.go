@@ -343,12 +343,12 @@ type resources struct {
 }
 
 // statements builds the role's policy from what the code declares it needs
-// (the actions' Permissions, the guard's, undo's and the ledger's), each
-// scoped to the resources its API allows, and the explicit denies.
+// (engine.Permissions: the actions', the guard's, undo's, the IP-set
+// writer's and the ledger's), each scoped to the resources its API allows,
+// and the explicit denies.
 func statements(stack awscdk.Stack, role awsiam.Role, r resources) []awsiam.PolicyStatement {
-	needed := declaredPermissions()
 	byService := map[string][]string{}
-	for p := range needed {
+	for _, p := range engine.Permissions() {
 		svc, _, _ := strings.Cut(p, ":")
 		byService[svc] = append(byService[svc], p)
 	}

@@ -20,11 +20,9 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/autocontain/autocontain/infra/patterns"
-	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/engine"
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/playbook"
-	"github.com/autocontain/autocontain/internal/protect"
 	"github.com/autocontain/autocontain/internal/testenv"
 )
 
@@ -294,11 +292,7 @@ func TestRolePolicyIsLeastPrivilege(t *testing.T) {
 			}
 		}
 	}
-	var needed []string
-	for _, a := range contain.Registry(contain.Clients{Ledger: &ledger.Ledger{}}) {
-		needed = append(needed, a.Permissions()...)
-	}
-	needed = slices.Concat(needed, protect.Permissions(), contain.UndoPermissions(), ledger.Permissions())
+	needed := engine.Permissions()
 	for _, p := range needed {
 		if !granted[p] {
 			t.Errorf("the code needs %s; the role does not grant it", p)

@@ -7,6 +7,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/wafv2"
+
+	"github.com/autocontain/autocontain/internal/ipset"
 )
 
 // NewClients builds the real AWS clients from cfg. It makes no network call.
@@ -17,7 +19,7 @@ func NewClients(cfg aws.Config) Clients {
 	return Clients{
 		IAM: iam.NewFromConfig(cfg),
 		SNS: sns.NewFromConfig(cfg),
-		WAF: func(region string) IPSetAPI {
+		WAF: func(region string) ipset.API {
 			mu.Lock()
 			defer mu.Unlock()
 			if c, ok := waf[region]; ok {
@@ -27,6 +29,5 @@ func NewClients(cfg aws.Config) Clients {
 			waf[region] = c
 			return c
 		},
-		Sleep: SleepContext,
 	}
 }

@@ -21,7 +21,7 @@ import (
 // action a declaration: adding an action that misses one fails here, with
 // what is missing.
 func TestEveryActionIsComplete(t *testing.T) {
-	for _, err := range completeness(playbook.Specs, contain.Registry(contain.Clients{})) {
+	for _, err := range completeness(playbook.Specs, contain.Registry(contain.Clients{}, nil)) {
 		t.Error(err)
 	}
 }
@@ -29,7 +29,7 @@ func TestEveryActionIsComplete(t *testing.T) {
 // TestCompletenessCatchesWhatIsMissing: the check above can fail, for each
 // way an action can be half-added.
 func TestCompletenessCatchesWhatIsMissing(t *testing.T) {
-	specs, actions := playbook.Specs, contain.Registry(contain.Clients{})
+	specs, actions := playbook.Specs, contain.Registry(contain.Clients{}, nil)
 	var keyAction contain.Action
 	for _, a := range actions {
 		if a.Name() == playbook.ActionDeactivateKey {

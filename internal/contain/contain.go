@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/autocontain/autocontain/internal/audit"
+	"github.com/autocontain/autocontain/internal/blocklist"
 	"github.com/autocontain/autocontain/internal/failure"
+	"github.com/autocontain/autocontain/internal/ipset"
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/plan"
 )
@@ -87,17 +89,11 @@ type Clients struct {
 	IAM IAMAPI
 	// WAF returns the WAFv2 client for a region: an IP set lives in the
 	// region of its ARN, and CLOUDFRONT sets are served from us-east-1.
-	WAF func(region string) IPSetAPI
+	WAF func(region string) ipset.API
 	SNS Publisher
-	// Sleep waits between lock-token retries; time.Sleep-like, but honouring ctx.
+	// Sleep waits between lock-token retries; time.Sleep-like, but
+	// honouring ctx. Nil waits for real.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// Ledger, when set, makes block-ip record addresses in the ledger and
-	// leave the writing of each IP set to its single writer (Reconciler).
-	Ledger *ledger.Ledger
-	// Writer is the IP sets' writer when Ledger is set.
-	Writer *Reconciler
-	// BlockTTL is how long a block lasts when Ledger is set.
-	BlockTTL time.Duration
 }
 
 // IAMAPI is the part of the IAM API that the principal actions need.
@@ -109,15 +105,12 @@ type IAMAPI interface {
 // Registry returns every action, in one explicit list: adding an action is
 // one new file, one line here and its declaration in playbook.Specs
 // (README, "Adding an action"; TestEveryActionIsComplete keeps them whole).
-func Registry(c Clients) []Action {
-	var block Action = &IPBlocker{WAF: c.WAF, Sleep: c.Sleep}
-	if c.Ledger != nil {
-		block = &LedgerBlocker{Ledger: c.Ledger, Writer: c.Writer, TTL: c.BlockTTL}
-	}
+// With the ledger, blocks is the IP sets' writer; nil without it.
+func Registry(c Clients, blocks *blocklist.Writer) []Action {
 	return []Action{
 		&KeyDeactivator{IAM: c.IAM},
 		&SessionRevoker{IAM: c.IAM},
-		block,
+		&IPBlocker{WAF: c.WAF, Sleep: c.Sleep, Writer: blocks},
 		&Notifier{SNS: c.SNS},
 	}
 }
@@ -226,7 +219,7 @@ func (e *Executor) Reverters() map[string]Reverter {
 // UndoPermissions lists the IAM actions undo needs beyond the actions'.
 func UndoPermissions() []string {
 	var out []string
-	for _, a := range Registry(Clients{}) {
+	for _, a := range Registry(Clients{}, nil) {
 		if r, ok := a.(Reverter); ok {
 			out = append(out, r.UndoPermissions()...)
 		}
@@ -243,16 +236,4 @@ func (e *Executor) run(ctx context.Context, s plan.Step, rec *audit.Record, held
 		return Outcome{}, fmt.Errorf("not started: %w", err)
 	}
 	return a.Execute(ctx, Request{Step: s, Record: rec, Now: e.now(), Held: held})
-}
-
-// SleepContext waits for d or until ctx is done.
-func SleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

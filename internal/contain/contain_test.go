@@ -35,7 +35,7 @@ func clock() time.Time { return fixedNow }
 // run executes the given steps as one plan with the real clients in cfg.
 func run(t *testing.T, cfg aws.Config, steps ...plan.Step) audit.Record {
 	t.Helper()
-	ex := contain.NewExecutor(clock, contain.Registry(contain.NewClients(cfg))...)
+	ex := contain.NewExecutor(clock, contain.Registry(contain.NewClients(cfg), nil)...)
 	return ex.Execute(context.Background(), plan.Plan{Finding: finding.Finding{ID: "f1"}, Steps: steps})
 }
 
@@ -183,7 +183,7 @@ func TestRevokeSessions(t *testing.T) {
 
 	// Re-running later moves the cutoff forward.
 	later := fixedNow.Add(time.Hour)
-	ex := contain.NewExecutor(func() time.Time { return later }, contain.Registry(contain.NewClients(cfg))...)
+	ex := contain.NewExecutor(func() time.Time { return later }, contain.Registry(contain.NewClients(cfg), nil)...)
 	ex.Execute(ctx, plan.Plan{Steps: []plan.Step{role}})
 	rp, err = c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String("web-app-role"), PolicyName: aws.String(contain.RevokePolicyName)})
 	if err != nil {
@@ -326,7 +326,7 @@ func TestBlockIPRetriesStaleLockToken(t *testing.T) {
 	var slept []time.Duration
 	clients := contain.NewClients(cfg)
 	clients.Sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
-	ex := contain.NewExecutor(clock, contain.Registry(clients)...)
+	ex := contain.NewExecutor(clock, contain.Registry(clients, nil)...)
 	rec := ex.Execute(context.Background(), plan.Plan{Steps: []plan.Step{blockStep(v4, "185.220.101.42/32")}})
 	if rec.Steps[0].Status != audit.StatusDone {
 		t.Fatalf("step: %+v", rec.Steps[0])
@@ -357,7 +357,7 @@ func TestDryRunMakesNoCall(t *testing.T) {
 	proxy := faultproxy.New(emu.URL)
 	t.Cleanup(proxy.Close)
 	cfg := testenv.ConfigAt(t, proxy.URL())
-	ex := contain.NewExecutor(clock, contain.Registry(contain.NewClients(cfg))...)
+	ex := contain.NewExecutor(clock, contain.Registry(contain.NewClients(cfg), nil)...)
 	rec := ex.Execute(context.Background(), plan.Plan{DryRun: true, Steps: []plan.Step{
 		keyStep("alice", "AKIAIOSFODNN7EXAMPLE"),
 		{Action: playbook.ActionRevokeSessions, Target: plan.Target{Kind: plan.TargetUser, UserName: "alice"}, Reason: "test"},

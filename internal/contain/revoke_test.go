@@ -218,7 +218,7 @@ func TestRevokeSessionsCutoffRoundedUp(t *testing.T) {
 	ctx := context.Background()
 	mustUser(t, c, "bob", 0)
 	now := fixedNow.Add(250 * time.Millisecond)
-	ex := contain.NewExecutor(func() time.Time { return now }, contain.Registry(contain.NewClients(cfg))...)
+	ex := contain.NewExecutor(func() time.Time { return now }, contain.Registry(contain.NewClients(cfg), nil)...)
 	step := plan.Step{Action: playbook.ActionRevokeSessions, Target: plan.Target{Kind: plan.TargetUser, UserName: "bob"}, Reason: "test"}
 	rec := ex.Execute(ctx, plan.Plan{Steps: []plan.Step{step}})
 	if rec.Steps[0].Status != audit.StatusDone {
@@ -245,7 +245,7 @@ func TestRevokeSessionsNeverMovesTheCutoffBack(t *testing.T) {
 	mustUser(t, c, "bob", 0)
 	step := plan.Step{Action: playbook.ActionRevokeSessions, Target: plan.Target{Kind: plan.TargetUser, UserName: "bob"}, Reason: "test"}
 	for _, at := range []time.Time{fixedNow.Add(time.Minute), fixedNow} {
-		ex := contain.NewExecutor(func() time.Time { return at }, contain.Registry(contain.NewClients(cfg))...)
+		ex := contain.NewExecutor(func() time.Time { return at }, contain.Registry(contain.NewClients(cfg), nil)...)
 		if rec := ex.Execute(ctx, plan.Plan{Steps: []plan.Step{step}}); rec.Failed() {
 			t.Fatalf("step %+v", rec.Steps[0])
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/autocontain/autocontain/internal/blocklist"
 	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/ledger"
@@ -21,7 +22,7 @@ import (
 // wanted them.
 type Undoer struct {
 	Ledger *ledger.Ledger
-	Writer *Reconciler
+	Writer *blocklist.Writer
 	// Actions restore what they held, and contain it again when a finding
 	// took hold of it while undo was restoring it (see release): the
 	// registry's Reverters, by name (Executor.Reverters).
@@ -153,42 +154,9 @@ func (u *Undoer) recontain(ctx context.Context, act Reverter, hd ledger.Hold) er
 // unblock gives up finding id's reasons to block addrs in set and has the
 // set's writer take out those no finding wants any more.
 func (u *Undoer) unblock(ctx context.Context, set string, addrs []string, id string) (done string, left []string, err error) {
-	if err := u.Ledger.Unwant(ctx, set, addrs, id); err != nil {
-		return "", nil, fmt.Errorf("undo: %w", err)
-	}
-	rep, err := u.Writer.Run(ctx, set)
+	done, left, err = u.Writer.Unblock(ctx, set, addrs, id)
 	if err != nil {
-		return "", nil, fmt.Errorf("undo: write %s: %w", ipSetShort(set), err)
-	}
-	if rep.Deferred {
-		return fmt.Sprintf("released %d address(es) in %s; the set's current writer takes them out", len(addrs), ipSetShort(set)), nil, nil
-	}
-	gone, hand := map[string]bool{}, map[string]bool{}
-	for _, a := range rep.Unwanted {
-		gone[a] = true
-	}
-	for _, a := range rep.Kept {
-		hand[a] = true
-	}
-	var out, kept, manual []string
-	for _, a := range addrs {
-		switch {
-		case hand[a]:
-			manual = append(manual, a)
-		case gone[a]:
-			out = append(out, a)
-		default:
-			kept = append(kept, a)
-		}
-	}
-	if len(manual) > 0 {
-		left = append(left, fmt.Sprintf("%s stay(s) in %s: in the set before autocontain wanted them (put there by a person)", listSome(manual, 20), ipSetShort(set)))
-	}
-	if len(out) > 0 {
-		done = fmt.Sprintf("unblocked %s in %s", listSome(out, 20), ipSetShort(set))
-	}
-	if len(kept) > 0 {
-		left = append(left, fmt.Sprintf("%s stay(s) in %s: another finding still wants them", listSome(kept, 20), ipSetShort(set)))
+		return "", nil, fmt.Errorf("undo: %w", err)
 	}
 	return done, left, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/audit"
+	"github.com/autocontain/autocontain/internal/blocklist"
 	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/finding"
@@ -53,7 +54,7 @@ type Engine struct {
 	// Undoer reverts what the ledger recorded; set with Ledger.
 	Undoer *contain.Undoer
 	// Writer reconciles IP sets from the ledger; set with Ledger.
-	Writer *contain.Reconciler
+	Writer *blocklist.Writer
 	// Home is the account the responder serves: principals of any other
 	// account or partition are reported, never contained. Zero means
 	// unknown, and then no principal is contained.
@@ -352,11 +353,11 @@ func (e *Engine) metric(ctx context.Context, level slog.Level, name, msg string)
 
 // Reconcile has every configured IP set written from the ledger: expired
 // blocks leave, the oldest go past WAF's limit. The schedule calls it.
-func (e *Engine) Reconcile(ctx context.Context) (map[string]contain.Report, error) {
+func (e *Engine) Reconcile(ctx context.Context) (map[string]blocklist.Report, error) {
 	if e.Ledger == nil || e.Writer == nil {
 		return nil, errors.New("reconcile needs the ledger: set " + EnvLedgerTable)
 	}
-	out := map[string]contain.Report{}
+	out := map[string]blocklist.Report{}
 	var errs []error
 	for _, set := range []string{e.Playbook.Settings.IPSets.IPv4, e.Playbook.Settings.IPSets.IPv6} {
 		if set == "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/autocontain/autocontain/internal/account"
+	"github.com/autocontain/autocontain/internal/blocklist"
 	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/playbook"
@@ -53,13 +54,12 @@ func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) 
 	}
 	if opts.LedgerTable != "" {
 		e.Ledger = &ledger.Ledger{DB: dynamodb.NewFromConfig(cfg), Table: opts.LedgerTable, Now: now}
-		e.Writer = &contain.Reconciler{
-			WAF: clients.WAF, Ledger: e.Ledger, Owner: owner(), Now: now, Sleep: contain.SleepContext,
-			MinInterval: time.Second, Lease: 30 * time.Second,
+		e.Writer = &blocklist.Writer{
+			WAF: clients.WAF, Ledger: e.Ledger, Owner: owner(), Now: now,
+			MinInterval: time.Second, Lease: 30 * time.Second, TTL: pb.Settings.TTL(),
 		}
-		clients.Ledger, clients.Writer, clients.BlockTTL = e.Ledger, e.Writer, pb.Settings.TTL()
 	}
-	actions := contain.Registry(clients)
+	actions := contain.Registry(clients, e.Writer)
 	e.Executor = contain.NewExecutor(now, actions...)
 	if e.Ledger != nil {
 		e.Undoer = &contain.Undoer{Ledger: e.Ledger, Writer: e.Writer, Actions: e.Executor.Reverters(), Now: now, Account: opts.Home.ID}

@@ -20,6 +20,7 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/autocontain/autocontain/internal/audit"
+	"github.com/autocontain/autocontain/internal/blocklist"
 	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/playbook"
 	"github.com/autocontain/autocontain/internal/sandbox"
@@ -299,11 +300,10 @@ func TestUndoLeavesWhatItDidNotWrite(t *testing.T) {
 	}
 }
 
-// clientsOf rebuilds the engine's action clients (to swap its clock).
-func clientsOf(e *Engine, cfg aws.Config) contain.Clients {
-	c := contain.NewClients(cfg)
-	c.Ledger, c.Writer, c.BlockTTL = e.Ledger, e.Writer, e.Playbook.Settings.TTL()
-	return c
+// clientsOf rebuilds the engine's action clients (to swap its clock), with
+// its IP-set writer: contain.Registry's arguments.
+func clientsOf(e *Engine, cfg aws.Config) (contain.Clients, *blocklist.Writer) {
+	return contain.NewClients(cfg), e.Writer
 }
 
 // TestExpiryAndEviction drives the writer with a clock: blocks expire after

@@ -1,5 +1,7 @@
-// Package ipset names a WAFv2 IP set by its ARN and tells which address
-// family and scope it serves.
+// Package ipset names a WAFv2 IP set by its ARN and writes it: Update is
+// the one read-merge-write of a set with WAF's lock-token protocol, which
+// block-ip without the ledger and the ledger's single writer (blocklist)
+// both use.
 package ipset
 
 import (
@@ -18,11 +20,13 @@ const (
 
 // Ref identifies one WAFv2 IP set, as GetIPSet and UpdateIPSet need it.
 type Ref struct {
-	ARN    string
-	Region string
-	Scope  string
-	Name   string
-	ID     string
+	ARN string
+	// Account is the account the set is in.
+	Account string
+	Region  string
+	Scope   string
+	Name    string
+	ID      string
 }
 
 // Parse reads an IP set ARN,
@@ -39,7 +43,7 @@ func Parse(s string) (Ref, error) {
 	if len(parts) != 4 || parts[1] != "ipset" || parts[2] == "" || parts[3] == "" {
 		return Ref{}, fmt.Errorf("IP set ARN %q: resource %q is not SCOPE/ipset/NAME/ID", s, a.Resource)
 	}
-	r := Ref{ARN: s, Region: a.Region, Name: parts[2], ID: parts[3]}
+	r := Ref{ARN: s, Account: a.AccountID, Region: a.Region, Name: parts[2], ID: parts[3]}
 	switch parts[0] {
 	case "regional":
 		r.Scope = ScopeRegional

@@ -312,7 +312,6 @@ func build(f finding.Finding, pb *playbook.Playbook) Plan {
 	return BuildWith(f, pb, Facts{Home: testHome})
 }
 
-
 // TestNoActionIsDroppedSilently: an action whose category the planner does
 // not know becomes a report step naming it, never a plan without it.
 func TestNoActionIsDroppedSilently(t *testing.T) {
