@@ -233,22 +233,25 @@ func TestLambdaRuntime(t *testing.T) {
 		t.Error("no address blocked")
 	}
 
-	// Same process, next invocations: a malformed event and a failing step
-	// are errors, so that Lambda's retries and failure destination apply.
+	// Same process, next invocations: a malformed event is an error, so
+	// that Lambda's retries and failure destination apply; a delivery that
+	// failed in a way no retry mends (the principal does not exist) is
+	// answered with its failed record, not retried.
 	tests := []struct {
 		name, id string
 		event    []byte
-		wantErr  string
+		isError  bool
+		want     string
 	}{
-		{"malformed_event", "req-2", []byte(`{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{"id":"x"}}`), "detail.type is missing"},
-		{"unsupported_event", "req-3", []byte(`{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification","detail":{}}`), "unsupported event"},
-		{"step_fails", "req-4", bytes.ReplaceAll(readEventFile(t, "cloudtrail-stoplogging-iamuser.json"), []byte(`"alice"`), []byte(`"nobody"`)), "does not exist"},
+		{"malformed_event", "req-2", []byte(`{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{"id":"x"}}`), true, "detail.type is missing"},
+		{"unsupported_event", "req-3", []byte(`{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification","detail":{}}`), true, "unsupported event"},
+		{"principal_gone", "req-4", bytes.ReplaceAll(readEventFile(t, "cloudtrail-stoplogging-iamuser.json"), []byte(`"alice"`), []byte(`"nobody"`)), false, `"outcome":"failed","error":"check protection of user nobody: it does not exist`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res := api.invoke(t, tt.id, tt.event)
-			if !res.isError || !strings.Contains(string(res.body), tt.wantErr) {
-				t.Errorf("answer (error %v): %s, want an error containing %q", res.isError, res.body, tt.wantErr)
+			if res.isError != tt.isError || !strings.Contains(string(res.body), tt.want) {
+				t.Errorf("answer (error %v): %s, want error %v with %q", res.isError, res.body, tt.isError, tt.want)
 			}
 		})
 	}

@@ -12,9 +12,9 @@ func TestParse(t *testing.T) {
 		wantErr string
 	}{
 		{arn: "arn:aws:wafv2:eu-west-1:123456789012:regional/ipset/blocklist-v4/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111",
-			want: Ref{Region: "eu-west-1", Scope: ScopeRegional, Name: "blocklist-v4", ID: "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"}},
+			want: Ref{Account: "123456789012", Region: "eu-west-1", Scope: ScopeRegional, Name: "blocklist-v4", ID: "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"}},
 		{arn: "arn:aws:wafv2:us-east-1:123456789012:global/ipset/edge-v6/11111111-2222-3333-4444-555555555555",
-			want: Ref{Region: "us-east-1", Scope: ScopeCloudFront, Name: "edge-v6", ID: "11111111-2222-3333-4444-555555555555"}},
+			want: Ref{Account: "123456789012", Region: "us-east-1", Scope: ScopeCloudFront, Name: "edge-v6", ID: "11111111-2222-3333-4444-555555555555"}},
 		{arn: "not-an-arn", wantErr: "arn: invalid prefix"},
 		{arn: "arn:aws:waf:us-east-1:123456789012:regional/ipset/x/1", wantErr: `service "waf", want wafv2`},
 		{arn: "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/x/1", wantErr: "not SCOPE/ipset/NAME/ID"},
