@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -64,5 +65,32 @@ func TestResetGivesFreshState(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestSampleEventsFromAnyFolder reads the sample events from this folder
+// and from one further down: the same files, sorted, each as Event reads it.
+func TestSampleEventsFromAnyFolder(t *testing.T) {
+	here := SampleEvents(t)
+	for i, ev := range here {
+		if strings.HasSuffix(ev.Name, ".json") || filepath.Base(ev.Path) != ev.Name+".json" || filepath.Dir(ev.Path) != EventsDir(t) {
+			t.Errorf("sample %q at %s: want the name without .json, in %s", ev.Name, ev.Path, EventsDir(t))
+		}
+		if i > 0 && here[i-1].Name >= ev.Name {
+			t.Errorf("samples out of order: %s before %s", here[i-1].Name, ev.Name)
+		}
+		if got := Event(t, ev.Name+".json"); string(got) != string(ev.Raw) || len(got) == 0 {
+			t.Errorf("Event(%s.json) is not the sample's content", ev.Name)
+		}
+	}
+	t.Chdir("faultproxy")
+	deeper := SampleEvents(t)
+	if len(deeper) != len(here) {
+		t.Fatalf("%d samples from faultproxy/, %d from testenv/", len(deeper), len(here))
+	}
+	for i := range here {
+		if deeper[i].Path != here[i].Path {
+			t.Errorf("sample %d: %s from faultproxy/, %s from testenv/", i, deeper[i].Path, here[i].Path)
+		}
 	}
 }
