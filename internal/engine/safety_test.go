@@ -25,7 +25,7 @@ import (
 // mutating are the calls that change the account (as opposed to reads and
 // the ledger's own bookkeeping).
 var mutating = []string{"UpdateAccessKey", "PutUserPolicy", "PutRolePolicy", "DeleteUserPolicy", "DeleteRolePolicy",
-	"AWSWAF_20190729.UpdateIPSet", "Publish"}
+	"UpdateIPSet", "Publish"}
 
 func mutatingCalls(p *faultproxy.Proxy) int {
 	n := 0
