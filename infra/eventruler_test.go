@@ -342,30 +342,10 @@ func TestPatternsThatCannotFitFailSynthesis(t *testing.T) {
 // without the jars: in CI it must fail loudly, elsewhere it skips with
 // instructions.
 func TestMissingEventRuler(t *testing.T) {
-	if os.Getenv("EVENTRULER_CHILD") == "1" {
+	if testenv.InChild() {
 		eventRuler(t, map[string]string{}, map[string]ruled{})
 		t.Log("ran the check")
 		return
 	}
-	tests := []struct {
-		name     string
-		env      []string
-		wantFail bool
-		want     string
-	}{
-		{"ci_fails", []string{"CI=true"}, true, "--- FAIL"},
-		{"required_fails", []string{"CI=", "AUTOCONTAIN_REQUIRE_EVENTRULER=1"}, true, "--- FAIL"},
-		{"local_skips", []string{"CI=", "AUTOCONTAIN_REQUIRE_EVENTRULER="}, false, "--- SKIP"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestMissingEventRuler$", "-test.v")
-			cmd.Env = append(os.Environ(), "EVENTRULER_CHILD=1", "AUTOCONTAIN_EVENTRULER_LIB="+t.TempDir())
-			cmd.Env = append(cmd.Env, tt.env...)
-			out, err := cmd.CombinedOutput()
-			if (err != nil) != tt.wantFail || !strings.Contains(string(out), tt.want) || !strings.Contains(string(out), "make eventruler") {
-				t.Errorf("child (err %v):\n%s", err, out)
-			}
-		})
-	}
+	testenv.CheckMissing(t, "AUTOCONTAIN_REQUIRE_EVENTRULER", "make eventruler", "AUTOCONTAIN_EVENTRULER_LIB="+t.TempDir())
 }

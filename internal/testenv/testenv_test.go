@@ -3,8 +3,6 @@ package testenv
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,32 +17,12 @@ func TestMain(m *testing.M) { Main(m) }
 // process whose emulator cannot start: in CI it must fail loudly, elsewhere
 // it skips with instructions.
 func TestMissingEmulator(t *testing.T) {
-	if os.Getenv("TESTENV_CHILD") == "1" {
+	if InChild() {
 		Moto(t)
 		t.Log("got an emulator")
 		return
 	}
-	tests := []struct {
-		name     string
-		env      []string
-		wantFail bool
-		want     string
-	}{
-		{"ci_fails", []string{"CI=true"}, true, "--- FAIL"},
-		{"required_fails", []string{"CI=", "AUTOCONTAIN_REQUIRE_EMULATOR=1"}, true, "--- FAIL"},
-		{"local_skips", []string{"CI=", "AUTOCONTAIN_REQUIRE_EMULATOR="}, false, "--- SKIP"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestMissingEmulator$", "-test.v")
-			cmd.Env = append(os.Environ(), "TESTENV_CHILD=1", "AUTOCONTAIN_MOTO_URL=", "AUTOCONTAIN_MOTO_SERVER=/nonexistent/moto_server")
-			cmd.Env = append(cmd.Env, tt.env...)
-			out, err := cmd.CombinedOutput()
-			if (err != nil) != tt.wantFail || !strings.Contains(string(out), tt.want) || !strings.Contains(string(out), "make moto") {
-				t.Errorf("child (err %v):\n%s", err, out)
-			}
-		})
-	}
+	CheckMissing(t, "AUTOCONTAIN_REQUIRE_EMULATOR", "make moto", "AUTOCONTAIN_MOTO_URL=", "AUTOCONTAIN_MOTO_SERVER=/nonexistent/moto_server")
 }
 
 // TestResetGivesFreshState checks that each test starts from an empty
