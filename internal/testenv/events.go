@@ -18,7 +18,7 @@ type Sample struct {
 	// Name is the file's name without ".json"
 	// ("guardduty-ec2-ssh-bruteforce").
 	Name string
-	// Path is the file's path, from which its golden plan's is derived.
+	// Path is the file's path; its golden plan is beside it.
 	Path string
 	// Raw is the file's content.
 	Raw []byte

@@ -247,7 +247,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch rl.fault {
-	case Pass: // a delay
+	case Pass: // next returns a Pass only with InjectDelay's delay
 		t := time.NewTimer(rl.delay)
 		defer t.Stop()
 		select {
