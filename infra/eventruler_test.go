@@ -21,6 +21,7 @@ import (
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/plan"
 	"github.com/autocontain/autocontain/internal/playbook"
+	"github.com/autocontain/autocontain/internal/testenv"
 )
 
 // eventRulerLib is where `make eventruler` puts event-ruler and its
@@ -174,10 +175,6 @@ func TestEventRulerAcceptsThePatternsAndMatchesTheSamples(t *testing.T) {
 // archived-flag variants, and says which the function must receive.
 func sampleEvents(t *testing.T, pb *playbook.Playbook) map[string]ruled {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "events", "*.json"))
-	if err != nil || len(files) < 12 {
-		t.Fatalf("sample events: %v (%d)", err, len(files))
-	}
 	home := account.Account{Partition: "aws", ID: "123456789012"}
 	events := map[string]ruled{}
 	want := func(name string) bool { return events[name].Want }
@@ -193,12 +190,8 @@ func sampleEvents(t *testing.T, pb *playbook.Playbook) map[string]ruled {
 		p := plan.BuildWith(f, &withSamples, plan.Facts{Home: home})
 		events[name] = ruled{Event: string(raw), Want: p.Rule != "" && f.Account == home.ID}
 	}
-	for _, file := range files {
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := filepath.Base(file)
+	for _, ev := range testenv.SampleEvents(t) {
+		name, raw := filepath.Base(ev.Path), ev.Raw
 		add(name, raw)
 		if name == "guardduty-maliciousipcaller-custom-akia.json" && want(name) {
 			add("member:"+name, []byte(strings.Replace(string(raw), `"accountId": "123456789012"`, `"accountId": "210987654321"`, 1)))
@@ -280,14 +273,8 @@ func TestEventRulerLargePlaybook(t *testing.T) {
 	}
 	t.Logf("%d rules: %v", len(ps), ids)
 
-	gd, err := os.ReadFile(filepath.Join("..", "events", "guardduty-maliciousipcaller-custom-akia.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ct, err := os.ReadFile(filepath.Join("..", "events", "cloudtrail-stoplogging-iamuser.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	gd := testenv.Event(t, "guardduty-maliciousipcaller-custom-akia.json")
+	ct := testenv.Event(t, "cloudtrail-stoplogging-iamuser.json")
 	home := account.Account{Partition: "aws", ID: "123456789012"}
 	events := map[string]ruled{}
 	add := func(name string, raw []byte) {
@@ -354,30 +341,10 @@ func TestPatternsThatCannotFitFailSynthesis(t *testing.T) {
 // without the jars: in CI it must fail loudly, elsewhere it skips with
 // instructions.
 func TestMissingEventRuler(t *testing.T) {
-	if os.Getenv("EVENTRULER_CHILD") == "1" {
+	if testenv.InChild() {
 		eventRuler(t, map[string]string{}, map[string]ruled{})
 		t.Log("ran the check")
 		return
 	}
-	tests := []struct {
-		name     string
-		env      []string
-		wantFail bool
-		want     string
-	}{
-		{"ci_fails", []string{"CI=true"}, true, "--- FAIL"},
-		{"required_fails", []string{"CI=", "AUTOCONTAIN_REQUIRE_EVENTRULER=1"}, true, "--- FAIL"},
-		{"local_skips", []string{"CI=", "AUTOCONTAIN_REQUIRE_EVENTRULER="}, false, "--- SKIP"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestMissingEventRuler$", "-test.v")
-			cmd.Env = append(os.Environ(), "EVENTRULER_CHILD=1", "AUTOCONTAIN_EVENTRULER_LIB="+t.TempDir())
-			cmd.Env = append(cmd.Env, tt.env...)
-			out, err := cmd.CombinedOutput()
-			if (err != nil) != tt.wantFail || !strings.Contains(string(out), tt.want) || !strings.Contains(string(out), "make eventruler") {
-				t.Errorf("child (err %v):\n%s", err, out)
-			}
-		})
-	}
+	testenv.CheckMissing(t, "AUTOCONTAIN_REQUIRE_EVENTRULER", "make eventruler", "AUTOCONTAIN_EVENTRULER_LIB="+t.TempDir())
 }

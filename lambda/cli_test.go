@@ -120,7 +120,7 @@ func TestCLIApply(t *testing.T) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
-	event := writeFile(t, "alice.json", string(acct.Rewrite(readEventFile(t, "guardduty-maliciousipcaller-custom-akia.json"))))
+	event := writeFile(t, "alice.json", string(acct.Rewrite(testenv.Event(t, "guardduty-maliciousipcaller-custom-akia.json"))))
 
 	code, out, errOut := cli(t, "apply", "-dry-run", event)
 	if code != exitOK || !strings.Contains(out, "dry-run") {
@@ -145,7 +145,7 @@ func TestCLIApply(t *testing.T) {
 		t.Error("apply did not deactivate the key")
 	}
 
-	missing := writeFile(t, "nobody.json", strings.ReplaceAll(string(readEventFile(t, "cloudtrail-stoplogging-iamuser.json")), `"alice"`, `"nobody"`))
+	missing := writeFile(t, "nobody.json", strings.ReplaceAll(string(testenv.Event(t, "cloudtrail-stoplogging-iamuser.json")), `"alice"`, `"nobody"`))
 	code, out, errOut = cli(t, "apply", "-json", missing)
 	if code != exitFailed || !strings.Contains(errOut, "a step failed") || !strings.Contains(out, `"outcome": "failed"`) {
 		t.Errorf("failing apply: exit %d\n%s\n%s", code, out, errOut)
@@ -269,7 +269,7 @@ func TestCLIApplyAccount(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	t.Setenv("AUTOCONTAIN_ACCOUNT", "")
-	alice := string(acct.Rewrite(readEventFile(t, "guardduty-maliciousipcaller-custom-akia.json")))
+	alice := string(acct.Rewrite(testenv.Event(t, "guardduty-maliciousipcaller-custom-akia.json")))
 	member := writeFile(t, "member.json", strings.NewReplacer(`"accountId": "123456789012"`, `"accountId": "210987654321"`,
 		"df1db1afefc8cb0e1936524a9ad401f8", "0f1db1afefc8cb0e1936524a9ad401f8").Replace(alice))
 

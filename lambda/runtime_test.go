@@ -21,6 +21,7 @@ import (
 	"github.com/autocontain/autocontain/internal/playbook"
 	"github.com/autocontain/autocontain/internal/sandbox"
 	"github.com/autocontain/autocontain/internal/testenv"
+	"github.com/autocontain/autocontain/internal/testenv/sandboxtest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -149,11 +150,7 @@ func emulatorEnv(endpoint string) []string {
 func sandboxFor(t *testing.T) (*testenv.Emulator, *sandbox.Account, sandbox.State) {
 	t.Helper()
 	emu := testenv.Moto(t)
-	cfg := emu.Config(t)
-	acct, err := sandbox.Create(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	acct, cfg := sandboxtest.New(t, emu)
 	st, err := acct.Snapshot(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -185,29 +182,16 @@ func startFunction(t *testing.T, api *runtimeAPI, endpoint string, env ...string
 	return cmd
 }
 
-func readEventFile(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "events", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestLambdaRuntime runs the deployable binary under the Runtime API and
 // checks its answers and the emulator's state.
 func TestLambdaRuntime(t *testing.T) {
 	emu := testenv.Moto(t)
-	cfg := emu.Config(t)
+	acct, cfg := sandboxtest.New(t, emu)
 	ctx := context.Background()
-	acct, err := sandbox.Create(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	api := newRuntimeAPI(t)
 	startFunction(t, api, emu.URL, acct.Env()...)
 
-	aliceEvent := acct.Rewrite(readEventFile(t, "guardduty-maliciousipcaller-custom-akia.json"))
+	aliceEvent := acct.Rewrite(testenv.Event(t, "guardduty-maliciousipcaller-custom-akia.json"))
 	res := api.invoke(t, "req-1", aliceEvent)
 	if res.isError {
 		t.Fatalf("error answer: %s", res.body)
@@ -245,7 +229,7 @@ func TestLambdaRuntime(t *testing.T) {
 	}{
 		{"malformed_event", "req-2", []byte(`{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{"id":"x"}}`), true, "detail.type is missing"},
 		{"unsupported_event", "req-3", []byte(`{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification","detail":{}}`), true, "unsupported event"},
-		{"principal_gone", "req-4", bytes.ReplaceAll(readEventFile(t, "cloudtrail-stoplogging-iamuser.json"), []byte(`"alice"`), []byte(`"nobody"`)), false, `"outcome":"failed","error":"check protection of user nobody: it does not exist`},
+		{"principal_gone", "req-4", bytes.ReplaceAll(testenv.Event(t, "cloudtrail-stoplogging-iamuser.json"), []byte(`"alice"`), []byte(`"nobody"`)), false, `"outcome":"failed","error":"check protection of user nobody: it does not exist`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -262,7 +246,7 @@ func TestLambdaDryRun(t *testing.T) {
 	cfg, ctx := emu.Config(t), context.Background()
 	api := newRuntimeAPI(t)
 	startFunction(t, api, emu.URL, append(acct.Env(), playbook.EnvDryRun+"=true")...)
-	res := api.invoke(t, "dry-1", acct.Rewrite(readEventFile(t, "guardduty-maliciousipcaller-custom-akia.json")))
+	res := api.invoke(t, "dry-1", acct.Rewrite(testenv.Event(t, "guardduty-maliciousipcaller-custom-akia.json")))
 	var rec audit.Record
 	if err := json.Unmarshal(res.body, &rec); err != nil || rec.Outcome != audit.OutcomeDryRun {
 		t.Fatalf("answer %s (%v)", res.body, err)
@@ -308,7 +292,7 @@ func TestLambdaCommands(t *testing.T) {
 	cfg, ctx := emu.Config(t), context.Background()
 	api := newRuntimeAPI(t)
 	startFunction(t, api, emu.URL, acct.Env()...)
-	res := api.invoke(t, "c-1", acct.Rewrite(readEventFile(t, "guardduty-maliciousipcaller-custom-akia.json")))
+	res := api.invoke(t, "c-1", acct.Rewrite(testenv.Event(t, "guardduty-maliciousipcaller-custom-akia.json")))
 	var rec audit.Record
 	if err := json.Unmarshal(res.body, &rec); err != nil || rec.Outcome != audit.OutcomeContained {
 		t.Fatalf("containment: %s", res.body)
@@ -353,7 +337,7 @@ func TestLambdaServesItsOwnAccount(t *testing.T) {
 			cfg, ctx := emu.Config(t), context.Background()
 			api := newRuntimeAPIAs(t, tt.arn)
 			startFunction(t, api, emu.URL, acct.Env()...)
-			res := api.invoke(t, "acct-1", acct.Rewrite(readEventFile(t, "guardduty-maliciousipcaller-custom-akia.json")))
+			res := api.invoke(t, "acct-1", acct.Rewrite(testenv.Event(t, "guardduty-maliciousipcaller-custom-akia.json")))
 			if tt.wantErr != "" {
 				if !res.isError || !strings.Contains(string(res.body), tt.wantErr) {
 					t.Errorf("answer (error %v): %s, want an error with %q", res.isError, res.body, tt.wantErr)

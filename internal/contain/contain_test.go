@@ -320,7 +320,7 @@ func TestBlockIPRetriesStaleLockToken(t *testing.T) {
 	proxy := faultproxy.New(emu.URL)
 	t.Cleanup(proxy.Close)
 	cfg := testenv.ConfigAt(t, proxy.URL())
-	const update = "AWSWAF_20190729.UpdateIPSet"
+	const update = "UpdateIPSet"
 	proxy.Inject(update, faultproxy.StaleLock, 2)
 
 	var slept []time.Duration
@@ -334,7 +334,7 @@ func TestBlockIPRetriesStaleLockToken(t *testing.T) {
 	if got := proxy.Count(update); got != 3 {
 		t.Errorf("UpdateIPSet calls = %d, want 3 (two conflicts, then success)", got)
 	}
-	if got := proxy.Count("AWSWAF_20190729.GetIPSet"); got != 3 {
+	if got := proxy.Count("GetIPSet"); got != 3 {
 		t.Errorf("GetIPSet calls = %d, want 3: every retry must read a fresh lock token", got)
 	}
 	if len(slept) != 2 {

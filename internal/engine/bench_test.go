@@ -3,8 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,21 +10,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/autocontain/autocontain/internal/audit"
-	"github.com/autocontain/autocontain/internal/sandbox"
 	"github.com/autocontain/autocontain/internal/testenv"
-	"github.com/autocontain/autocontain/internal/testenv/faultproxy"
 )
 
 // BenchmarkParsePlan measures turning one sample event into a plan: parse,
 // normalize, match the playbook, decide. No AWS call is involved.
 func BenchmarkParsePlan(b *testing.B) {
 	eng := &Engine{Playbook: goldenPlaybook(), Home: goldenHome}
-	for _, file := range sampleEvents(b) {
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(strings.TrimSuffix(filepath.Base(file), ".json"), func(b *testing.B) {
+	for _, ev := range testenv.SampleEvents(b) {
+		raw := ev.Raw
+		b.Run(ev.Name, func(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -47,20 +40,10 @@ func BenchmarkParsePlan(b *testing.B) {
 // The calls go through the fault proxy, which injects nothing but counts
 // them: ledger-calls/op is the DynamoDB round trips per finding.
 func BenchmarkApply(b *testing.B) {
-	emu := testenv.Moto(b)
-	ctx := context.Background()
-	acct, err := sandbox.Create(ctx, emu.Config(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	proxy := faultproxy.New(emu.URL)
-	b.Cleanup(proxy.Close)
-	cfg := testenv.ConfigAt(b, proxy.URL())
-	template, err := os.ReadFile(filepath.Join("..", "..", "events", "guardduty-maliciousipcaller-custom-akia.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	eng := newEngine(cfg, acct)
+	fx := newFixture(b)
+	ctx, cfg, proxy := context.Background(), fx.cfg, fx.proxy
+	template := testenv.Event(b, "guardduty-maliciousipcaller-custom-akia.json")
+	eng := fx.engine(nil)
 	// Every iteration contains a new principal: keep the breaker out of it.
 	eng.Playbook.Settings.BreakerMax = 1 << 20
 	c := iam.NewFromConfig(cfg)

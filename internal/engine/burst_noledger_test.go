@@ -34,9 +34,7 @@ func TestBurstWithoutLedgerBlocksEveryAddress(t *testing.T) {
 	errs := make([]error, n)
 	start := time.Now()
 	for i := range n {
-		pb := playbook.Default()
-		pb.Settings = fx.acct.Settings(pb.Settings)
-		pb.Settings.TopicARN = ""
+		pb := sandboxPlaybook(fx.acct, func(s *playbook.Settings) { s.TopicARN = "" })
 		eng := New(fx.cfg, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), Options{Home: goldenHome})
 		raw := []byte(strings.NewReplacer(
 			`"63f2f15eade2fa29161cfaa0dee8643b"`, fmt.Sprintf(`"burst%027d"`, i),

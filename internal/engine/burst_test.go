@@ -19,8 +19,8 @@ import (
 )
 
 const (
-	opUpdateIPSet = "AWSWAF_20190729.UpdateIPSet"
-	opGetIPSet    = "AWSWAF_20190729.GetIPSet"
+	opUpdateIPSet = "UpdateIPSet"
+	opGetIPSet    = "GetIPSet"
 )
 
 // deliveryTimeout stands for the function's timeout in a burst.
@@ -50,15 +50,14 @@ func runBurst(t testing.TB, fx *fixture, n, instances int) burstResult {
 	fx.proxy.Limit(opUpdateIPSet, 1)
 	fx.proxy.Inject(opGetIPSet, faultproxy.Throttling, 5)
 	fx.proxy.Inject(opUpdateIPSet, faultproxy.StaleLock, 3)
-	fx.proxy.Inject("DynamoDB_20120810.UpdateItem", faultproxy.ServerError, 10)
-	fx.proxy.Inject("DynamoDB_20120810.PutItem", faultproxy.Unavailable, 5)
+	fx.proxy.Inject("UpdateItem", faultproxy.ServerError, 10)
+	fx.proxy.Inject("PutItem", faultproxy.Unavailable, 5)
 	// A call held past the client's timeout is a timeout, which the SDK
 	// retries. The timeout leaves room for the emulator's queue: it serves
 	// one request at a time (docs/moto-notes.md), to twenty instances.
 	fx.cfg.HTTPClient = awshttp.NewBuildableClient().WithTimeout(5 * time.Second)
-	fx.proxy.SetDelay(6 * time.Second)
-	fx.proxy.Inject("DynamoDB_20120810.Query", faultproxy.Delay, 3)
-	fx.proxy.Inject("DynamoDB_20120810.GetItem", faultproxy.Delay, 2)
+	fx.proxy.InjectDelay("Query", 6*time.Second, 3)
+	fx.proxy.InjectDelay("GetItem", 6*time.Second, 2)
 	base := string(event(t, "guardduty-ec2-ssh-bruteforce.json"))
 	events := make(chan []byte, n)
 	for i := range n {

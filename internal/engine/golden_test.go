@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/playbook"
+	"github.com/autocontain/autocontain/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden plans in events/")
@@ -33,32 +33,15 @@ func goldenPlaybook() *playbook.Playbook {
 	return pb
 }
 
-func sampleEvents(t testing.TB) []string {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "..", "events", "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) < 12 {
-		t.Fatalf("found %d sample events in events/, want at least 12", len(files))
-	}
-	return files
-}
-
 // TestGoldenPlans replays every sample event through parse and plan and
 // compares the plan, as a table and as JSON, with events/NAME.plan.golden.
 // Run with -update to rewrite them after a deliberate change, then review
 // the diff.
 func TestGoldenPlans(t *testing.T) {
 	eng := &Engine{Playbook: goldenPlaybook(), Home: goldenHome}
-	for _, file := range sampleEvents(t) {
-		name := strings.TrimSuffix(filepath.Base(file), ".json")
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := eng.Plan(raw)
+	for _, ev := range testenv.SampleEvents(t) {
+		t.Run(ev.Name, func(t *testing.T) {
+			p, err := eng.Plan(ev.Raw)
 			if err != nil {
 				t.Fatalf("plan: %v", err)
 			}
@@ -73,7 +56,7 @@ func TestGoldenPlans(t *testing.T) {
 			}
 			got.Write(js)
 			got.WriteString("\n")
-			golden := strings.TrimSuffix(file, ".json") + ".plan.golden"
+			golden := strings.TrimSuffix(ev.Path, ".json") + ".plan.golden"
 			if *update {
 				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
 					t.Fatal(err)

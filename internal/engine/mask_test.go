@@ -14,10 +14,6 @@ import (
 
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/finding"
-	"github.com/autocontain/autocontain/internal/playbook"
-	"github.com/autocontain/autocontain/internal/sandbox"
-	"github.com/autocontain/autocontain/internal/testenv"
-	"github.com/autocontain/autocontain/internal/testenv/faultproxy"
 )
 
 // TestAWSErrorQuotingAKeyIsMasked: the key is deleted between deactivate-
@@ -27,20 +23,12 @@ import (
 // must not leave the process whole: not in the audit record (JSON or
 // text), the log, the SNS message, nor the error returned to Lambda.
 func TestAWSErrorQuotingAKeyIsMasked(t *testing.T) {
-	emu := testenv.Moto(t)
-	direct := emu.Config(t)
-	acct, err := sandbox.Create(context.Background(), direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := faultproxy.New(emu.URL)
-	t.Cleanup(proxy.Close)
+	fx := newFixture(t)
+	emu, acct, proxy, direct := fx.emu, fx.acct, fx.proxy, fx.emu.Config(t)
 	var logs bytes.Buffer
-	pb := playbook.Default()
-	pb.Settings = acct.Settings(pb.Settings)
 	// The logger the Lambda function and the CLI build.
 	log := slog.New(audit.MaskingHandler(slog.NewJSONHandler(&logs, nil)))
-	eng := New(testenv.ConfigAt(t, proxy.URL()), pb, log, Options{Home: goldenHome})
+	eng := New(fx.cfg, sandboxPlaybook(acct, nil), log, Options{Home: goldenHome})
 	key := acct.Keys["alice"][0]
 	raw := acct.Rewrite(event(t, "guardduty-maliciousipcaller-custom-akia.json"))
 

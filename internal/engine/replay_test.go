@@ -2,16 +2,10 @@ package engine
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/contain"
@@ -19,15 +13,10 @@ import (
 	"github.com/autocontain/autocontain/internal/playbook"
 	"github.com/autocontain/autocontain/internal/sandbox"
 	"github.com/autocontain/autocontain/internal/testenv"
+	"github.com/autocontain/autocontain/internal/testenv/sandboxtest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-func newEngine(cfg aws.Config, acct *sandbox.Account) *Engine {
-	pb := playbook.Default()
-	pb.Settings = acct.Settings(pb.Settings)
-	return New(cfg, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), Options{LedgerTable: acct.LedgerTable, Home: goldenHome})
-}
 
 // expect applies to s the effect each acting step of p should have had.
 func expect(s sandbox.State, p plan.Plan) sandbox.State {
@@ -107,21 +96,11 @@ func normalize(s sandbox.State) sandbox.State {
 // delivers the event again and proves that changes nothing more.
 func TestReplaySampleEvents(t *testing.T) {
 	ctx := context.Background()
-	for _, file := range sampleEvents(t) {
-		name := strings.TrimSuffix(filepath.Base(file), ".json")
-		t.Run(name, func(t *testing.T) {
-			emu := testenv.Moto(t)
-			cfg := emu.Config(t)
-			acct, err := sandbox.Create(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw = acct.Rewrite(raw)
-			eng := newEngine(cfg, acct)
+	for _, ev := range testenv.SampleEvents(t) {
+		t.Run(ev.Name, func(t *testing.T) {
+			acct, cfg := sandboxtest.New(t, testenv.Moto(t))
+			raw := acct.Rewrite(ev.Raw)
+			eng := newEngine(cfg, acct, nil)
 			p, err := eng.Plan(raw)
 			if err != nil {
 				t.Fatal(err)

@@ -4,11 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -23,62 +19,14 @@ import (
 	"github.com/autocontain/autocontain/internal/blocklist"
 	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/playbook"
-	"github.com/autocontain/autocontain/internal/sandbox"
 	"github.com/autocontain/autocontain/internal/testenv"
 	"github.com/autocontain/autocontain/internal/testenv/faultproxy"
 )
 
-// fixture is a sandbox account reached through a fault proxy, and a way to
-// make engines ("Lambda instances") that share its ledger.
-type fixture struct {
-	acct  *sandbox.Account
-	cfg   aws.Config // through the proxy
-	proxy *faultproxy.Proxy
-}
-
-func newFixture(t testing.TB) *fixture {
-	t.Helper()
-	emu := testenv.Moto(t)
-	acct, err := sandbox.Create(context.Background(), emu.Config(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := faultproxy.New(emu.URL)
-	t.Cleanup(p.Close)
-	return &fixture{acct: acct, cfg: testenv.ConfigAt(t, p.URL()), proxy: p}
-}
-
-func (fx *fixture) engine(mutate func(*playbook.Settings)) *Engine {
-	pb := playbook.Default()
-	pb.Settings = fx.acct.Settings(pb.Settings)
-	if mutate != nil {
-		mutate(&pb.Settings)
-	}
-	return New(fx.cfg, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), Options{LedgerTable: fx.acct.LedgerTable, Home: goldenHome})
-}
-
-func (fx *fixture) state(t testing.TB) sandbox.State {
-	t.Helper()
-	st, err := fx.acct.Snapshot(context.Background(), fx.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
-func event(t testing.TB, name string, replace ...string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return []byte(strings.NewReplacer(replace...).Replace(string(b)))
-}
-
 // mutating are the calls that change the account (as opposed to reads and
 // the ledger's own bookkeeping).
 var mutating = []string{"UpdateAccessKey", "PutUserPolicy", "PutRolePolicy", "DeleteUserPolicy", "DeleteRolePolicy",
-	"AWSWAF_20190729.UpdateIPSet", "Publish"}
+	"UpdateIPSet", "Publish"}
 
 func mutatingCalls(p *faultproxy.Proxy) int {
 	n := 0
@@ -95,12 +43,8 @@ func TestRedeliveryChangesNothing(t *testing.T) {
 	eng := fx.engine(nil)
 	ctx := context.Background()
 	var events [][]byte
-	for _, f := range sampleEvents(t) {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		events = append(events, fx.acct.Rewrite(raw))
+	for _, ev := range testenv.SampleEvents(t) {
+		events = append(events, fx.acct.Rewrite(ev.Raw))
 	}
 	for _, raw := range events {
 		if rec, err := eng.Run(ctx, raw); err != nil {

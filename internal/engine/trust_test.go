@@ -214,8 +214,7 @@ func TestBreakerCountsPrincipals(t *testing.T) {
 }
 
 // ledgerWrites are the DynamoDB operations that write.
-var ledgerWrites = []string{"DynamoDB_20120810.UpdateItem", "DynamoDB_20120810.PutItem",
-	"DynamoDB_20120810.DeleteItem", "DynamoDB_20120810.TransactWriteItems", "DynamoDB_20120810.BatchWriteItem"}
+var ledgerWrites = []string{"UpdateItem", "PutItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 
 // TestLostLedgerRepliesDuplicateNothing loses the reply of every ledger
 // write in turn (the write took effect; the SDK retries it). Nothing may be

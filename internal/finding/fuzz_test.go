@@ -1,26 +1,18 @@
 package finding
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/autocontain/autocontain/internal/testenv"
 )
 
 // FuzzParse checks that no input makes Parse panic, and that what it
 // accepts is internally consistent. The seed corpus is every sample event.
 func FuzzParse(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("..", "..", "events", "*.json"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
+	for _, ev := range testenv.SampleEvents(f) {
+		f.Add(ev.Raw)
 	}
 	f.Add([]byte(`{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{"additionalInfo":{"value":"{\"value\":\"{}\"}"}}}`))
 	f.Add([]byte(`{}`))

@@ -1,8 +1,6 @@
 package plan
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,16 +8,13 @@ import (
 	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/playbook"
+	"github.com/autocontain/autocontain/internal/testenv"
 )
 
 // sampleEvent reads events/NAME with each old string replaced by new once.
 func sampleEvent(t *testing.T, name string, replace ...string) finding.Finding {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "events", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(raw)
+	s := string(testenv.Event(t, name))
 	for i := 0; i < len(replace); i += 2 {
 		if !strings.Contains(s, replace[i]) {
 			t.Fatalf("%s lacks %q", name, replace[i])

@@ -1,7 +1,11 @@
 // Package testenv gives integration tests a moto server: one per test
 // binary, started on first use, reset before each test, stopped when the
 // binary exits. In CI it fails a test that cannot have one; elsewhere it
-// skips it with instructions.
+// skips it with instructions. It also reads the sample events of events/
+// for any test, whatever its folder (Event, SampleEvents).
+//
+// It imports no package of the product, so that every package's own tests
+// can use it; the sandbox account in the emulator is sandboxtest's.
 package testenv
 
 import (

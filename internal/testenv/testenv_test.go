@@ -3,8 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,32 +17,12 @@ func TestMain(m *testing.M) { Main(m) }
 // process whose emulator cannot start: in CI it must fail loudly, elsewhere
 // it skips with instructions.
 func TestMissingEmulator(t *testing.T) {
-	if os.Getenv("TESTENV_CHILD") == "1" {
+	if InChild() {
 		Moto(t)
 		t.Log("got an emulator")
 		return
 	}
-	tests := []struct {
-		name     string
-		env      []string
-		wantFail bool
-		want     string
-	}{
-		{"ci_fails", []string{"CI=true"}, true, "--- FAIL"},
-		{"required_fails", []string{"CI=", "AUTOCONTAIN_REQUIRE_EMULATOR=1"}, true, "--- FAIL"},
-		{"local_skips", []string{"CI=", "AUTOCONTAIN_REQUIRE_EMULATOR="}, false, "--- SKIP"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestMissingEmulator$", "-test.v")
-			cmd.Env = append(os.Environ(), "TESTENV_CHILD=1", "AUTOCONTAIN_MOTO_URL=", "AUTOCONTAIN_MOTO_SERVER=/nonexistent/moto_server")
-			cmd.Env = append(cmd.Env, tt.env...)
-			out, err := cmd.CombinedOutput()
-			if (err != nil) != tt.wantFail || !strings.Contains(string(out), tt.want) || !strings.Contains(string(out), "make moto") {
-				t.Errorf("child (err %v):\n%s", err, out)
-			}
-		})
-	}
+	CheckMissing(t, "AUTOCONTAIN_REQUIRE_EMULATOR", "make moto", "AUTOCONTAIN_MOTO_URL=", "AUTOCONTAIN_MOTO_SERVER=/nonexistent/moto_server")
 }
 
 // TestResetGivesFreshState checks that each test starts from an empty
@@ -64,5 +43,32 @@ func TestResetGivesFreshState(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestSampleEventsFromAnyFolder reads the sample events from this folder
+// and from one further down: the same files, sorted, each as Event reads it.
+func TestSampleEventsFromAnyFolder(t *testing.T) {
+	here := SampleEvents(t)
+	for i, ev := range here {
+		if strings.HasSuffix(ev.Name, ".json") || filepath.Base(ev.Path) != ev.Name+".json" || filepath.Dir(ev.Path) != EventsDir(t) {
+			t.Errorf("sample %q at %s: want the name without .json, in %s", ev.Name, ev.Path, EventsDir(t))
+		}
+		if i > 0 && here[i-1].Name >= ev.Name {
+			t.Errorf("samples out of order: %s before %s", here[i-1].Name, ev.Name)
+		}
+		if got := Event(t, ev.Name+".json"); string(got) != string(ev.Raw) || len(got) == 0 {
+			t.Errorf("Event(%s.json) is not the sample's content", ev.Name)
+		}
+	}
+	t.Chdir("faultproxy")
+	deeper := SampleEvents(t)
+	if len(deeper) != len(here) {
+		t.Fatalf("%d samples from faultproxy/, %d from testenv/", len(deeper), len(here))
+	}
+	for i := range here {
+		if deeper[i].Path != here[i].Path {
+			t.Errorf("sample %d: %s from faultproxy/, %s from testenv/", i, deeper[i].Path, here[i].Path)
+		}
 	}
 }

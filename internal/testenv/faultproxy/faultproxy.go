@@ -6,14 +6,15 @@
 // an SNS message over 262,144 bytes, as SNS does and moto does not quite
 // (MaxSNSMessage).
 //
-// Operations are named as the SDK sends them: by the X-Amz-Target header
-// for JSON-protocol services ("AWSWAF_20190729.UpdateIPSet",
-// "DynamoDB_20120810.PutItem", "AWSEvents.PutEvents"), by the Action form
-// field for query-protocol services ("UpdateAccessKey", "Publish",
-// "GetCallerIdentity"), and otherwise (REST services such as Lambda) by
-// "METHOD /path". A JSON target may also be given by its short name
-// ("UpdateIPSet"), which matches the operation of every service with that
-// name.
+// Name an operation by its AWS name: "UpdateIPSet", "PutItem",
+// "UpdateAccessKey", "Publish". A name matches the operation of every
+// service with that name. The proxy records operations as the SDK sends
+// them (Counts): by the X-Amz-Target header for JSON-protocol services
+// ("AWSWAF_20190729.UpdateIPSet", "DynamoDB_20120810.PutItem"), by the
+// Action form field for query-protocol services ("UpdateAccessKey"), and
+// otherwise (REST services such as Lambda) by "METHOD /path"; a JSON
+// target's full name, to single out one service, and "METHOD /path" are
+// accepted too.
 //
 // Each fault answers the way the SDK expects of the protocol, so the SDK
 // decodes it into the same typed error as AWS's own: see Fault.
@@ -54,10 +55,6 @@ const (
 	// when a lock token is stale; the SDK decodes it to
 	// *types.WAFOptimisticLockException and does not retry it.
 	StaleLock
-	// Delay holds the call (for SetDelay's duration, or InjectDelay's),
-	// then forwards it. If the client gives up first (a timeout shorter
-	// than the delay), the call is dropped without reaching the server.
-	Delay
 	// LostReply forwards the call, so the server applies it, then closes
 	// the connection without an answer: the client sees a connection
 	// error and cannot know the call took effect. The SDK retries it, so
@@ -87,8 +84,6 @@ func (f Fault) String() string {
 		return "Unavailable"
 	case StaleLock:
 		return "StaleLock"
-	case Delay:
-		return "Delay"
 	case LostReply:
 		return "LostReply"
 	case Pass:
@@ -98,10 +93,6 @@ func (f Fault) String() string {
 	}
 	return "Fault(" + strconv.Itoa(int(f)) + ")"
 }
-
-// DefaultDelay is how long a Delay fault holds a call unless SetDelay says
-// otherwise.
-const DefaultDelay = 2 * time.Second
 
 // Proxy is a running fault-injecting proxy. Its methods are safe for
 // concurrent use, including while calls are in flight.
@@ -113,13 +104,12 @@ type Proxy struct {
 	rules map[string][]rule
 	count map[string]int
 	limit map[string]*window
-	delay time.Duration
 }
 
 // rule is one pending fault.
 type rule struct {
 	fault Fault
-	delay time.Duration // for Delay; 0 means the proxy's delay
+	delay time.Duration // InjectDelay's: how long a Pass holds the call
 }
 
 // window counts calls within the current one-second window, for a quota.
@@ -137,7 +127,7 @@ func New(target string) *Proxy {
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		panic(fmt.Sprintf("faultproxy: target %q is not a URL (%v)", target, err))
 	}
-	p := &Proxy{rules: map[string][]rule{}, count: map[string]int{}, limit: map[string]*window{}, delay: DefaultDelay}
+	p := &Proxy{rules: map[string][]rule{}, count: map[string]int{}, limit: map[string]*window{}}
 	p.rp = httputil.NewSingleHostReverseProxy(u)
 	p.rp.ErrorLog = log.New(io.Discard, "", 0)
 	p.rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
@@ -163,8 +153,8 @@ func (p *Proxy) Inject(op string, fault Fault, times int) {
 	p.add(op, rule{fault: fault}, times)
 }
 
-// Clear drops every fault still pending (those Inject queued that no call
-// has met yet). Quotas set by Limit stay.
+// Clear drops every fault and delay still pending (those Inject and
+// InjectDelay queued that no call has met yet). Quotas set by Limit stay.
 func (p *Proxy) Clear() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -172,9 +162,11 @@ func (p *Proxy) Clear() {
 }
 
 // InjectDelay makes the next times calls of op wait d before they are
-// forwarded (a Delay fault with its own duration).
+// forwarded, one call each, queued with Inject's faults. If the client
+// gives up first (a timeout shorter than d), the call is dropped without
+// reaching the server.
 func (p *Proxy) InjectDelay(op string, d time.Duration, times int) {
-	p.add(op, rule{fault: Delay, delay: d}, times)
+	p.add(op, rule{fault: Pass, delay: d}, times)
 }
 
 func (p *Proxy) add(op string, r rule, times int) {
@@ -183,14 +175,6 @@ func (p *Proxy) add(op string, r rule, times int) {
 	for range times {
 		p.rules[op] = append(p.rules[op], r)
 	}
-}
-
-// SetDelay sets how long Inject's Delay faults hold a call (DefaultDelay
-// until set).
-func (p *Proxy) SetDelay(d time.Duration) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.delay = d
 }
 
 // Limit enforces a quota of perSecond calls of op in each one-second
@@ -202,7 +186,7 @@ func (p *Proxy) SetDelay(d time.Duration) {
 // Developer Guide, "AWS WAF quotas"; the wafv2 model has no throttling
 // error of its own):
 //
-//	p.Limit("AWSWAF_20190729.UpdateIPSet", 1)
+//	p.Limit("UpdateIPSet", 1)
 //
 // A perSecond of 0 or less removes the quota.
 func (p *Proxy) Limit(op string, perSecond int) {
@@ -240,13 +224,11 @@ func (p *Proxy) Counts() map[string]int {
 	return out
 }
 
-// Reset forgets counts, pending faults and quotas, and restores the
-// default delay.
+// Reset forgets counts, pending faults and delays, and quotas.
 func (p *Proxy) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rules, p.count, p.limit = map[string][]rule{}, map[string]int{}, map[string]*window{}
-	p.delay = DefaultDelay
 }
 
 // serve answers one call.
@@ -274,7 +256,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch rl.fault {
-	case Delay:
+	case Pass: // next returns a Pass only with InjectDelay's delay
 		t := time.NewTimer(rl.delay)
 		defer t.Stop()
 		select {
@@ -306,11 +288,8 @@ func (p *Proxy) next(op string) (rule, bool) {
 		if q := p.rules[k]; len(q) > 0 {
 			p.rules[k] = q[1:]
 			r := q[0]
-			if r.fault == Pass {
+			if r.fault == Pass && r.delay <= 0 {
 				return rule{}, false
-			}
-			if r.fault == Delay && r.delay == 0 {
-				r.delay = p.delay
 			}
 			return r, true
 		}

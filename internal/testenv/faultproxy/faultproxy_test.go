@@ -30,10 +30,12 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
+// WAF's operations by their AWS names; TestFaultsReachTheSDKAsAWSWould
+// also names operations by their full JSON targets.
 const (
-	opGetIPSet    = "AWSWAF_20190729.GetIPSet"
-	opUpdateIPSet = "AWSWAF_20190729.UpdateIPSet"
-	opListIPSets  = "AWSWAF_20190729.ListIPSets"
+	opGetIPSet    = "GetIPSet"
+	opUpdateIPSet = "UpdateIPSet"
+	opListIPSets  = "ListIPSets"
 )
 
 // setup returns a proxy in front of a freshly reset emulator and an SDK
@@ -131,6 +133,7 @@ func TestFaultsReachTheSDKAsAWSWould(t *testing.T) {
 		{"lambda_rest_access_denied_not_retried", "GET /2015-03-31/functions", faultproxy.AccessDenied, 1, listFunctions, "AccessDeniedException", 403, 1},
 		{"query_access_denied_not_retried", "ListUsers", faultproxy.AccessDenied, 1, listUsers, "AccessDenied", 403, 1},
 		{"short_name_matches_target", "ListIPSets", faultproxy.Throttling, 1, listIPSets, "", 0, 2},
+		{"full_target_matches", "AWSWAF_20190729.ListIPSets", faultproxy.Throttling, 1, listIPSets, "", 0, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -233,8 +236,7 @@ func TestDelay(t *testing.T) {
 		t.Errorf("delayed call took %v, want at least 100ms", d)
 	}
 
-	p.SetDelay(400 * time.Millisecond)
-	p.Inject("CreateUser", faultproxy.Delay, 1)
+	p.InjectDelay("CreateUser", 400*time.Millisecond, 1)
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	if _, err := iamc.CreateUser(short, &iam.CreateUserInput{UserName: aws.String("never")}); !errors.Is(err, context.DeadlineExceeded) {
