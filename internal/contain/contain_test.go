@@ -39,6 +39,27 @@ func run(t *testing.T, cfg aws.Config, steps ...plan.Step) audit.Record {
 	return ex.Execute(context.Background(), plan.Plan{Finding: finding.Finding{ID: "f1"}, Steps: steps})
 }
 
+// newIAM returns the emulator's configuration and an IAM client, with the
+// named users (without keys) created.
+func newIAM(t *testing.T, users ...string) (aws.Config, *iam.Client) {
+	t.Helper()
+	cfg := testenv.Moto(t).Config(t)
+	c := iam.NewFromConfig(cfg)
+	for _, u := range users {
+		mustUser(t, c, u, 0)
+	}
+	return cfg, c
+}
+
+// mustRole creates a role that EC2 may assume, at path.
+func mustRole(t *testing.T, c *iam.Client, name, path string) {
+	t.Helper()
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	if _, err := c.CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: aws.String(name), Path: aws.String(path), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func mustUser(t *testing.T, c *iam.Client, name string, keys int) []string {
 	t.Helper()
 	ctx := context.Background()
@@ -140,15 +161,9 @@ func policyDoc(t *testing.T, s *string) map[string]any {
 }
 
 func TestRevokeSessions(t *testing.T) {
-	emu := testenv.Moto(t)
-	cfg := emu.Config(t)
-	c := iam.NewFromConfig(cfg)
+	cfg, c := newIAM(t, "bob")
 	ctx := context.Background()
-	mustUser(t, c, "bob", 0)
-	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
-	if _, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("web-app-role"), Path: aws.String("/app/"), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
-		t.Fatal(err)
-	}
+	mustRole(t, c, "web-app-role", "/app/")
 	want := map[string]any{}
 	if err := json.Unmarshal([]byte(contain.RevokePolicy(fixedNow)), &want); err != nil {
 		t.Fatal(err)

@@ -16,7 +16,6 @@ import (
 	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/plan"
 	"github.com/autocontain/autocontain/internal/playbook"
-	"github.com/autocontain/autocontain/internal/testenv"
 )
 
 // foreignPolicy is a policy a person put under autocontain's policy name.
@@ -115,16 +114,9 @@ func TestIsOwnPolicy(t *testing.T) {
 // fails with a reason naming the policy and the principal; one autocontain
 // wrote (this version or an earlier one) is replaced.
 func TestRevokeSessionsNeverOverwritesForeignPolicy(t *testing.T) {
-	emu := testenv.Moto(t)
-	cfg := emu.Config(t)
-	c := iam.NewFromConfig(cfg)
+	cfg, c := newIAM(t, "bob", "carol")
 	ctx := context.Background()
-	mustUser(t, c, "bob", 0)
-	mustUser(t, c, "carol", 0)
-	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
-	if _, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("web-app-role"), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
-		t.Fatal(err)
-	}
+	mustRole(t, c, "web-app-role", "/")
 	put := func(user, role, doc string) {
 		t.Helper()
 		var err error
@@ -212,11 +204,8 @@ func TestRevokeSessionsNeverOverwritesForeignPolicy(t *testing.T) {
 // TestRevokeSessionsCutoffRoundedUp: executed 250 ms into a second, the deny
 // written in IAM covers that whole second.
 func TestRevokeSessionsCutoffRoundedUp(t *testing.T) {
-	emu := testenv.Moto(t)
-	cfg := emu.Config(t)
-	c := iam.NewFromConfig(cfg)
+	cfg, c := newIAM(t, "bob")
 	ctx := context.Background()
-	mustUser(t, c, "bob", 0)
 	now := fixedNow.Add(250 * time.Millisecond)
 	ex := contain.NewExecutor(func() time.Time { return now }, contain.Registry(contain.NewClients(cfg), nil)...)
 	step := plan.Step{Action: playbook.ActionRevokeSessions, Target: plan.Target{Kind: plan.TargetUser, UserName: "bob"}, Reason: "test"}
@@ -238,11 +227,8 @@ func TestRevokeSessionsCutoffRoundedUp(t *testing.T) {
 // earlier cutoff must not overwrite the later one, or tokens minted between
 // the two would survive.
 func TestRevokeSessionsNeverMovesTheCutoffBack(t *testing.T) {
-	emu := testenv.Moto(t)
-	cfg := emu.Config(t)
-	c := iam.NewFromConfig(cfg)
+	cfg, c := newIAM(t, "bob")
 	ctx := context.Background()
-	mustUser(t, c, "bob", 0)
 	step := plan.Step{Action: playbook.ActionRevokeSessions, Target: plan.Target{Kind: plan.TargetUser, UserName: "bob"}, Reason: "test"}
 	for _, at := range []time.Time{fixedNow.Add(time.Minute), fixedNow} {
 		ex := contain.NewExecutor(func() time.Time { return at }, contain.Registry(contain.NewClients(cfg), nil)...)
