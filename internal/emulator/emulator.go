@@ -237,9 +237,15 @@ func Config(ctx context.Context, endpoint string) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, err
 	}
-	cfg.HTTPClient = bufferedBodies{cfg.HTTPClient}
+	cfg.HTTPClient = BufferBodies(cfg.HTTPClient)
 	return cfg, nil
 }
+
+// BufferBodies wraps an HTTP client for the SDK so that it sends request
+// bodies from memory, as Config's does. A test that gives a configuration
+// its own client (a timeout, say) wraps it with this, or the SDK may send
+// a call twice (see bufferedBodies).
+func BufferBodies(c aws.HTTPClient) aws.HTTPClient { return bufferedBodies{c} }
 
 // bufferedBodies is an HTTP client that reads each request's body into
 // memory before handing the request to next. It closes a race between

@@ -157,7 +157,7 @@ func TestAppliedCallsAreNotResent(t *testing.T) {
 			return newLateWriter(c), nil
 		}
 	})
-	cfg.HTTPClient = bufferedBodies{slow}
+	cfg.HTTPClient = BufferBodies(slow)
 	var retries atomic.Int32
 	cfg.ClientLogMode = aws.LogRetries
 	cfg.Logger = logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
