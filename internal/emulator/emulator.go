@@ -224,8 +224,8 @@ func (s *Server) Config(ctx context.Context) (aws.Config, error) {
 }
 
 // Config returns an SDK configuration pointed at endpoint. Its HTTP
-// client sends request bodies from memory (see bufferedBodies), so a
-// request moto has applied is never sent again.
+// client sends request bodies from memory (see bufferedBodies), so the SDK
+// does not send again a call that moto answered.
 func Config(ctx context.Context, endpoint string) (aws.Config, error) {
 	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithRegion(Region),
