@@ -4,6 +4,7 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -222,15 +223,58 @@ func (s *Server) Config(ctx context.Context) (aws.Config, error) {
 	return Config(ctx, s.URL)
 }
 
-// Config returns an SDK configuration pointed at endpoint.
+// Config returns an SDK configuration pointed at endpoint. Its HTTP
+// client sends request bodies from memory (see bufferedBodies), so the SDK
+// does not send again a call that moto answered.
 func Config(ctx context.Context, endpoint string) (aws.Config, error) {
-	return config.LoadDefaultConfig(ctx,
+	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithRegion(Region),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")),
 		config.WithBaseEndpoint(endpoint),
 		config.WithSharedConfigFiles([]string{}),
 		config.WithSharedCredentialsFiles([]string{}),
 	)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	cfg.HTTPClient = BufferBodies(cfg.HTTPClient)
+	return cfg, nil
+}
+
+// BufferBodies wraps an HTTP client for the SDK so that it sends request
+// bodies from memory, as Config's does. A test that gives a configuration
+// its own client (a timeout, say) wraps it with this, or the SDK may send
+// a call twice (see bufferedBodies).
+func BufferBodies(c aws.HTTPClient) aws.HTTPClient { return bufferedBodies{c} }
+
+// bufferedBodies is an HTTP client that reads each request's body into
+// memory before handing the request to next. It closes a race between
+// smithy-go and net/http that made the SDK resend calls moto had applied
+// (docs/moto-notes.md, "The SDK resends applied calls"): smithy-go closes
+// the request body as soon as the response arrives, while net/http's
+// writer, having sent the body, reads it once more to check its length;
+// the SDK's body wrapper then answers io.EOF as an error, the writer
+// closes the connection under the response being read ("use of closed
+// network connection"), and the SDK retries the call as a connection
+// error. moto answers the moment it has the body, so a writer delayed by a
+// busy CPU loses that race. A body held in memory (an io.NopCloser around
+// a bytes.Reader) is one net/http sends whole with the headers and cannot
+// fail the second read.
+type bufferedBodies struct{ next aws.HTTPClient }
+
+// Do sends r with its body read into memory first. A body of unknown
+// length (a stream) is left as it is.
+func (c bufferedBodies) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength >= 0 {
+		b, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read the request body: %w", err)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
+	return c.next.Do(r)
 }
 
 // Stop ends the server and its children.
