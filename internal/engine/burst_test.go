@@ -14,6 +14,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
 	"github.com/autocontain/autocontain/internal/audit"
+	"github.com/autocontain/autocontain/internal/emulator"
 	"github.com/autocontain/autocontain/internal/playbook"
 	"github.com/autocontain/autocontain/internal/testenv/faultproxy"
 )
@@ -55,7 +56,7 @@ func runBurst(t testing.TB, fx *fixture, n, instances int) burstResult {
 	// A call held past the client's timeout is a timeout, which the SDK
 	// retries. The timeout leaves room for the emulator's queue: it serves
 	// one request at a time (docs/moto-notes.md), to twenty instances.
-	fx.cfg.HTTPClient = awshttp.NewBuildableClient().WithTimeout(5 * time.Second)
+	fx.cfg.HTTPClient = emulator.BufferBodies(awshttp.NewBuildableClient().WithTimeout(5 * time.Second))
 	fx.proxy.InjectDelay("Query", 6*time.Second, 3)
 	fx.proxy.InjectDelay("GetItem", 6*time.Second, 2)
 	base := string(event(t, "guardduty-ec2-ssh-bruteforce.json"))
