@@ -203,3 +203,24 @@ func TestHoldsAreRestoredByTheirOwnAction(t *testing.T) {
 		t.Errorf("after undo alice still has the deny")
 	}
 }
+
+// TestUndoSurvivesALostReply: IAM deletes the deny but its answer is lost,
+// so the SDK sends the delete again and meets NoSuchEntity. That is the
+// delete's own effect: undo reports the policy deleted, not a failure.
+func TestUndoSurvivesALostReply(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	eng := fx.engine(nil)
+	rec := fx.run(t, eng, fx.acct.Rewrite(event(t, akiaEvent)))
+	fx.proxy.Inject("DeleteUserPolicy", faultproxy.LostReply, 1)
+	rep, err := eng.Undo(ctx, rec.Finding.ID)
+	if err != nil || !slices.Contains(rep.Restored, "deleted policy "+contain.RevokePolicyName+" of user alice") {
+		t.Fatalf("undo: %+v %v", rep, err)
+	}
+	if n := fx.proxy.Count("DeleteUserPolicy"); n != 2 {
+		t.Errorf("%d DeleteUserPolicy calls, want 2 (the lost one and the SDK's resend)", n)
+	}
+	if pols := fx.state(t).UserPolicies["alice"]; slices.Contains(pols, contain.RevokePolicyName) {
+		t.Error("after undo alice still has the deny")
+	}
+}
