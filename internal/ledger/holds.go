@@ -31,11 +31,18 @@ type Hold struct {
 	// Resource is what the action changed on the principal, in its own
 	// terms: "key/AKIA...", "policy/NAME".
 	Resource string
+
+	// stored is the key the hold was read from when an earlier version
+	// wrote it in its own layout: its item is still found by that key.
+	stored string
 }
 
 // Key names the hold's item. It holds an unmasked key id: it is stored,
 // never logged. IAM names and key ids cannot contain '#'.
 func (h Hold) Key() string {
+	if h.stored != "" {
+		return h.stored
+	}
 	return strings.Join([]string{"hold", h.Account, h.Action, h.Principal, h.Resource}, "#")
 }
 
@@ -45,11 +52,25 @@ func (h Hold) String() string {
 	return strings.Replace(h.Resource, "/", " ", 1) + " of " + strings.Replace(h.Principal, "/", " ", 1)
 }
 
+// legacyHolds reads the hold keys of versions before holds named their
+// action (hold#ACCOUNT#KIND#NAME#RESOURCE), so that a containment made
+// before an upgrade can still be undone.
+var legacyHolds = map[string]struct{ action, principal, resource string }{
+	"key-deactivated":     {"deactivate-key", "user/", "key/"},
+	"user-policy-written": {"revoke-sessions", "user/", "policy/"},
+	"role-policy-written": {"revoke-sessions", "role/", "policy/"},
+}
+
 // parseHoldKey reads a Key back.
 func parseHoldKey(k string) (Hold, error) {
 	p := strings.Split(k, "#")
-	if len(p) != 5 || p[0] != "hold" || p[2] == "" || p[4] == "" ||
-		!(strings.HasPrefix(p[3], "user/") || strings.HasPrefix(p[3], "role/")) {
+	if len(p) != 5 || p[0] != "hold" || p[2] == "" || p[3] == "" || p[4] == "" {
+		return Hold{}, fmt.Errorf("ledger: %q is not a hold", k)
+	}
+	if l, ok := legacyHolds[p[2]]; ok && !strings.Contains(p[3], "/") {
+		return Hold{Account: p[1], Action: l.action, Principal: l.principal + p[3], Resource: l.resource + p[4], stored: k}, nil
+	}
+	if !strings.HasPrefix(p[3], "user/") && !strings.HasPrefix(p[3], "role/") {
 		return Hold{}, fmt.Errorf("ledger: %q is not a hold", k)
 	}
 	return Hold{Account: p[1], Action: p[2], Principal: p[3], Resource: p[4]}, nil

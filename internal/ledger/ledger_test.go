@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/sandbox"
@@ -210,4 +212,41 @@ func block(t *testing.T, l *ledger.Ledger, set, addr string) ledger.Block {
 	}
 	t.Fatalf("no block of %s in %v", addr, blocks)
 	return ledger.Block{}
+}
+
+// TestHoldsOfAnEarlierVersionAreRead: a finding contained before holds
+// named their action (keys hold#ACCOUNT#KIND#NAME#RESOURCE) can still be
+// undone: its holds are read with the action that made them, and released
+// at the items where they are stored.
+func TestHoldsOfAnEarlierVersionAreRead(t *testing.T) {
+	now := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	l := newLedger(t, &now)
+	ctx := context.Background()
+	db := l.DB.(*dynamodb.Client)
+	legacy := []string{"hold#123456789012#key-deactivated#alice#AKIAEXAMPLE", "hold#123456789012#role-policy-written#web#P"}
+	put := func(item map[string]ddbtypes.AttributeValue) {
+		t.Helper()
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(l.Table), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "finding#old"}, "sk": &ddbtypes.AttributeValueMemberS{Value: "finding"},
+		"holds": &ddbtypes.AttributeValueMemberSS{Value: legacy}})
+	for _, k := range legacy {
+		put(map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: k}, "sk": &ddbtypes.AttributeValueMemberS{Value: "hold"},
+			"holders": &ddbtypes.AttributeValueMemberSS{Value: []string{"old"}}, "changed": &ddbtypes.AttributeValueMemberBOOL{Value: true}})
+	}
+	h, ok, err := l.History(ctx, "old")
+	if err != nil || !ok || len(h.Holds) != 2 {
+		t.Fatalf("history %+v %v %v", h, ok, err)
+	}
+	want := []string{"deactivate-key user/alice key/AKIAEXAMPLE", "revoke-sessions role/web policy/P"}
+	for i, hd := range h.Holds {
+		if got := hd.Action + " " + hd.Principal + " " + hd.Resource; got != want[i] {
+			t.Errorf("hold %d: %s, want %s", i, got, want[i])
+		}
+		if r, err := l.ReleaseHold(ctx, hd, "old"); err != nil || r.Missing || !r.Changed || len(r.Holders) != 0 {
+			t.Errorf("release %s: %+v %v", hd, r, err)
+		}
+	}
 }
