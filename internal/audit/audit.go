@@ -173,8 +173,7 @@ func (r *Record) outcome() string {
 			return OutcomeFailed
 		case StatusDone:
 			// A notification reports; it contains nothing.
-			spec, _ := playbook.Spec(s.Action)
-			changed = changed || spec.Category != playbook.OnTopic
+			changed = changed || playbook.CategoryOf(s.Action) != playbook.OnTopic
 		case StatusReported:
 			reported = true
 		}

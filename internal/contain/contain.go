@@ -153,7 +153,7 @@ func (e *Executor) ExecuteHeld(ctx context.Context, p plan.Plan, held Held) audi
 		out, err := e.run(ctx, s, &rec, held)
 		st.DurationMS = e.now().Sub(start).Milliseconds()
 		if err == nil && out.Changed {
-			err = e.record(&rec, p.Finding.Account, s, out, start)
+			err = e.record(&rec, p, s, out, start)
 		}
 		switch {
 		case err != nil:
@@ -172,18 +172,18 @@ func (e *Executor) ExecuteHeld(ctx context.Context, p plan.Plan, held Held) audi
 // record adds what a changed step changed to rec, each change marked with
 // its action and account: a Reverter's from its Hold, an address action's
 // as it reported them.
-func (e *Executor) record(rec *audit.Record, account string, s plan.Step, out Outcome, at time.Time) error {
-	if r, ok := e.actions[s.Action].(Reverter); ok {
-		h, err := r.Hold(account, s)
-		if err != nil {
-			return fmt.Errorf("%s changed %s but cannot name what it holds: %w", s.Action, s.Target, err)
-		}
+func (e *Executor) record(rec *audit.Record, p plan.Plan, s plan.Step, out Outcome, at time.Time) error {
+	h, ok, err := e.Hold(p, s)
+	if err != nil {
+		return fmt.Errorf("%s changed %s but cannot name what it holds: %w", s.Action, s.Target, err)
+	}
+	if ok {
 		rec.Changes = append(rec.Changes, ledger.Change{Action: h.Action, Account: h.Account, Principal: h.Principal, Resource: h.Resource, At: at})
 	}
 	for _, c := range out.Changes {
 		c.Action = s.Action
 		if c.Account == "" {
-			c.Account = account
+			c.Account = p.Finding.Account
 		}
 		rec.Changes = append(rec.Changes, c)
 	}

@@ -135,7 +135,7 @@ func (e *Engine) claimLease(ctx context.Context) time.Duration {
 // when a principal is about to be contained, and plans again with what it
 // learned. The error says why protection could not be verified.
 func (e *Engine) guard(ctx context.Context, p plan.Plan, facts *plan.Facts) (plan.Plan, error) {
-	if e.Guard == nil || !containsPrincipal(p) {
+	if e.Guard == nil || !p.ContainsPrincipal() {
 		return p, nil
 	}
 	why, err := e.Guard.Check(ctx, p.Finding.Principal)
@@ -201,8 +201,7 @@ func (e *Engine) prep(p plan.Plan, tok string) (ledger.Prep, error) {
 		if !s.Acts() {
 			continue
 		}
-		spec, _ := playbook.Spec(s.Action)
-		switch spec.Category {
+		switch playbook.CategoryOf(s.Action) {
 		case playbook.OnPrincipal:
 			hd, ok, err := e.Executor.Hold(p, s)
 			if err == nil && !ok {
@@ -235,7 +234,7 @@ func (e *Engine) commit(p plan.Plan, rec audit.Record, held ledger.Prepared, tok
 		Ours: map[string][]string{}, Leases: held.Leases, Token: tok}
 	for _, s := range rec.Steps {
 		switch {
-		case s.Status == audit.StatusFailed && isAddressAction(s.Action):
+		case s.Status == audit.StatusFailed && playbook.CategoryOf(s.Action) == playbook.OnAddresses:
 			c.Abandon = true
 		case s.Status != audit.StatusDone && s.Status != audit.StatusUnchanged:
 		case playbook.IsPrincipal(s.Action):
@@ -284,17 +283,6 @@ func (e *Engine) skipAll(f finding.Finding, why string) audit.Record {
 
 // acts reports whether any step of p changes the account.
 func acts(p plan.Plan) bool { return slices.ContainsFunc(p.Steps, plan.Step.Acts) }
-
-// containsPrincipal reports whether p has a step that changes a principal.
-func containsPrincipal(p plan.Plan) bool {
-	return slices.ContainsFunc(p.Steps, func(s plan.Step) bool { return playbook.IsPrincipal(s.Action) })
-}
-
-// isAddressAction reports whether the action named name blocks addresses.
-func isAddressAction(name string) bool {
-	spec, ok := playbook.Spec(name)
-	return ok && spec.Category == playbook.OnAddresses
-}
 
 // Undo restores what the ledger recorded for finding id (see contain.Undoer).
 func (e *Engine) Undo(ctx context.Context, id string) (contain.UndoReport, error) {

@@ -94,7 +94,7 @@ func BuildWith(f finding.Finding, pb *playbook.Playbook, facts Facts) Plan {
 			} else if !principalDone {
 				p.principalStep(spec, f.Principal)
 			}
-			if p.DryRun && !facts.ProtectionChecked && !principalDone && action == lastPrincipalAction(rule) && p.containsPrincipal() {
+			if p.DryRun && !facts.ProtectionChecked && !principalDone && action == lastPrincipalAction(rule) && p.ContainsPrincipal() {
 				// A dry run reads nothing from the account, so a principal a
 				// real run would skip for its tag or path is planned here.
 				p.skip(ProtectionCheck, principalTarget(f.Principal),
@@ -147,8 +147,8 @@ func noRuleReason(f finding.Finding, pb *playbook.Playbook) string {
 	return fmt.Sprintf("no playbook rule matches %s %s by a principal of kind %s", f.Source, what, f.Principal.Kind)
 }
 
-// containsPrincipal reports whether a step so far changes a principal.
-func (p *Plan) containsPrincipal() bool {
+// ContainsPrincipal reports whether a step (so far) changes a principal.
+func (p Plan) ContainsPrincipal() bool {
 	return slices.ContainsFunc(p.Steps, func(s Step) bool { return playbook.IsPrincipal(s.Action) })
 }
 

@@ -112,8 +112,12 @@ func names(keep func(ActionSpec) bool) []string {
 	return out
 }
 
-// IsPrincipal reports whether the action named name contains a principal.
-func IsPrincipal(name string) bool {
-	s, ok := Spec(name)
-	return ok && s.Category == OnPrincipal
+// CategoryOf returns the category of the action named name; "" for a name
+// that is no action (the plan's skip and report steps).
+func CategoryOf(name string) Category {
+	s, _ := Spec(name)
+	return s.Category
 }
+
+// IsPrincipal reports whether the action named name contains a principal.
+func IsPrincipal(name string) bool { return CategoryOf(name) == OnPrincipal }
