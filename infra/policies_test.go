@@ -10,9 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/jsii-runtime-go"
-
 	"github.com/autocontain/autocontain/internal/playbook"
 	"github.com/autocontain/autocontain/internal/protect"
 )
@@ -414,7 +411,7 @@ func synthWithPlaybook(t *testing.T, name, file string) *synthesized {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return synthWith(t, name, cfg, nil)
+	return synth(t, name, cfg, "")
 }
 
 // synthCDKJSON synthesizes the stack as `make synth` and the CDK CLI do,
@@ -433,35 +430,7 @@ func synthCDKJSON(t *testing.T) *synthesized {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return synthWith(t, "cdk_json", cfg, ctx)
-}
-
-// synthWith synthesizes once per name, with an optional app context; a
-// context pins the stack to testAccount and testRegion.
-func synthWith(t *testing.T, name string, cfg Config, ctx map[string]any) *synthesized {
-	t.Helper()
-	synthMu.Lock()
-	defer synthMu.Unlock()
-	if s, ok := synthCache[name]; ok {
-		return s
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	appProps := &awscdk.AppProps{Outdir: jsii.String(t.TempDir())}
-	var env *awscdk.Environment
-	if ctx != nil {
-		appProps.Context = &ctx
-		env = &awscdk.Environment{Account: jsii.String(testAccount), Region: jsii.String(testRegion)}
-	}
-	app := awscdk.NewApp(appProps)
-	stack := NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{
-		StackProps: awscdk.StackProps{Env: env}, Config: cfg, AssetDir: dir,
-	})
-	s := newSynthesized(t, stack, dir)
-	synthCache[name] = s
-	return s
+	return synthApp(t, "cdk_json", cfg, testRegion, ctx)
 }
 
 func TestCheckRegion(t *testing.T) {
