@@ -46,9 +46,16 @@ func (a *KeyDeactivator) Execute(ctx context.Context, req Request) (Outcome, err
 		return Outcome{}, failure.Permanent(fmt.Errorf("deactivate-key needs a user and an access key, got %s", t))
 	}
 	key := finding.MaskKey(t.AccessKeyID)
-	status, err := a.keyStatus(ctx, t.UserName, t.AccessKeyID)
-	if err != nil {
+	status, found, err := a.keyStatus(ctx, t.UserName, t.AccessKeyID)
+	var nse *iamtypes.NoSuchEntityException
+	switch {
+	case errors.As(err, &nse):
+		// No retry brings a user or a key back.
+		return Outcome{}, failure.Permanent(fmt.Errorf("deactivate key %s: user %s does not exist: %w", key, t.UserName, err))
+	case err != nil:
 		return Outcome{}, err
+	case !found:
+		return Outcome{}, failure.Permanent(fmt.Errorf("deactivate key %s: user %s has no such access key", key, t.UserName))
 	}
 	if status == iamtypes.StatusTypeInactive {
 		return Outcome{Detail: fmt.Sprintf("key %s of user %s was already Inactive", key, t.UserName)}, nil
@@ -66,27 +73,23 @@ func (a *KeyDeactivator) Execute(ctx context.Context, req Request) (Outcome, err
 	return Outcome{Changed: true, Detail: fmt.Sprintf("key %s of user %s: %s -> Inactive", key, t.UserName, status)}, nil
 }
 
-// keyStatus reads the status of key id of user. A user or key that does
-// not exist is a permanent failure: no retry brings it back.
-func (a *KeyDeactivator) keyStatus(ctx context.Context, user, id string) (iamtypes.StatusType, error) {
-	key := finding.MaskKey(id)
+// keyStatus reads the status of key id of user; found is false when the
+// user has no such key. A user that does not exist is the error
+// NoSuchEntity, wrapped.
+func (a *KeyDeactivator) keyStatus(ctx context.Context, user, id string) (status iamtypes.StatusType, found bool, err error) {
 	pages := iam.NewListAccessKeysPaginator(a.IAM, &iam.ListAccessKeysInput{UserName: aws.String(user)})
 	for pages.HasMorePages() {
 		out, err := pages.NextPage(ctx)
-		var nse *iamtypes.NoSuchEntityException
-		if errors.As(err, &nse) {
-			return "", failure.Permanent(fmt.Errorf("deactivate key %s: user %s does not exist: %w", key, user, err))
-		}
 		if err != nil {
-			return "", fmt.Errorf("list access keys of user %s: %w", user, err)
+			return "", false, fmt.Errorf("list access keys of user %s: %w", user, err)
 		}
 		for _, k := range out.AccessKeyMetadata {
 			if aws.ToString(k.AccessKeyId) == id {
-				return k.Status, nil
+				return k.Status, true, nil
 			}
 		}
 	}
-	return "", failure.Permanent(fmt.Errorf("deactivate key %s: user %s has no such access key", key, user))
+	return "", false, nil
 }
 
 const keyResource = "key/"
@@ -122,27 +125,22 @@ func (a *KeyDeactivator) Undo(ctx context.Context, h ledger.Hold) (done, left st
 	}
 	user, id := s.Target.UserName, s.Target.AccessKeyID
 	key := finding.MaskKey(id)
-	out, err := a.IAM.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)})
-	if err != nil {
-		var nse *iamtypes.NoSuchEntityException
-		if errors.As(err, &nse) {
-			return "", fmt.Sprintf("user %s no longer exists", user), nil
-		}
-		return "", "", fmt.Errorf("undo: list keys of %s: %w", user, err)
+	status, found, err := a.keyStatus(ctx, user, id)
+	var nse *iamtypes.NoSuchEntityException
+	switch {
+	case errors.As(err, &nse):
+		return "", fmt.Sprintf("user %s no longer exists", user), nil
+	case err != nil:
+		return "", "", fmt.Errorf("undo: %w", err)
+	case !found:
+		return "", fmt.Sprintf("key %s of user %s no longer exists", key, user), nil
+	case status == iamtypes.StatusTypeActive:
+		return "", fmt.Sprintf("key %s of user %s is already Active", key, user), nil
 	}
-	for _, k := range out.AccessKeyMetadata {
-		if aws.ToString(k.AccessKeyId) != id {
-			continue
-		}
-		if k.Status == iamtypes.StatusTypeActive {
-			return "", fmt.Sprintf("key %s of user %s is already Active", key, user), nil
-		}
-		if _, err := a.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
-			UserName: aws.String(user), AccessKeyId: aws.String(id), Status: iamtypes.StatusTypeActive,
-		}); err != nil {
-			return "", "", fmt.Errorf("undo: reactivate key %s of %s: %w", key, user, err)
-		}
-		return fmt.Sprintf("reactivated key %s of user %s", key, user), "", nil
+	if _, err := a.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
+		UserName: aws.String(user), AccessKeyId: aws.String(id), Status: iamtypes.StatusTypeActive,
+	}); err != nil {
+		return "", "", fmt.Errorf("undo: reactivate key %s of %s: %w", key, user, err)
 	}
-	return "", fmt.Sprintf("key %s of user %s no longer exists", key, user), nil
+	return fmt.Sprintf("reactivated key %s of user %s", key, user), "", nil
 }
