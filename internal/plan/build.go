@@ -159,9 +159,9 @@ const protectTag = "autocontain:protected"
 // a dry run notes what it did not check.
 func lastPrincipalAction(rule playbook.Rule) string {
 	last := ""
-	for _, a := range playbook.PrincipalActions {
-		if rule.Has(a) {
-			last = a
+	for _, s := range playbook.Specs {
+		if s.Category == playbook.OnPrincipal && rule.Has(s.Name) {
+			last = s.Name
 		}
 	}
 	return last

@@ -96,18 +96,12 @@ func Spec(name string) (ActionSpec, bool) {
 	return ActionSpec{}, false
 }
 
-// Actions lists every action name, in the order of Specs.
-var Actions = names(func(ActionSpec) bool { return true })
-
-// PrincipalActions are the actions that contain a principal.
-var PrincipalActions = names(func(s ActionSpec) bool { return s.Category == OnPrincipal })
-
-func names(keep func(ActionSpec) bool) []string {
-	var out []string
-	for _, s := range Specs {
-		if keep(s) {
-			out = append(out, s.Name)
-		}
+// Actions lists every action name, in the order of Specs. It reads Specs
+// each time, so it never disagrees with them.
+func Actions() []string {
+	out := make([]string, len(Specs))
+	for i, s := range Specs {
+		out[i] = s.Name
 	}
 	return out
 }

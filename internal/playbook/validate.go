@@ -79,8 +79,8 @@ func (r *Rule) validate() error {
 		return errors.New("actions: a rule needs at least one action")
 	}
 	for i, a := range r.Actions {
-		if !slices.Contains(Actions, a) {
-			return fmt.Errorf("actions[%d]: %q is not one of %s", i, a, strings.Join(Actions, ", "))
+		if _, ok := Spec(a); !ok {
+			return fmt.Errorf("actions[%d]: %q is not one of %s", i, a, strings.Join(Actions(), ", "))
 		}
 		if slices.Index(r.Actions, a) != i {
 			return fmt.Errorf("actions[%d]: %q is listed twice", i, a)
