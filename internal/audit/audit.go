@@ -46,9 +46,11 @@ type Record struct {
 	Time      time.Time `json:"time"`
 	Finding   Finding   `json:"finding"`
 	Principal Principal `json:"principal"`
-	Rule      string    `json:"rule,omitempty"`
-	DryRun    bool      `json:"dryRun"`
-	Outcome   string    `json:"outcome"`
+	// Actors are the further principals an attack sequence names.
+	Actors  []Principal `json:"actors,omitempty"`
+	Rule    string      `json:"rule,omitempty"`
+	DryRun  bool        `json:"dryRun"`
+	Outcome string      `json:"outcome"`
 	// Error is a failure outside the steps (protection could not be
 	// verified); it makes the outcome failed.
 	Error string `json:"error,omitempty"`
@@ -126,15 +128,13 @@ func New(p plan.Plan, now time.Time) Record {
 			Account: f.Account, Partition: f.Partition, Accounts: f.Accounts, Region: f.Region, UpdatedAt: f.UpdatedAt, Count: f.Count,
 			Sample: f.Sample, Archived: f.Archived,
 		},
-		Principal: Principal{
-			Kind: string(f.Principal.Kind), Type: f.Principal.Type, ARN: f.Principal.ARN,
-			UserName: f.Principal.UserName, RoleName: f.Principal.RoleName,
-			SessionName: f.Principal.SessionName, AccessKey: finding.MaskKey(f.Principal.AccessKeyID),
-			Account: f.Principal.Account, Partition: f.Principal.Partition,
-		},
-		Rule:   p.Rule,
-		DryRun: p.DryRun,
-		Steps:  make([]Step, len(p.Steps)),
+		Principal: principal(f.Principal),
+		Rule:      p.Rule,
+		DryRun:    p.DryRun,
+		Steps:     make([]Step, len(p.Steps)),
+	}
+	for _, a := range f.Actors {
+		r.Actors = append(r.Actors, principal(a))
 	}
 	if f.Source == finding.SourceCloudTrail {
 		r.Finding.SeverityLabel = "n/a"
@@ -154,6 +154,16 @@ func New(p plan.Plan, now time.Time) Record {
 	}
 	r.Outcome = r.outcome()
 	return r
+}
+
+// principal is pr as the record shows it, key masked.
+func principal(pr finding.Principal) Principal {
+	return Principal{
+		Kind: string(pr.Kind), Type: pr.Type, ARN: pr.ARN,
+		UserName: pr.UserName, RoleName: pr.RoleName,
+		SessionName: pr.SessionName, AccessKey: finding.MaskKey(pr.AccessKeyID),
+		Account: pr.Account, Partition: pr.Partition,
+	}
 }
 
 // Finish sets the record's outcome from its steps' statuses.

@@ -17,8 +17,12 @@ import (
 func (r Record) Masked() Record {
 	m := finding.MaskKeys
 	r.Finding.ID, r.Finding.Type, r.Finding.EventSource = m(r.Finding.ID), m(r.Finding.Type), m(r.Finding.EventSource)
-	p := &r.Principal
-	p.Type, p.ARN, p.UserName, p.RoleName, p.SessionName, p.AccessKey = m(p.Type), m(p.ARN), m(p.UserName), m(p.RoleName), m(p.SessionName), m(p.AccessKey)
+	r.Principal = r.Principal.masked()
+	actors := make([]Principal, len(r.Actors))
+	for i, a := range r.Actors {
+		actors[i] = a.masked()
+	}
+	r.Actors = actors
 	r.Rule, r.Error = m(r.Rule), m(r.Error)
 	steps := make([]Step, len(r.Steps))
 	for i, s := range r.Steps {
@@ -27,6 +31,12 @@ func (r Record) Masked() Record {
 	}
 	r.Steps = steps
 	return r
+}
+
+func (p Principal) masked() Principal {
+	m := finding.MaskKeys
+	p.Type, p.ARN, p.UserName, p.RoleName, p.SessionName, p.AccessKey = m(p.Type), m(p.ARN), m(p.UserName), m(p.RoleName), m(p.SessionName), m(p.AccessKey)
+	return p
 }
 
 // plain is a Record without its methods, to encode it.

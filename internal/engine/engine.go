@@ -131,19 +131,35 @@ func (e *Engine) claimLease(ctx context.Context) time.Duration {
 	return DefaultClaimLease
 }
 
-// guard checks protection by tag and path, which needs the account, only
-// when a principal is about to be contained, and plans again with what it
-// learned. The error says why protection could not be verified.
+// guard checks protection by tag and path, which needs the account, of
+// each principal that is about to be contained, and plans again with what
+// it learned. The error says why protection could not be verified.
 func (e *Engine) guard(ctx context.Context, p plan.Plan, facts *plan.Facts) (plan.Plan, error) {
 	if e.Guard == nil || !p.ContainsPrincipal() {
 		return p, nil
 	}
-	why, err := e.Guard.Check(ctx, p.Finding.Principal)
-	facts.Protected, facts.ProtectionChecked = why, err == nil
-	if err != nil {
-		facts.Unverified = err.Error()
+	contained := map[string]bool{}
+	for _, s := range p.Steps {
+		if playbook.IsPrincipal(s.Action) {
+			contained[s.Target.Entity()] = true
+		}
 	}
-	return plan.BuildWith(p.Finding, e.Playbook, *facts), err
+	facts.Protection, facts.ProtectionChecked = map[string]plan.Protection{}, true
+	var errs []error
+	for _, pr := range p.Finding.Principals() {
+		entity := pr.Entity()
+		if _, checked := facts.Protection[entity]; checked || !contained[entity] {
+			continue
+		}
+		why, err := e.Guard.Check(ctx, pr)
+		known := plan.Protection{Protected: why}
+		if err != nil {
+			known.Unverified, facts.ProtectionChecked = err.Error(), false
+			errs = append(errs, err)
+		}
+		facts.Protection[entity] = known
+	}
+	return plan.BuildWith(p.Finding, e.Playbook, *facts), errors.Join(errs...)
 }
 
 // runClaimed decides with everything known about the finding, records what
@@ -232,13 +248,14 @@ func (e *Engine) commit(p plan.Plan, rec audit.Record, held ledger.Prepared, tok
 	f := p.Finding
 	c := ledger.Commit{Finding: f.ID, UpdatedAt: f.UpdatedAt, OK: ok && !rec.Failed(), Done: map[string]time.Time{},
 		Ours: map[string][]string{}, Leases: held.Leases, Token: tok}
-	for _, s := range rec.Steps {
+	for i, s := range rec.Steps {
 		switch {
 		case s.Status == audit.StatusFailed && playbook.CategoryOf(s.Action) == playbook.OnAddresses:
 			c.Abandon = true
 		case s.Status != audit.StatusDone && s.Status != audit.StatusUnchanged:
-		case playbook.IsPrincipal(s.Action):
-			c.Done[s.Action] = rec.Time
+		case playbook.IsPrincipal(s.Action) && i < len(p.Steps):
+			// The record's steps are the plan's, in its order.
+			c.Done[plan.DoneKey(s.Action, p.Steps[i].Target)] = rec.Time
 		}
 	}
 	for _, ch := range rec.Changes {

@@ -57,12 +57,22 @@ type Finding struct {
 	ResourceRole string `json:"resourceRole,omitempty"`
 	// ErrorCode is CloudTrail's errorCode, set when the recorded call failed.
 	ErrorCode string `json:"errorCode,omitempty"`
-	// Principal is who acted, when the finding names someone.
+	// Principal is who acted, when the finding names someone. An attack
+	// sequence may name several: Principal is the first, Actors the others.
 	Principal Principal `json:"principal"`
+	// Actors are the principals an attack sequence names beyond Principal
+	// (detail.service.detection.sequence.actors), each once.
+	Actors []Principal `json:"actors,omitempty"`
 	// Addresses are the remote addresses the finding carries, deduplicated, in
 	// the order they appear. They are not filtered: deciding which to block is
 	// the planner's job.
 	Addresses []netip.Addr `json:"addresses,omitempty"`
+}
+
+// Principals returns every principal the finding names: Principal, then
+// the Actors.
+func (f Finding) Principals() []Principal {
+	return append([]Principal{f.Principal}, f.Actors...)
 }
 
 // SeverityLabel returns AWS's label for a GuardDuty severity: low 1.0–3.9,
@@ -139,6 +149,23 @@ type Principal struct {
 	// (the access key is a resource of the finding's account).
 	Account   string `json:"account,omitempty"`
 	Partition string `json:"partition,omitempty"`
+}
+
+// Entity names the IAM user or role that containing p changes, as
+// "user/NAME" or "role/NAME"; "" when containing p changes neither (root,
+// a service, a federated session whose user is unknown).
+func (p Principal) Entity() string {
+	switch p.Kind {
+	case KindAssumedRole:
+		if p.RoleName != "" {
+			return "role/" + p.RoleName
+		}
+	case KindIAMUserKey, KindIAMUserSession, KindFederated:
+		if p.UserName != "" {
+			return "user/" + p.UserName
+		}
+	}
+	return ""
 }
 
 // AccountRef is one place an event names an account.

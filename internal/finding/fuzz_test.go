@@ -42,10 +42,19 @@ func FuzzParse(f *testing.F) {
 		if got.Principal.Kind == "" {
 			t.Fatal("principal has no kind")
 		}
-		pr := got.Principal
-		for _, s := range []string{pr.UserName, pr.RoleName, pr.ARN, pr.RoleARN, pr.AccessKeyID, pr.PrincipalID, pr.Account, got.Account} {
-			if !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) {
-				t.Fatalf("accepted an identity field %q that is not clean UTF-8", s)
+		ids := map[string]bool{}
+		for _, pr := range got.Principals() {
+			if pr.Kind == "" || (pr.Kind == KindNone && len(got.Actors) > 0) {
+				t.Fatalf("principal %+v has no kind among actors %+v", pr, got.Actors)
+			}
+			if ids[pr.identity()] {
+				t.Fatalf("principal %+v named twice", pr)
+			}
+			ids[pr.identity()] = true
+			for _, s := range []string{pr.UserName, pr.RoleName, pr.ARN, pr.RoleARN, pr.AccessKeyID, pr.PrincipalID, pr.Account, got.Account} {
+				if !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) {
+					t.Fatalf("accepted an identity field %q that is not clean UTF-8", s)
+				}
 			}
 		}
 		if got.Source == SourceCloudTrail && EventBridgeSource(got.EventSource) == "" {

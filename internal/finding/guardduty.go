@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 )
 
@@ -31,6 +30,9 @@ type gdFinding struct {
 		ResourceRole   string          `json:"resourceRole"`
 		AdditionalInfo json.RawMessage `json:"additionalInfo"`
 		Action         gdAction        `json:"action"`
+		Detection      *struct {
+			Sequence *gdSequence `json:"sequence"`
+		} `json:"detection"`
 	} `json:"service"`
 }
 
@@ -118,16 +120,37 @@ func parseGuardDuty(env envelope) (Finding, error) {
 	}
 	f.UpdatedAt = t
 	f.Principal = guardDutyPrincipal(d.Resource.AccessKeyDetails, f.Partition, f.Account)
-	if f.Addresses, err = guardDutyAddresses(d.Service.Action); err != nil {
+	var addrs addressList
+	if err := guardDutyAddresses(&addrs, d.Service.Action); err != nil {
 		return Finding{}, fmt.Errorf("GuardDuty finding: %w", err)
 	}
+	if det := d.Service.Detection; det != nil && det.Sequence != nil {
+		actors, err := sequenceActors(det.Sequence, f.Partition, f.Account, &refs)
+		if err != nil {
+			return Finding{}, fmt.Errorf("GuardDuty finding: %w", err)
+		}
+		f.Accounts = refs
+		if f.Principal.Kind == KindNone && len(actors) > 0 {
+			f.Principal, actors = actors[0], actors[1:]
+		}
+		for _, a := range actors {
+			if a.identity() != f.Principal.identity() {
+				f.Actors = append(f.Actors, a)
+			}
+		}
+		for i, e := range det.Sequence.Endpoints {
+			if err := addrs.add(fmt.Sprintf("detail.service.detection.sequence.endpoints[%d].ip", i), e.IP); err != nil {
+				return Finding{}, fmt.Errorf("GuardDuty finding: %w", err)
+			}
+		}
+	}
+	f.Addresses = addrs.addrs
 	return f, nil
 }
 
-// guardDutyAddresses returns every remote address the action carries, in
+// guardDutyAddresses adds to l every remote address the action carries, in
 // every place GuardDuty puts one (aws-sdk-go-v2 service/guardduty types.Action).
-func guardDutyAddresses(a gdAction) ([]netip.Addr, error) {
-	var l addressList
+func guardDutyAddresses(l *addressList, a gdAction) error {
 	remote := func(field string, r *remoteIP) error {
 		if r == nil {
 			return nil
@@ -140,37 +163,37 @@ func guardDutyAddresses(a gdAction) ([]netip.Addr, error) {
 	const base = "detail.service.action."
 	if a.AwsAPICallAction != nil {
 		if err := remote(base+"awsApiCallAction.remoteIpDetails", a.AwsAPICallAction.RemoteIPDetails); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if a.NetworkConnectionAction != nil {
 		if err := remote(base+"networkConnectionAction.remoteIpDetails", a.NetworkConnectionAction.RemoteIPDetails); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if k := a.KubernetesAPICallAction; k != nil {
 		if err := remote(base+"kubernetesApiCallAction.remoteIpDetails", k.RemoteIPDetails); err != nil {
-			return nil, err
+			return err
 		}
 		for i, s := range k.SourceIPs {
 			if err := l.add(fmt.Sprintf("%skubernetesApiCallAction.sourceIPs[%d]", base, i), s); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
 	if a.RdsLoginAttemptAction != nil {
 		if err := remote(base+"rdsLoginAttemptAction.remoteIpDetails", a.RdsLoginAttemptAction.RemoteIPDetails); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if p := a.PortProbeAction; p != nil {
 		for i, d := range p.PortProbeDetails {
 			if err := remote(fmt.Sprintf("%sportProbeAction.portProbeDetails[%d].remoteIpDetails", base, i), d.RemoteIPDetails); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	return l.addrs, nil
+	return nil
 }
 
 // guardDutyPrincipal classifies resource.accessKeyDetails. GuardDuty gives

@@ -98,14 +98,16 @@ func (l *Ledger) Prepare(ctx context.Context, p Prep) (Prepared, error) {
 	}
 	acquire := fast
 	admit := len(p.Principals) > 0
+	if len(p.Principals) > p.BreakerMax {
+		// More than the breaker ever admits at once.
+		admit, res.BreakerOpen = false, true
+	}
 	for {
 		var us []update
 		breakerAt := map[int]bool{}
 		if admit {
-			for _, pr := range p.Principals {
-				breakerAt[len(us)] = true
-				us = append(us, l.breakerUpdate(p.Account, pr, p.BreakerWindow, p.BreakerMax))
-			}
+			breakerAt[len(us)] = true
+			us = append(us, l.breakerUpdate(p.Account, p.Principals, p.BreakerWindow, p.BreakerMax))
 		}
 		fi := update{key: key(findingPK(p.Finding), findingSK), expr: "SET #ttl = :ttl", names: map[string]string{"#ttl": AttrTTL},
 			values: map[string]ddb.AttributeValue{":ttl": n(now.Add(Retention).Unix())}}

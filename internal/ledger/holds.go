@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -151,19 +152,30 @@ func (l *Ledger) ForgetHold(ctx context.Context, h Hold) (bool, error) {
 	return true, nil
 }
 
-// breakerUpdate admits principal into account's current breaker window if
-// it is already counted there or the window has room: the window holds a
-// set of principals, so the count is of distinct principals and a retried
-// write counts nothing twice.
-func (l *Ledger) breakerUpdate(account, principal string, window time.Duration, max int) update {
+// breakerUpdate admits principals, together, into account's current
+// breaker window, if they are all counted there already or the window has
+// room for all of them: the window holds a set of principals, so the count
+// is of distinct principals and a retried write counts nothing twice. One
+// update for the lot, since a transaction writes an item once. A window
+// where only some of them are counted must have room for all of them: it
+// may refuse a finding that would just fit, never admit one past max. The
+// caller refuses outright more principals than max.
+func (l *Ledger) breakerUpdate(account string, principals []string, window time.Duration, max int) update {
 	start := l.Now().Truncate(window)
+	values := map[string]ddb.AttributeValue{
+		":p": ss(principals...), ":room": n(int64(max - len(principals))), ":ttl": n(start.Add(2 * window).Unix()),
+	}
+	all := make([]string, len(principals))
+	for i, pr := range principals {
+		v := ":one" + strconv.Itoa(i)
+		values[v] = s(pr)
+		all[i] = "contains(principals, " + v + ")"
+	}
 	return update{
-		key:   key("breaker#"+account, start.UTC().Format(time.RFC3339)),
-		expr:  "ADD principals :p SET #ttl = :ttl",
-		cond:  "attribute_not_exists(principals) OR contains(principals, :one) OR size(principals) < :max",
-		names: map[string]string{"#ttl": AttrTTL},
-		values: map[string]ddb.AttributeValue{
-			":p": ss(principal), ":one": s(principal), ":max": n(int64(max)), ":ttl": n(start.Add(2 * window).Unix()),
-		},
+		key:    key("breaker#"+account, start.UTC().Format(time.RFC3339)),
+		expr:   "ADD principals :p SET #ttl = :ttl",
+		cond:   "attribute_not_exists(principals) OR size(principals) <= :room OR (" + strings.Join(all, " AND ") + ")",
+		names:  map[string]string{"#ttl": AttrTTL},
+		values: values,
 	}
 }

@@ -25,26 +25,40 @@ type Facts struct {
 	// nil is single-account mode, account.Single{Home}. Organization mode
 	// gives its own, which also knows the organization's accounts.
 	Reach account.Reacher
-	// ProtectionChecked: the principal's protect tag and path were read
+	// ProtectionChecked: the principals' protect tags and paths were read
 	// (package protect). A dry run does not read them, and says so.
 	ProtectionChecked bool
-	// Protected says why the principal is exempt from containment; "" when it is not.
-	Protected string
-	// Unverified says why protection could not be checked; the principal is
-	// then not contained, to be safe.
-	Unverified string
+	// Protection is what the account says of each principal, by its
+	// entity (finding.Principal.Entity: "user/NAME", "role/NAME").
+	Protection map[string]Protection
 	// BreakerOpen says why principals are not being contained right now
 	// (the blast-radius breaker): the principal is reported instead.
 	BreakerOpen string
-	// Done maps the principal actions that earlier deliveries of the same
-	// finding completed to when: an updated or retried finding does not
-	// repeat them.
+	// Done maps the principal steps that earlier deliveries of the same
+	// finding completed (DoneKey) to when: an updated or retried finding
+	// does not repeat them.
 	Done map[string]time.Time
 	// Blocked are the addresses earlier deliveries of the finding blocked.
 	Blocked map[string]bool
 	// Undone: an operator undid this finding's containment; nothing is done again.
 	Undone bool
 }
+
+// Protection is what the account says of one principal (package protect).
+type Protection struct {
+	// Protected says why the principal is exempt from containment; "" when it is not.
+	Protected string
+	// Unverified says why protection could not be checked; the principal is
+	// then not contained, to be safe.
+	Unverified string
+}
+
+// DoneKey is the key under which the ledger remembers that a delivery of
+// the finding did action to target: "deactivate-key key/AKIA...",
+// "revoke-sessions role/NAME". Deliveries made before findings could name
+// several principals remembered the bare action name, which stands for the
+// finding's Principal.
+func DoneKey(action string, t Target) string { return action + " " + t.ID() }
 
 // Build decides what to do about f under pb. It never fails: every case
 // that cannot be acted on becomes a skip or report step that says why.
@@ -78,7 +92,7 @@ func BuildWith(f finding.Finding, pb *playbook.Playbook, facts Facts) Plan {
 		return p
 	}
 	p.Rule = rule.Name
-	principalDone := false
+	principalsPlanned := false
 	for _, spec := range playbook.Specs {
 		action := spec.Name
 		if !rule.Has(action) {
@@ -86,19 +100,11 @@ func BuildWith(f finding.Finding, pb *playbook.Playbook, facts Facts) Plan {
 		}
 		switch spec.Category {
 		case playbook.OnPrincipal:
-			if !principalDone {
-				principalDone = p.principalGate(f.Principal, pb, facts)
-			}
-			if at, done := facts.Done[action]; done && !principalDone {
-				p.skip(action, principalTarget(f.Principal), "already done for this finding at "+at.UTC().Format(time.RFC3339))
-			} else if !principalDone {
-				p.principalStep(spec, f.Principal)
-			}
-			if p.DryRun && !facts.ProtectionChecked && !principalDone && action == lastPrincipalAction(rule) && p.ContainsPrincipal() {
-				// A dry run reads nothing from the account, so a principal a
-				// real run would skip for its tag or path is planned here.
-				p.skip(ProtectionCheck, principalTarget(f.Principal),
-					"dry run: the principal's protect tag ("+protectTag+") and path were not read; a real run may leave it alone")
+			// Every principal action of every principal at once, principal
+			// by principal, in the order the finding names them.
+			if !principalsPlanned {
+				principalsPlanned = true
+				p.principalSteps(rule, pb, facts)
 			}
 		case playbook.OnAddresses:
 			p.blockSteps(action, f, pb, facts.Blocked)
@@ -155,16 +161,46 @@ func (p Plan) ContainsPrincipal() bool {
 // protectTag is the tag that exempts a principal (package protect).
 const protectTag = "autocontain:protected"
 
-// lastPrincipalAction is the last of rule's principal actions, after which
-// a dry run notes what it did not check.
-func lastPrincipalAction(rule playbook.Rule) string {
-	last := ""
-	for _, s := range playbook.Specs {
-		if s.Category == playbook.OnPrincipal && rule.Has(s.Name) {
-			last = s.Name
+// principalSteps plans rule's principal actions for each principal of the
+// finding: the gate that stops them all for that principal, or one step
+// per action. A step that an earlier principal of the same finding already
+// planned (two sessions of one role) is not repeated.
+func (p *Plan) principalSteps(rule playbook.Rule, pb *playbook.Playbook, facts Facts) {
+	seen := map[string]bool{}
+	for i, pr := range p.Finding.Principals() {
+		if p.principalGate(pr, pb, facts) {
+			continue
+		}
+		acting := false
+		for _, spec := range playbook.Specs {
+			if spec.Category != playbook.OnPrincipal || !rule.Has(spec.Name) {
+				continue
+			}
+			s := principalStep(spec, pr)
+			if s.Acts() {
+				key := DoneKey(s.Action, s.Target)
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				at, done := facts.Done[key]
+				if !done && i == 0 {
+					at, done = facts.Done[s.Action]
+				}
+				if done {
+					s = Step{Action: ActionSkip, Skipped: s.Action, Target: s.Target, Reason: "already done for this finding at " + at.UTC().Format(time.RFC3339)}
+				}
+				acting = acting || s.Acts()
+			}
+			p.Steps = append(p.Steps, s)
+		}
+		if p.DryRun && !facts.ProtectionChecked && acting {
+			// A dry run reads nothing from the account, so a principal a
+			// real run would skip for its tag or path is planned here.
+			p.skip(ProtectionCheck, principalTarget(pr),
+				"dry run: the principal's protect tag ("+protectTag+") and path were not read; a real run may leave it alone")
 		}
 	}
-	return last
 }
 
 // principalGate adds the one step that stops every principal action, if
@@ -181,7 +217,9 @@ func (p *Plan) principalGate(pr finding.Principal, pb *playbook.Playbook, facts 
 	if reach == nil {
 		reach = account.Single{Home: facts.Home}
 	}
-	if d := reach.Reach(p.Finding); !d.OK {
+	f := p.Finding
+	f.Principal, f.Actors = pr, nil
+	if d := reach.Reach(f); !d.OK {
 		why := d.Reason + "; a human must act in that account (addresses are still blocked)"
 		if d.Unchecked {
 			why = d.Reason + ": not contained, to be safe (addresses are still blocked)"
@@ -194,8 +232,9 @@ func (p *Plan) principalGate(pr finding.Principal, pb *playbook.Playbook, facts 
 		p.skip(SkippedPrincipal, t, fmt.Sprintf("the principal is protected by %q (settings.protect); a human must decide", pat))
 		return true
 	}
-	if facts.Protected != "" {
-		p.skip(SkippedPrincipal, t, fmt.Sprintf("the principal is protected: %s; a human must decide", facts.Protected))
+	known := facts.Protection[pr.Entity()]
+	if known.Protected != "" {
+		p.skip(SkippedPrincipal, t, fmt.Sprintf("the principal is protected: %s; a human must decide", known.Protected))
 		return true
 	}
 	if facts.BreakerOpen != "" {
@@ -203,9 +242,9 @@ func (p *Plan) principalGate(pr finding.Principal, pb *playbook.Playbook, facts 
 			Reason: "BREAKER OPEN: " + facts.BreakerOpen + "; principals are reported, not contained, until the window ends (addresses are still blocked)"})
 		return true
 	}
-	if facts.Unverified != "" {
+	if known.Unverified != "" {
 		p.Steps = append(p.Steps, Step{Action: ActionReport, Target: t,
-			Reason: fmt.Sprintf("could not verify that the principal is not protected (%s): not contained, to be safe", facts.Unverified)})
+			Reason: fmt.Sprintf("could not verify that the principal is not protected (%s): not contained, to be safe", known.Unverified)})
 		return true
 	}
 	var why string
@@ -232,13 +271,14 @@ func (p *Plan) principalGate(pr finding.Principal, pb *playbook.Playbook, facts 
 	return true
 }
 
-// principalStep plans one principal action for a containable principal,
-// on the part of the principal the action contains.
-func (p *Plan) principalStep(spec playbook.ActionSpec, pr finding.Principal) {
+// principalStep is the step of one principal action for a containable
+// principal, on the part of the principal the action contains.
+func principalStep(spec playbook.ActionSpec, pr finding.Principal) Step {
 	why := spec.Why(pr.Kind)
+	step := func(t Target) Step { return Step{Action: spec.Name, Target: t, Reason: why} }
 	switch {
 	case spec.Contains == playbook.PartKey && why != "":
-		p.add(spec.Name, Target{Kind: TargetAccessKey, UserName: pr.UserName, AccessKeyID: pr.AccessKeyID}, why)
+		return step(Target{Kind: TargetAccessKey, UserName: pr.UserName, AccessKeyID: pr.AccessKeyID})
 	case spec.Contains == playbook.PartKey:
 		switch {
 		case pr.AccessKeyID == "":
@@ -248,14 +288,14 @@ func (p *Plan) principalStep(spec playbook.ActionSpec, pr finding.Principal) {
 		default:
 			why = fmt.Sprintf("%s is not a long-term access key of an IAM user", finding.MaskKey(pr.AccessKeyID))
 		}
-		p.skip(spec.Name, principalTarget(pr), why)
 	case why == "":
-		p.skip(spec.Name, principalTarget(pr), fmt.Sprintf("%s does not act on a principal of kind %s", spec.Name, pr.Kind))
+		why = fmt.Sprintf("%s does not act on a principal of kind %s", spec.Name, pr.Kind)
 	case pr.Kind == finding.KindAssumedRole:
-		p.add(spec.Name, Target{Kind: TargetRole, RoleName: pr.RoleName, ARN: pr.RoleARN}, why)
+		return step(Target{Kind: TargetRole, RoleName: pr.RoleName, ARN: pr.RoleARN})
 	default:
-		p.add(spec.Name, Target{Kind: TargetUser, UserName: pr.UserName}, why)
+		return step(Target{Kind: TargetUser, UserName: pr.UserName})
 	}
+	return Step{Action: ActionSkip, Skipped: spec.Name, Target: principalTarget(pr), Reason: why}
 }
 
 // blockSteps plans block-ip: one step per address family with every

@@ -99,6 +99,32 @@ func (t Target) String() string {
 	return "-"
 }
 
+// ID names what a principal step changes: "key/AKIA...", "user/NAME" or
+// "role/NAME"; "" for targets that are not principals.
+func (t Target) ID() string {
+	switch t.Kind {
+	case TargetAccessKey:
+		return "key/" + t.AccessKeyID
+	case TargetUser:
+		return "user/" + t.UserName
+	case TargetRole:
+		return "role/" + t.RoleName
+	}
+	return ""
+}
+
+// Entity names the IAM user or role a principal step changes, as
+// finding.Principal.Entity does ("user/NAME", "role/NAME"): a key's user.
+func (t Target) Entity() string {
+	switch t.Kind {
+	case TargetAccessKey, TargetUser:
+		return "user/" + t.UserName
+	case TargetRole:
+		return "role/" + t.RoleName
+	}
+	return ""
+}
+
 func joinPrefixes(ps []netip.Prefix) string {
 	s := make([]string, len(ps))
 	for i, p := range ps {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/finding"
@@ -322,5 +323,65 @@ func TestNoActionIsDroppedSilently(t *testing.T) {
 	p := Build(finding.Finding{Source: finding.SourceGuardDuty, Type: "Backdoor:EC2/C&CActivity.B", Severity: 8}, pb)
 	if len(p.Steps) != 1 || p.Steps[0].Action != ActionReport || !strings.Contains(p.Steps[0].Reason, "isolate-instance") {
 		t.Errorf("plan %+v: want one report step naming isolate-instance", p.Steps)
+	}
+}
+
+// TestSeveralPrincipals: an attack sequence's principals are each planned
+// in turn, each behind its own gate; a step two of them share is planned
+// once; what an earlier delivery did is not done again, by principal.
+func TestSeveralPrincipals(t *testing.T) {
+	pb := testPlaybook(t, func(s *playbook.Settings) { s.Protect = []playbook.Pattern{"arn:aws:iam::*:user/bob"} })
+	otherSession := webRole
+	otherSession.AccessKeyID = "ASIA3EXAMPLEWEBAPP02"
+	foreign := finding.Principal{Kind: finding.KindAssumedRole, Type: "AssumedRole", RoleName: "ops", AccessKeyID: "ASIA3EXAMPLEOPS00001", Account: "210987654321"}
+	f := gd("AttackSequence:IAM/CompromisedCredentials", 9, alice, "185.220.101.42")
+	f.Actors = []finding.Principal{webRole, bob, otherSession, foreign}
+	at := time.Date(2026, 11, 20, 4, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		done map[string]time.Time
+		want []brief
+	}{
+		{"first delivery", nil, []brief{
+			{"deactivate-key", "", "key AKIA…E001 of user alice"}, {"revoke-sessions", "", "user alice"},
+			{"skip", "deactivate-key", "principal web-app-role"}, {"revoke-sessions", "", "role web-app-role"},
+			{"skip", SkippedPrincipal, "principal bob"},
+			{"skip", "deactivate-key", "principal web-app-role"},
+			{"report", "", "principal ops"},
+			{"block-ip", "", "IP set autocontain-v4 += 185.220.101.42/32"}, {"notify", "", "topic autocontain"},
+		}},
+		{"a delivery from before findings named several principals did alice's key", map[string]time.Time{"deactivate-key": at}, []brief{
+			{"skip", "deactivate-key", "key AKIA…E001 of user alice"}, {"revoke-sessions", "", "user alice"},
+			{"skip", "deactivate-key", "principal web-app-role"}, {"revoke-sessions", "", "role web-app-role"},
+			{"skip", SkippedPrincipal, "principal bob"},
+			{"skip", "deactivate-key", "principal web-app-role"},
+			{"report", "", "principal ops"},
+			{"block-ip", "", "IP set autocontain-v4 += 185.220.101.42/32"}, {"notify", "", "topic autocontain"},
+		}},
+		{"the role's sessions were revoked: only the role is skipped", map[string]time.Time{"revoke-sessions role/web-app-role": at}, []brief{
+			{"deactivate-key", "", "key AKIA…E001 of user alice"}, {"revoke-sessions", "", "user alice"},
+			{"skip", "deactivate-key", "principal web-app-role"}, {"skip", "revoke-sessions", "role web-app-role"},
+			{"skip", SkippedPrincipal, "principal bob"},
+			{"skip", "deactivate-key", "principal web-app-role"},
+			{"report", "", "principal ops"},
+			{"block-ip", "", "IP set autocontain-v4 += 185.220.101.42/32"}, {"notify", "", "topic autocontain"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := BuildWith(f, pb, Facts{Home: testHome, ProtectionChecked: true, Done: tt.done})
+			if got := briefs(p); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("steps\n got %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+	// Protection learned for one principal stops that principal only.
+	p := BuildWith(f, pb, Facts{Home: testHome, ProtectionChecked: true,
+		Protection: map[string]Protection{"role/web-app-role": {Protected: "it is tagged"}, "user/alice": {Unverified: "throttled"}}})
+	want := []brief{{"report", "", "principal alice"}, {"skip", SkippedPrincipal, "principal web-app-role"}, {"skip", SkippedPrincipal, "principal bob"},
+		{"skip", SkippedPrincipal, "principal web-app-role"}, {"report", "", "principal ops"},
+		{"block-ip", "", "IP set autocontain-v4 += 185.220.101.42/32"}, {"notify", "", "topic autocontain"}}
+	if got := briefs(p); !reflect.DeepEqual(got, want) {
+		t.Errorf("with protection\n got %q\nwant %q", got, want)
 	}
 }

@@ -24,6 +24,9 @@ func (p Plan) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "account   %s\n", strings.TrimSpace(f.Account+" ("+firstNonEmpty(f.Partition, "partition unknown")+")"))
 	}
 	fmt.Fprintf(&b, "principal %s\n", describePrincipal(f.Principal))
+	for _, a := range f.Actors {
+		fmt.Fprintf(&b, "actor     %s\n", describePrincipal(a))
+	}
 	if len(f.Addresses) > 0 {
 		as := make([]string, len(f.Addresses))
 		for i, a := range f.Addresses {
@@ -61,6 +64,9 @@ func describePrincipal(pr finding.Principal) string {
 		return "none"
 	}
 	parts := []string{string(pr.Kind)}
+	if pr.Kind == finding.KindUnknown && pr.Type != "" {
+		parts = append(parts, "type="+pr.Type)
+	}
 	for _, kv := range [][2]string{
 		{"user", pr.UserName}, {"role", pr.RoleName}, {"session", pr.SessionName},
 		{"arn", pr.ARN}, {"invokedBy", pr.InvokedBy},

@@ -180,19 +180,21 @@ func (a *Account) Env() []string {
 	}
 }
 
-// Rewrite returns event with the long-term access key id it names replaced
-// by the sandbox's first key of the same user: the emulator makes up its own
-// key ids, the sample events carry realistic ones.
+// Rewrite returns event with each long-term access key id it names
+// replaced by the sandbox's first key of the same user: the emulator makes
+// up its own key ids, the sample events carry realistic ones.
 func (a *Account) Rewrite(event []byte) []byte {
 	f, err := finding.Parse(event)
-	if err != nil || f.Principal.Kind != finding.KindIAMUserKey {
+	if err != nil {
 		return event
 	}
-	keys := a.Keys[f.Principal.UserName]
-	if len(keys) == 0 || f.Principal.AccessKeyID == "" {
-		return event
+	for _, pr := range f.Principals() {
+		keys := a.Keys[pr.UserName]
+		if pr.Kind == finding.KindIAMUserKey && len(keys) > 0 && pr.AccessKeyID != "" {
+			event = bytes.ReplaceAll(event, []byte(pr.AccessKeyID), []byte(keys[0]))
+		}
 	}
-	return bytes.ReplaceAll(event, []byte(f.Principal.AccessKeyID), []byte(keys[0]))
+	return event
 }
 
 // Messages receives the notifications published so far (at most max).

@@ -1,0 +1,158 @@
+package finding
+
+import (
+	"fmt"
+	"strings"
+)
+
+// gdSequence is the part of a GuardDuty Extended Threat Detection attack
+// sequence (detail.service.detection.sequence) that autocontain reads. The
+// names are GuardDuty's REST-JSON wire names (aws-sdk-go-v2
+// service/guardduty types.Sequence, Actor, User, Session, NetworkEndpoint;
+// GuardDuty API Reference, "Sequence"): lower camelCase, and the account's
+// name is "account", not "name".
+type gdSequence struct {
+	UID       string       `json:"uid"`
+	Actors    []gdActor    `json:"actors"`
+	Endpoints []gdEndpoint `json:"endpoints"`
+}
+
+type gdActor struct {
+	ID   string `json:"id"`
+	User *struct {
+		Name          string `json:"name"`
+		UID           string `json:"uid"`
+		Type          string `json:"type"`
+		CredentialUID string `json:"credentialUid"`
+		Account       *struct {
+			UID string `json:"uid"`
+		} `json:"account"`
+	} `json:"user"`
+	Session *struct {
+		UID    string `json:"uid"`
+		Issuer string `json:"issuer"`
+	} `json:"session"`
+}
+
+type gdEndpoint struct {
+	ID string `json:"id"`
+	IP string `json:"ip"`
+}
+
+// sequenceActors turns every actor of an attack sequence that names a user
+// into a principal, each once, in the order GuardDuty lists them. An actor
+// without a user (a process) names no principal. refs gains the account
+// each actor's activity took place in, so that an actor acting elsewhere
+// than the finding's account is seen by the planner.
+func sequenceActors(s *gdSequence, partition, account string, refs *accountRefs) ([]Principal, error) {
+	var out []Principal
+	seen := map[string]bool{}
+	for i, a := range s.Actors {
+		u := a.User
+		if u == nil {
+			continue
+		}
+		base := fmt.Sprintf("detail.service.detection.sequence.actors[%d].", i)
+		fields := [][2]string{{base + "user.name", u.Name}, {base + "user.uid", u.UID},
+			{base + "user.type", u.Type}, {base + "user.credentialUid", u.CredentialUID}}
+		if u.Account != nil {
+			fields = append(fields, [2]string{base + "user.account.uid", u.Account.UID})
+		}
+		if a.Session != nil {
+			fields = append(fields, [2]string{base + "session.uid", a.Session.UID}, [2]string{base + "session.issuer", a.Session.Issuer})
+		}
+		if err := checkText(fields...); err != nil {
+			return nil, err
+		}
+		if u.Account != nil && u.Account.UID != "" && u.Account.UID != account {
+			refs.add(base+"user.account.uid", u.Account.UID, "")
+		}
+		issuer := ""
+		if a.Session != nil {
+			issuer = a.Session.Issuer
+		}
+		p := actorPrincipal(u.Type, u.Name, u.UID, u.CredentialUID, issuer, partition, account)
+		if k := p.identity(); !seen[k] {
+			seen[k] = true
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// actorPrincipal classifies one actor's user. The model leaves the type's
+// values open: the CloudTrail spellings (IAMUser, AssumedRole, Root,
+// FederatedUser, AWSService) and their upper snake case (ASSUMED_ROLE) are
+// both read. The credential decides between a key and a session, as for
+// single findings; anything that does not add up is unknown, and reported.
+//
+// A role is named by the session's issuer (the role's ARN, which
+// CloudTrail calls sessionContext.sessionIssuer.arn) when there is one,
+// else by the user's name. The principal's account and partition are its
+// ARN's when it has one (the issuer, or a uid that is an ARN), else the
+// finding's.
+func actorPrincipal(typ, name, uid, cred, issuer, partition, account string) Principal {
+	p := Principal{Type: typ, PrincipalID: uid, AccessKeyID: cred, Account: account, Partition: partition}
+	arn := issuer
+	if _, _, ok := SplitARN(uid); ok && arn == "" {
+		arn = uid
+		p.PrincipalID = ""
+	}
+	if ap, aa, ok := SplitARN(arn); ok {
+		p.Partition, p.Account = ap, aa
+	}
+	longTerm, temporary := accessKeyKind(cred)
+	switch strings.ToLower(strings.ReplaceAll(typ, "_", "")) {
+	case "iamuser":
+		p.UserName = firstNonEmpty(iamName(arn, "user"), name)
+		p.ARN = firstNonEmpty(arn, iamARN(p.Partition, p.Account, "user", p.UserName))
+		switch {
+		case p.UserName == "":
+			p.Kind = KindUnknown
+		case longTerm:
+			p.Kind = KindIAMUserKey
+		case temporary:
+			p.Kind = KindIAMUserSession
+		default:
+			p.Kind = KindUnknown
+		}
+	case "assumedrole":
+		p.RoleName = firstNonEmpty(iamName(arn, "role"), name)
+		if strings.Contains(arn, ":role/") {
+			p.RoleARN = arn
+		}
+		if _, session, ok := strings.Cut(uid, ":"); ok && p.PrincipalID != "" {
+			p.SessionName = session
+		}
+		p.Kind = KindAssumedRole
+		if p.RoleName == "" || !temporary {
+			p.Kind = KindUnknown
+		}
+	case "root":
+		p.Kind = KindRoot
+		p.ARN = rootARN(p.Partition, p.Account)
+	case "federateduser":
+		p.Kind = KindFederated
+	case "awsservice":
+		p.Kind = KindService
+	default:
+		p.Kind = KindUnknown
+	}
+	return p
+}
+
+// iamName returns the name of the IAM user or role (kind) an ARN names,
+// without its path; "" when the ARN names no such entity.
+func iamName(arn, kind string) string {
+	_, rest, ok := strings.Cut(arn, ":"+kind+"/")
+	if !ok || !strings.HasPrefix(arn, "arn:") {
+		return ""
+	}
+	return rest[strings.LastIndex(rest, "/")+1:]
+}
+
+// identity tells two principals apart: the same entity with the same
+// credential is named once.
+func (p Principal) identity() string {
+	return strings.Join([]string{string(p.Kind), p.Account, p.Entity(), p.AccessKeyID, p.ARN}, "\x00")
+}
