@@ -114,6 +114,24 @@ func parseCloudTrail(env envelope) (Finding, error) {
 	return f, nil
 }
 
+// Call describes how a CloudTrail call went, for plans and audit
+// records: "failed: AccessDenied", "made through
+// cloudformation.amazonaws.com", both, or "" for a call that succeeded
+// and was made directly (and for every GuardDuty finding).
+func (f Finding) Call() string {
+	var parts []string
+	switch {
+	case f.Failed && f.ErrorCode != "":
+		parts = append(parts, "failed: "+f.ErrorCode)
+	case f.Failed:
+		parts = append(parts, "failed")
+	}
+	if f.ViaService != "" {
+		parts = append(parts, "made through "+f.ViaService)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // consoleService is the invokedBy (and userAgent) of the calls a person
 // makes in the AWS console, whose sourceIPAddress is the person's own
 // address (CloudTrail User Guide, "CloudTrail log event reference": the

@@ -870,6 +870,16 @@ func TestParseCloudTrailOutcomeAndService(t *testing.T) {
 			if f.Failed != tt.failed || f.ErrorCode != tt.errorCode || f.ViaService != tt.via {
 				t.Errorf("failed %v, errorCode %q, viaService %q; want %v, %q, %q", f.Failed, f.ErrorCode, f.ViaService, tt.failed, tt.errorCode, tt.via)
 			}
+			var want []string
+			if tt.failed {
+				want = append(want, strings.TrimSuffix("failed: "+tt.errorCode, ": "))
+			}
+			if tt.via != "" {
+				want = append(want, "made through "+tt.via)
+			}
+			if got := f.Call(); got != strings.Join(want, ", ") {
+				t.Errorf("Call() = %q, want %q", got, strings.Join(want, ", "))
+			}
 		})
 	}
 }
