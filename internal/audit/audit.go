@@ -80,6 +80,9 @@ type Finding struct {
 	Sample    bool                 `json:"sample,omitempty"`
 	Archived  bool                 `json:"archived,omitempty"`
 	Addresses []string             `json:"addresses,omitempty"`
+	// Call says how a CloudTrail call went: "failed: AccessDenied",
+	// "made through cloudformation.amazonaws.com" (finding.Finding.Call).
+	Call string `json:"call,omitempty"`
 	// AddressesOmitted counts the addresses left out of Addresses in a
 	// summary (a notification too large for SNS); the logged record has
 	// them all.
@@ -126,7 +129,7 @@ func New(p plan.Plan, now time.Time) Record {
 			Source: string(f.Source), ID: f.ID, Type: f.Type, EventSource: f.EventSource,
 			Severity: f.Severity, SeverityLabel: finding.SeverityLabel(f.Severity),
 			Account: f.Account, Partition: f.Partition, Accounts: f.Accounts, Region: f.Region, UpdatedAt: f.UpdatedAt, Count: f.Count,
-			Sample: f.Sample, Archived: f.Archived,
+			Sample: f.Sample, Archived: f.Archived, Call: f.Call(),
 		},
 		Principal: principal(f.Principal),
 		Rule:      p.Rule,
@@ -251,6 +254,9 @@ func (r Record) Text() string {
 		fmt.Fprintf(&b, "Severity: %g (%s)\n", f.Severity, f.SeverityLabel)
 	} else {
 		fmt.Fprintf(&b, "Event: %s %s\n", f.EventSource, f.Type)
+		if f.Call != "" {
+			fmt.Fprintf(&b, "Call: %s\n", f.Call)
+		}
 	}
 	fmt.Fprintf(&b, "Finding: %s, account %s, region %s, updated %s\n", f.ID, f.Account, f.Region, f.UpdatedAt.Format(time.RFC3339))
 	p := r.Principal

@@ -102,3 +102,20 @@ func TestRecordMasksKeysAndLogsOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestCallIsRecorded: the record and its text, which the notification
+// carries, say that a CloudTrail call failed and what it was made through.
+func TestCallIsRecorded(t *testing.T) {
+	p := plan.Plan{Finding: finding.Finding{Source: finding.SourceCloudTrail, ID: "e1", Type: "StopLogging",
+		EventSource: "cloudtrail.amazonaws.com", ErrorCode: "AccessDenied", Failed: true, ViaService: "cloudformation.amazonaws.com",
+		Principal: finding.Principal{Kind: finding.KindAssumedRole, RoleName: "r"}}}
+	r := New(p, time.Unix(0, 0))
+	const want = "failed: AccessDenied, made through cloudformation.amazonaws.com"
+	if r.Finding.Call != want || !strings.Contains(r.Text(), "Call: "+want+"\n") {
+		t.Errorf("call %q, text:\n%s", r.Finding.Call, r.Text())
+	}
+	p.Finding.ErrorCode, p.Finding.Failed, p.Finding.ViaService = "", false, ""
+	if r := New(p, time.Unix(0, 0)); r.Finding.Call != "" || strings.Contains(r.Text(), "Call:") {
+		t.Errorf("a direct call that succeeded: call %q, text:\n%s", r.Finding.Call, r.Text())
+	}
+}

@@ -95,6 +95,8 @@ func parseCloudTrail(env envelope) (Finding, error) {
 		Region:      region,
 		UpdatedAt:   t,
 		ErrorCode:   r.ErrorCode,
+		Failed:      r.ErrorCode != "" || (r.ResponseElements != nil && r.ResponseElements.ConsoleLogin == "Failure"),
+		ViaService:  viaService(r.UserIdentity.InvokedBy, r.SourceIPAddress),
 		Principal:   pr,
 	}
 	if f.ID == "" {
@@ -112,12 +114,56 @@ func parseCloudTrail(env envelope) (Finding, error) {
 	return f, nil
 }
 
+// Call describes how a CloudTrail call went, for plans and audit
+// records: "failed: AccessDenied", "made through
+// cloudformation.amazonaws.com", both, or "" for a call that succeeded
+// and was made directly (and for every GuardDuty finding).
+func (f Finding) Call() string {
+	var parts []string
+	switch {
+	case f.Failed && f.ErrorCode != "":
+		parts = append(parts, "failed: "+f.ErrorCode)
+	case f.Failed:
+		parts = append(parts, "failed")
+	}
+	if f.ViaService != "" {
+		parts = append(parts, "made through "+f.ViaService)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// consoleService is the invokedBy (and userAgent) of the calls a person
+// makes in the AWS console, whose sourceIPAddress is the person's own
+// address (CloudTrail User Guide, "CloudTrail log event reference": the
+// StartLogging example). A console call is the person's, not a service's.
+const consoleService = "signin.amazonaws.com"
+
+// viaService returns the AWS service through which a CloudTrail call was
+// made: userIdentity.invokedBy, else a sourceIPAddress that names a
+// service ("For services in AWS, only the DNS name is displayed",
+// CloudTrail User Guide, record contents: cloudformation.amazonaws.com,
+// or "AWS Internal"). A console call is made by no service.
+func viaService(invokedBy, sourceIP string) string {
+	switch {
+	case invokedBy == consoleService:
+		return ""
+	case invokedBy != "":
+		return invokedBy
+	case sourceIP == consoleService:
+		return ""
+	case sourceIP == "AWS Internal", strings.HasSuffix(sourceIP, ".amazonaws.com"), strings.HasSuffix(sourceIP, ".amazonaws.com.cn"):
+		return sourceIP
+	}
+	return ""
+}
+
 // checkIdentityText refuses identity fields that were altered in decoding.
 func checkIdentityText(r ctRecord) error {
 	u := r.UserIdentity
 	const base = "detail.userIdentity."
 	fields := [][2]string{
 		{"detail.recipientAccountId", r.RecipientAccountID}, {"detail.eventSource", r.EventSource},
+		{"detail.sourceIPAddress", r.SourceIPAddress},
 		{base + "type", u.Type}, {base + "principalId", u.PrincipalID}, {base + "arn", u.ARN},
 		{base + "accountId", u.AccountID}, {base + "accessKeyId", u.AccessKeyID}, {base + "userName", u.UserName},
 		{base + "invokedBy", u.InvokedBy},

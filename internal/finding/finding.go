@@ -57,6 +57,18 @@ type Finding struct {
 	ResourceRole string `json:"resourceRole,omitempty"`
 	// ErrorCode is CloudTrail's errorCode, set when the recorded call failed.
 	ErrorCode string `json:"errorCode,omitempty"`
+	// Failed is true when the recorded CloudTrail call failed: it carries
+	// an errorCode, or it is a console sign-in whose
+	// responseElements.ConsoleLogin is Failure (those carry only an
+	// errorMessage). Always false for GuardDuty.
+	Failed bool `json:"failed,omitempty"`
+	// ViaService is the AWS service through which the principal made the
+	// CloudTrail call (cloudformation.amazonaws.com: a stack acting with
+	// its role): userIdentity.invokedBy, else a sourceIPAddress that is a
+	// service's name or "AWS Internal". Empty when the principal called
+	// directly, or through the console (signin.amazonaws.com), where a
+	// person acts from their own address.
+	ViaService string `json:"viaService,omitempty"`
 	// Principal is who acted, when the finding names someone. An attack
 	// sequence may name several: Principal is the first, Actors the others.
 	Principal Principal `json:"principal"`

@@ -747,3 +747,139 @@ func TestParseDeepNestingIsCheap(t *testing.T) {
 		t.Fatalf("Parse of %d nested arrays took more than 5 s", n)
 	}
 }
+
+// TestParseTime: the timestamps AWS writes are read, to the nanosecond and
+// in UTC; everything else is refused with an error naming the field.
+func TestParseTime(t *testing.T) {
+	at := func(s string) time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.UTC()
+	}
+	accepted := []struct{ in, want string }{
+		{"2026-11-20T11:02:37Z", "2026-11-20T11:02:37Z"},
+		{"2026-11-20T11:02:37.1Z", "2026-11-20T11:02:37.1Z"},
+		{"2026-11-20T11:02:37.123Z", "2026-11-20T11:02:37.123Z"},
+		{"2026-11-20T11:02:37.123456789Z", "2026-11-20T11:02:37.123456789Z"},
+		// RFC 3339 allows any number of fractional digits; past
+		// nanoseconds they are dropped.
+		{"2026-11-20T11:02:37.1234567891Z", "2026-11-20T11:02:37.123456789Z"},
+		{"2026-11-20T12:02:37+01:00", "2026-11-20T11:02:37Z"},
+		{"2026-11-20T06:02:37.5-05:00", "2026-11-20T11:02:37.5Z"},
+		{"2026-11-20T11:02:37-00:00", "2026-11-20T11:02:37Z"},
+		// RFC 3339 section 5.6: t and z may be lower case.
+		{"2026-11-20t11:02:37z", "2026-11-20T11:02:37Z"},
+		{"2026-11-20T11:02:37.25z", "2026-11-20T11:02:37.25Z"},
+		{"2026-11-20t11:02:37+01:00", "2026-11-20T10:02:37Z"},
+	}
+	for _, tt := range accepted {
+		got, err := parseTime("detail.updatedAt", tt.in)
+		if err != nil || !got.Equal(at(tt.want)) || got.Location() != time.UTC {
+			t.Errorf("parseTime(%q) = %v, %v; want %s in UTC", tt.in, got, err, tt.want)
+		}
+	}
+	refused := []string{
+		"2026-11-20T11:02:37",      // no zone
+		"2026-11-20 11:02:37Z",     // space for T
+		"2026-11-20T11:02:37,5Z",   // decimal comma: ISO 8601, not RFC 3339
+		"2026-11-20T11:02:37+0100", // offset without colon
+		"2026-11-20T11:02Z",        // no seconds
+		"2026-11-20T11:02:37.Z",    // empty fraction
+		"20261120T110237Z",         // ISO 8601 basic format
+		"2026-11-20T23:59:60Z",     // leap second
+		"2026-11-20T11:02:37 Z",    // space before the zone
+		" 2026-11-20T11:02:37Z",    // leading space
+		"2026-11-20T11:02:37Zz",    // trailing junk
+		"1763636557",               // epoch seconds
+		"Fri, 20 Nov 2026 11:02:37 GMT",
+	}
+	for _, in := range refused {
+		got, err := parseTime("detail.updatedAt", in)
+		if err == nil || !strings.Contains(err.Error(), "detail.updatedAt") || !strings.Contains(err.Error(), "not an RFC 3339 time") {
+			t.Errorf("parseTime(%q) = %v, %v; want an error naming the field", in, got, err)
+		}
+	}
+	if _, err := parseTime("detail.eventTime", ""); err == nil || err.Error() != "detail.eventTime is missing" {
+		t.Errorf("empty time: %v", err)
+	}
+}
+
+// TestParseCloudTrailOutcomeAndService: whether the call failed, and the
+// service it was made through, are read from the record.
+func TestParseCloudTrailOutcomeAndService(t *testing.T) {
+	role := map[string]any{"type": "AssumedRole", "principalId": "AROA1:s", "arn": "arn:aws:sts::123456789012:assumed-role/deployer/s",
+		"accountId": "123456789012", "accessKeyId": "ASIA3EXAMPLEPIPE0001"}
+	with := func(id map[string]any, kv ...any) map[string]any {
+		d := map[string]any{
+			"eventTime": "2026-11-20T11:00:00Z", "eventSource": "cloudtrail.amazonaws.com", "eventName": "DeleteTrail",
+			"eventID": "e1", "recipientAccountId": "123456789012", "sourceIPAddress": "194.26.29.113",
+		}
+		ident := map[string]any{}
+		for k, v := range id {
+			ident[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			if k := kv[i].(string); strings.HasPrefix(k, "userIdentity.") {
+				ident[strings.TrimPrefix(k, "userIdentity.")] = kv[i+1]
+			} else {
+				d[k] = kv[i+1]
+			}
+		}
+		d["userIdentity"] = ident
+		return d
+	}
+	tests := []struct {
+		name      string
+		detail    map[string]any
+		failed    bool
+		errorCode string
+		via       string
+	}{
+		{"succeeded_directly", with(role), false, "", ""},
+		{"access_denied", with(role, "errorCode", "AccessDenied", "errorMessage", "User: … is not authorized"), true, "AccessDenied", ""},
+		{"invalid_trail_name", with(role, "errorCode", "InvalidTrailNameException"), true, "InvalidTrailNameException", ""},
+		{"console_sign_in_failure_has_no_error_code", with(map[string]any{"type": "Root", "arn": "arn:aws:iam::123456789012:root", "accountId": "123456789012"},
+			"eventSource", "signin.amazonaws.com", "eventName", "ConsoleLogin", "errorMessage", "Failed authentication",
+			"responseElements", map[string]any{"ConsoleLogin": "Failure"}), true, "", ""},
+		{"console_sign_in_success", with(map[string]any{"type": "Root", "arn": "arn:aws:iam::123456789012:root", "accountId": "123456789012"},
+			"eventSource", "signin.amazonaws.com", "eventName", "ConsoleLogin", "responseElements", map[string]any{"ConsoleLogin": "Success"}), false, "", ""},
+		{"invoked_by_cloudformation", with(role, "userIdentity.invokedBy", "cloudformation.amazonaws.com",
+			"sourceIPAddress", "cloudformation.amazonaws.com"), false, "", "cloudformation.amazonaws.com"},
+		{"source_is_a_service_name", with(role, "sourceIPAddress", "servicecatalog.amazonaws.com"), false, "", "servicecatalog.amazonaws.com"},
+		{"source_is_aws_internal", with(role, "sourceIPAddress", "AWS Internal"), false, "", "AWS Internal"},
+		{"china_service_name", with(role, "sourceIPAddress", "cloudformation.amazonaws.com.cn"), false, "", "cloudformation.amazonaws.com.cn"},
+		{"invoked_by_wins_over_source", with(role, "userIdentity.invokedBy", "AWS Internal", "sourceIPAddress", "10.0.0.1"), false, "", "AWS Internal"},
+		{"console_is_the_person", with(role, "userIdentity.invokedBy", "signin.amazonaws.com", "sourceIPAddress", "203.0.113.64"), false, "", ""},
+		{"empty_invoked_by_is_direct", with(role, "userIdentity.invokedBy", ""), false, "", ""},
+		{"failed_through_a_service", with(role, "userIdentity.invokedBy", "cloudformation.amazonaws.com", "errorCode", "AccessDenied"),
+			true, "AccessDenied", "cloudformation.amazonaws.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "aws.cloudtrail"
+			if tt.detail["eventSource"] == "signin.amazonaws.com" {
+				src = "aws.signin"
+			}
+			f, err := Parse(envelopeOf(t, src, DetailTypeAPICall, tt.detail))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Failed != tt.failed || f.ErrorCode != tt.errorCode || f.ViaService != tt.via {
+				t.Errorf("failed %v, errorCode %q, viaService %q; want %v, %q, %q", f.Failed, f.ErrorCode, f.ViaService, tt.failed, tt.errorCode, tt.via)
+			}
+			var want []string
+			if tt.failed {
+				want = append(want, strings.TrimSuffix("failed: "+tt.errorCode, ": "))
+			}
+			if tt.via != "" {
+				want = append(want, "made through "+tt.via)
+			}
+			if got := f.Call(); got != strings.Join(want, ", ") {
+				t.Errorf("Call() = %q, want %q", got, strings.Join(want, ", "))
+			}
+		})
+	}
+}

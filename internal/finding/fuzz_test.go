@@ -16,6 +16,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(`{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{"additionalInfo":{"value":"{\"value\":\"{}\"}"}}}`))
 	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"source":"aws.cloudtrail","detail-type":"AWS API Call via CloudTrail","detail":{"eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","eventTime":"2026-11-20t11:00:00.5z","eventID":"e","errorCode":"AccessDenied","sourceIPAddress":"cloudformation.amazonaws.com","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::123456789012:assumed-role/r/s","invokedBy":"cloudformation.amazonaws.com"}}}`))
 	f.Add([]byte(`{"source":"aws.guardduty","source":"x","detail-type":"GuardDuty Finding","detail":{}}`))
 	f.Add([]byte(`{"source":"aws.iam","detail-type":"AWS API Call via CloudTrail","detail":{"eventSource":"iam.amazonaws.com","eventName":"X","eventTime":"2026-11-20T11:00:00Z","eventID":"e","userIdentity":{"type":"IAMUser","userName":"a\ud800","UserName":"b"}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -56,6 +57,12 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("accepted an identity field %q that is not clean UTF-8", s)
 				}
 			}
+		}
+		if got.ErrorCode != "" && !got.Failed {
+			t.Fatalf("a call with errorCode %q is not marked failed", got.ErrorCode)
+		}
+		if got.Source == SourceGuardDuty && (got.Failed || got.ViaService != "") {
+			t.Fatalf("a GuardDuty finding has a CloudTrail call's outcome or service: %+v", got)
 		}
 		if got.Source == SourceCloudTrail && EventBridgeSource(got.EventSource) == "" {
 			t.Fatalf("accepted a CloudTrail record from event source %q", got.EventSource)

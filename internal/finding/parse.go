@@ -120,14 +120,28 @@ func jsonKind(goKind string) string {
 }
 
 // parseTime reads the timestamps AWS writes: RFC 3339 with or without
-// fractional seconds.
+// fractional seconds (2026-11-20T11:02:37Z, 2026-11-20T11:02:37.123Z),
+// in UTC or with a numeric offset. RFC 3339 also allows a lower-case t
+// and z (section 5.6, the note under the grammar), which Go's parser
+// refuses: they are read as upper case. A decimal comma (ISO 8601's, not
+// RFC 3339's), which Go's parser takes, is refused; so is everything else
+// that is not RFC 3339, and a leap second (:60), which Go cannot hold.
+// The refusal fails the delivery: Lambda retries it, then sends it to the
+// dead-letter queue, which is alarmed.
 func parseTime(field, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, fmt.Errorf("%s is missing", field)
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%s %q is not an RFC 3339 time", field, s)
+	norm := s
+	if len(norm) > 10 && norm[10] == 't' {
+		norm = norm[:10] + "T" + norm[11:]
+	}
+	if strings.HasSuffix(norm, "z") {
+		norm = norm[:len(norm)-1] + "Z"
+	}
+	t, err := time.Parse(time.RFC3339Nano, norm)
+	if err != nil || strings.Contains(s, ",") {
+		return time.Time{}, fmt.Errorf("%s %q is not an RFC 3339 time such as 2026-11-20T11:02:37Z", field, s)
 	}
 	return t.UTC(), nil
 }

@@ -247,6 +247,9 @@ func (p *Plan) principalGate(pr finding.Principal, pb *playbook.Playbook, facts 
 			Reason: fmt.Sprintf("could not verify that the principal is not protected (%s): not contained, to be safe", known.Unverified)})
 		return true
 	}
+	if p.viaServiceGate(pr, pb) {
+		return true
+	}
 	var why string
 	switch pr.Kind {
 	case finding.KindRoot:

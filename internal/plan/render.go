@@ -19,6 +19,9 @@ func (p Plan) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "severity  %g %s\n", f.Severity, finding.SeverityLabel(f.Severity))
 	} else {
 		fmt.Fprintf(&b, "event     %s %s\n", f.EventSource, f.Type)
+		if call := f.Call(); call != "" {
+			fmt.Fprintf(&b, "call      %s\n", call)
+		}
 	}
 	if f.Account != "" || f.Partition != "" {
 		fmt.Fprintf(&b, "account   %s\n", strings.TrimSpace(f.Account+" ("+firstNonEmpty(f.Partition, "partition unknown")+")"))

@@ -86,7 +86,7 @@ type IPSets struct {
 }
 
 // Rule maps findings to actions. A finding matches when its source, type,
-// (for CloudTrail) event source, severity and principal kind all match.
+// (for CloudTrail) event source and outcome, severity and principal kind all match.
 type Rule struct {
 	// Name identifies the rule in plans and audit records: lower-case kebab-case.
 	Name        string `json:"name"`
@@ -102,6 +102,13 @@ type Rule struct {
 	MinSeverity float64 `json:"minSeverity,omitempty"`
 	// Principals, when set, limits the rule to these principal kinds.
 	Principals []finding.Kind `json:"principals,omitempty"`
+	// Outcome, for CloudTrail rules, limits the rule to calls that
+	// succeeded, failed, or either (OutcomeAny, also when empty).
+	Outcome Outcome `json:"outcome,omitempty"`
+	// ContainViaService, for CloudTrail rules, contains the principal also
+	// when it made the call through an AWS service (a CloudFormation stack
+	// acting with its role); without it such a call is reported, not contained.
+	ContainViaService bool `json:"containViaService,omitempty"`
 	// Actions run in the order of the Actions list, whatever order they are written in.
 	Actions []string `json:"actions"`
 }
@@ -123,7 +130,7 @@ func (r Rule) Matches(f finding.Finding, floor float64) bool {
 	if f.Source != r.Source {
 		return false
 	}
-	if r.Source == finding.SourceCloudTrail && f.EventSource != r.EventSource {
+	if r.Source == finding.SourceCloudTrail && (f.EventSource != r.EventSource || !r.matchesOutcome(f)) {
 		return false
 	}
 	if r.Source == finding.SourceGuardDuty && f.Severity < max(r.MinSeverity, floor) {

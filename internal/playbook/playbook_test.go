@@ -148,6 +148,49 @@ func TestDefaultCloudTrailRules(t *testing.T) {
 	}
 }
 
+// TestMatchOutcome: a CloudTrail rule matches calls by how they ended;
+// without an outcome, and in the default playbook's tampering rules, a
+// failed call matches as a successful one does.
+func TestMatchOutcome(t *testing.T) {
+	rule := func(o Outcome) Rule {
+		return Rule{Name: "x", Source: finding.SourceCloudTrail, EventSource: "cloudtrail.amazonaws.com",
+			Types: []Pattern{"StopLogging"}, Outcome: o, Actions: []string{ActionNotify}}
+	}
+	call := func(failed bool) finding.Finding {
+		return finding.Finding{Source: finding.SourceCloudTrail, EventSource: "cloudtrail.amazonaws.com", Type: "StopLogging",
+			Failed: failed, Principal: finding.Principal{Kind: finding.KindIAMUserKey}}
+	}
+	for _, tt := range []struct {
+		outcome           Outcome
+		succeeded, failed bool
+	}{
+		{"", true, true},
+		{OutcomeAny, true, true},
+		{OutcomeSuccess, true, false},
+		{OutcomeFailure, false, true},
+	} {
+		r := rule(tt.outcome)
+		if err := r.validate(); err != nil {
+			t.Fatalf("outcome %q: %v", tt.outcome, err)
+		}
+		if got := r.Matches(call(false), 0); got != tt.succeeded {
+			t.Errorf("outcome %q matches a call that succeeded: %v, want %v", tt.outcome, got, tt.succeeded)
+		}
+		if got := r.Matches(call(true), 0); got != tt.failed {
+			t.Errorf("outcome %q matches a call that failed: %v, want %v", tt.outcome, got, tt.failed)
+		}
+	}
+	p := Default()
+	for _, r := range p.Rules {
+		if r.Source == finding.SourceCloudTrail && strings.HasSuffix(r.Name, "-tampering") && r.Outcome != OutcomeAny {
+			t.Errorf("default rule %s has outcome %q; a denied attempt at tampering is evidence too, want %q", r.Name, r.Outcome, OutcomeAny)
+		}
+	}
+	if r, ok := p.Match(call(true)); !ok || r.Name != "audit-trail-tampering" {
+		t.Errorf("a failed StopLogging matched %q (%v), want audit-trail-tampering", r.Name, ok)
+	}
+}
+
 func TestMatchSeverityFloorAndOrder(t *testing.T) {
 	p := Default()
 	f := finding.Finding{Source: finding.SourceGuardDuty, Type: "CredentialAccess:IAMUser/AnomalousBehavior", Severity: 5,
@@ -191,6 +234,10 @@ func TestParseErrors(t *testing.T) {
 		{"cloudtrail_needs_event_source", rules(`{"name":"x","source":"cloudtrail","types":["StopLogging"],"actions":["notify"]}`), `eventSource: ""`},
 		{"cloudtrail_has_no_severity", rules(`{"name":"x","source":"cloudtrail","eventSource":"cloudtrail.amazonaws.com","types":["StopLogging"],"minSeverity":5,"actions":["notify"]}`), `carry no severity`},
 		{"guardduty_has_no_event_source", rules(`{"name":"x","source":"guardduty","eventSource":"cloudtrail.amazonaws.com","types":["A"],"actions":["notify"]}`), `only CloudTrail rules`},
+		{"bad_outcome", rules(`{"name":"x","source":"cloudtrail","eventSource":"cloudtrail.amazonaws.com","types":["StopLogging"],"outcome":"failed","actions":["notify"]}`), `outcome: "failed" is not one of [any success failure]`},
+		{"guardduty_has_no_outcome", rules(`{"name":"x","source":"guardduty","types":["A"],"outcome":"any","actions":["notify"]}`), `outcome: only CloudTrail rules have one`},
+		{"guardduty_has_no_via_service", rules(`{"name":"x","source":"guardduty","types":["A"],"containViaService":true,"actions":["notify"]}`), `containViaService: only CloudTrail rules`},
+		{"via_service_is_a_bool", rules(`{"name":"x","source":"cloudtrail","eventSource":"cloudtrail.amazonaws.com","types":["StopLogging"],"containViaService":"yes","actions":["notify"]}`), `containViaService`},
 		{"bad_principal_kind", rules(`{"name":"x","source":"guardduty","types":["A"],"principals":["admin"],"actions":["notify"]}`), `principals[0]: "admin"`},
 		{"duplicate_rule_name", rules(`{"name":"x","source":"guardduty","types":["A"],"actions":["notify"]},{"name":"x","source":"guardduty","types":["B"],"actions":["notify"]}`), `already used by rules[0]`},
 		{"bad_cidr", settings(`"allowCidrs":["10.0.0.0/33"]`), `settings.allowCidrs[0]: "10.0.0.0/33"`},

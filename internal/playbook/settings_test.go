@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -194,4 +195,20 @@ func settingsTable() string {
 // equal to SettingsTable; -update rewrites it.
 func TestReadmeDocumentsEverySetting(t *testing.T) {
 	testenv.ReadmeBlock(t, filepath.Join("..", "..", "README.md"), "settings", settingsTable(), *update)
+}
+
+// TestReadmeDocumentsEveryRuleField: each field a rule can have has a row
+// in the README's table of rule fields.
+func TestReadmeDocumentsEveryRuleField(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := reflect.TypeFor[Rule]()
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		if !strings.Contains(string(readme), "\n| `"+name+"` | ") {
+			t.Errorf("README's table of rule fields has no row for %q", name)
+		}
+	}
 }

@@ -62,6 +62,9 @@ func (r *Rule) validate() error {
 	default:
 		return fmt.Errorf("source: %q is not %q or %q", r.Source, finding.SourceGuardDuty, finding.SourceCloudTrail)
 	}
+	if err := r.validateCloudTrailFields(); err != nil {
+		return err
+	}
 	if len(r.Types) == 0 {
 		return errors.New("types: a rule needs at least one finding type or event name")
 	}
