@@ -77,7 +77,11 @@ type Finding struct {
 	Count     int                  `json:"count,omitempty"`
 	Sample    bool                 `json:"sample,omitempty"`
 	Archived  bool                 `json:"archived,omitempty"`
-	Addresses []string             `json:"addresses,omitempty"`
+	// ResourceType and Resource are the resource the finding is about
+	// (finding.Finding.ResourceType and Resource).
+	ResourceType string   `json:"resourceType,omitempty"`
+	Resource     string   `json:"resource,omitempty"`
+	Addresses    []string `json:"addresses,omitempty"`
 	// AddressesOmitted counts the addresses left out of Addresses in a
 	// summary (a notification too large for SNS); the logged record has
 	// them all.
@@ -124,7 +128,7 @@ func New(p plan.Plan, now time.Time) Record {
 			Source: string(f.Source), ID: f.ID, Type: f.Type, EventSource: f.EventSource,
 			Severity: f.Severity, SeverityLabel: finding.SeverityLabel(f.Severity),
 			Account: f.Account, Partition: f.Partition, Accounts: f.Accounts, Region: f.Region, UpdatedAt: f.UpdatedAt, Count: f.Count,
-			Sample: f.Sample, Archived: f.Archived,
+			Sample: f.Sample, Archived: f.Archived, ResourceType: f.ResourceType, Resource: f.Resource,
 		},
 		Principal: Principal{
 			Kind: string(f.Principal.Kind), Type: f.Principal.Type, ARN: f.Principal.ARN,
@@ -245,6 +249,9 @@ func (r Record) Text() string {
 	fmt.Fprintf(&b, "Finding: %s, account %s, region %s, updated %s\n", f.ID, f.Account, f.Region, f.UpdatedAt.Format(time.RFC3339))
 	p := r.Principal
 	who := strings.Join(slices.DeleteFunc([]string{p.Kind, p.ARN, p.UserName, p.RoleName, p.AccessKey}, func(s string) bool { return s == "" }), " ")
+	if f.Resource != "" {
+		fmt.Fprintf(&b, "Resource: %s %s\n", f.ResourceType, f.Resource)
+	}
 	fmt.Fprintf(&b, "Principal: %s\n", who)
 	switch {
 	case f.AddressesOmitted > 0:
