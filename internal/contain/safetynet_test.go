@@ -37,7 +37,8 @@ func TestSafetyNetNotification(t *testing.T) {
 		want  []string
 	}{
 		{"guardduty-ec2-torrelay.json", []string{
-			"Resource: Instance i-07c1e5a9d3b2f6480",
+			// The README's example, line by line.
+			"Finding: 1d3f5a7c9e0b2d4f6a8c0e2b4d6f8a0c, account 123456789012, region us-east-1, updated 2026-11-18T23:53:40Z\nResource: Instance i-07c1e5a9d3b2f6480\nPrincipal: none\nAddresses: 185.220.100.253\nRule: safety-net\n",
 			"[reported] report finding: nothing contained: no playbook rule matches guardduty UnauthorizedAccess:EC2/TorRelay",
 			"the safety net (rule safety-net, severity 4 or more) tells a human about resource Instance i-07c1e5a9d3b2f6480",
 			`"resource": "i-07c1e5a9d3b2f6480"`,
