@@ -11,7 +11,7 @@ import (
 // the same names in lower camelCase).
 type gdResource struct {
 	ResourceType    string `json:"resourceType"`
-	InstanceDetails *struct {
+	InstanceDetails struct {
 		InstanceID string `json:"instanceId"`
 	} `json:"instanceDetails"`
 	S3BucketDetails []struct {
@@ -20,23 +20,23 @@ type gdResource struct {
 			Key string `json:"key"`
 		} `json:"s3ObjectDetails"`
 	} `json:"s3BucketDetails"`
-	EksClusterDetails *struct {
+	EksClusterDetails struct {
 		Name string `json:"name"`
 	} `json:"eksClusterDetails"`
-	EcsClusterDetails *struct {
+	EcsClusterDetails struct {
 		Name string `json:"name"`
 	} `json:"ecsClusterDetails"`
-	ContainerDetails *struct {
+	ContainerDetails struct {
 		Name string `json:"name"`
 		ID   string `json:"id"`
 	} `json:"containerDetails"`
-	LambdaDetails *struct {
+	LambdaDetails struct {
 		FunctionName string `json:"functionName"`
 	} `json:"lambdaDetails"`
-	RdsDbInstanceDetails *struct {
+	RdsDbInstanceDetails struct {
 		DBInstanceIdentifier string `json:"dbInstanceIdentifier"`
 	} `json:"rdsDbInstanceDetails"`
-	RdsLimitlessDbDetails *struct {
+	RdsLimitlessDbDetails struct {
 		DBShardGroupIdentifier string `json:"dbShardGroupIdentifier"`
 	} `json:"rdsLimitlessDbDetails"`
 }
@@ -55,60 +55,25 @@ func guardDutyResource(detail json.RawMessage) string {
 		return ""
 	}
 	r := d.Resource
-	byType := map[string]func() string{
-		"AccessKey": func() string { return "" },
-		"Instance": func() string {
-			if r.InstanceDetails == nil {
-				return ""
-			}
-			return r.InstanceDetails.InstanceID
-		},
-		"S3Bucket": func() string { return r.buckets(false) },
-		"S3Object": func() string { return r.buckets(true) },
-		"EKSCluster": func() string {
-			if r.EksClusterDetails == nil {
-				return ""
-			}
-			return r.EksClusterDetails.Name
-		},
-		"ECSCluster": func() string {
-			if r.EcsClusterDetails == nil {
-				return ""
-			}
-			return r.EcsClusterDetails.Name
-		},
-		"Container": func() string {
-			if r.ContainerDetails == nil {
-				return ""
-			}
-			return firstNonEmpty(r.ContainerDetails.Name, r.ContainerDetails.ID)
-		},
-		"Lambda": func() string {
-			if r.LambdaDetails == nil {
-				return ""
-			}
-			return r.LambdaDetails.FunctionName
-		},
-		"RDSDBInstance": func() string {
-			if r.RdsDbInstanceDetails == nil {
-				return ""
-			}
-			return r.RdsDbInstanceDetails.DBInstanceIdentifier
-		},
-		"RDSLimitlessDB": func() string {
-			if r.RdsLimitlessDbDetails == nil {
-				return ""
-			}
-			return r.RdsLimitlessDbDetails.DBShardGroupIdentifier
-		},
+	byType := map[string]string{
+		"AccessKey":      "",
+		"Instance":       r.InstanceDetails.InstanceID,
+		"S3Bucket":       r.buckets(false),
+		"S3Object":       r.buckets(true),
+		"EKSCluster":     r.EksClusterDetails.Name,
+		"ECSCluster":     r.EcsClusterDetails.Name,
+		"Container":      firstNonEmpty(r.ContainerDetails.Name, r.ContainerDetails.ID),
+		"Lambda":         r.LambdaDetails.FunctionName,
+		"RDSDBInstance":  r.RdsDbInstanceDetails.DBInstanceIdentifier,
+		"RDSLimitlessDB": r.RdsLimitlessDbDetails.DBShardGroupIdentifier,
 	}
-	if f, ok := byType[r.ResourceType]; ok {
-		return printable(f())
+	if id, ok := byType[r.ResourceType]; ok {
+		return printable(id)
 	}
 	// A resource type this version does not know: the first identity the
 	// finding carries.
 	for _, t := range []string{"EKSCluster", "ECSCluster", "Container", "Lambda", "RDSDBInstance", "RDSLimitlessDB", "S3Object", "Instance"} {
-		if id := byType[t](); id != "" {
+		if id := byType[t]; id != "" {
 			return printable(id)
 		}
 	}
