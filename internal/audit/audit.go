@@ -33,7 +33,7 @@ const (
 const (
 	OutcomeDryRun    = "dry-run"
 	OutcomeContained = "contained" // at least one action changed the account, none failed
-	OutcomeReported  = "reported"  // nothing contained; a principal was reported for a human to act on
+	OutcomeReported  = "reported"  // nothing contained; a principal, or a finding the safety net took, was reported for a human to act on
 	OutcomeNoChange  = "no-change" // nothing failed, nothing needed changing
 	OutcomeFailed    = "failed"    // at least one step failed
 	// OutcomeInProgress: another delivery of the finding was being handled;

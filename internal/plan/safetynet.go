@@ -16,7 +16,9 @@ func (p *Plan) safetyNet(f finding.Finding, pb *playbook.Playbook, rule playbook
 		return
 	}
 	before := *pb
-	before.Rules = pb.Rules[:slices.IndexFunc(pb.Rules, func(r playbook.Rule) bool { return r.Name == rule.Name })]
+	if i := slices.IndexFunc(pb.Rules, func(r playbook.Rule) bool { return r.Name == rule.Name }); i >= 0 {
+		before.Rules = pb.Rules[:i]
+	}
 	min, _ := pb.MinSeverity(rule)
 	p.Steps = append(p.Steps, Step{Action: ActionReport, Target: Target{Kind: TargetFinding},
 		Reason: fmt.Sprintf("nothing contained: %s; the safety net (rule %s, severity %g or more) tells a human about %s",
