@@ -156,6 +156,8 @@ func TestEventRulerAcceptsThePatternsAndMatchesTheSamples(t *testing.T) {
 		{"default", func(*Config) {}},
 		{"minSeverity-7", func(c *Config) { c.Playbook.Settings.MinSeverity = 7 }},
 		{"actOnArchived", func(c *Config) { c.Playbook.Settings.ActOnArchived = true }},
+		{"safetyNet-7", func(c *Config) { c.Playbook.Settings.SafetyNet = 7 }},
+		{"safetyNet-off", func(c *Config) { c.Playbook.Settings.SafetyNet = playbook.SafetyNetOff }},
 	} {
 		t.Run(variant.name, func(t *testing.T) {
 			cfg := DefaultConfig()

@@ -481,10 +481,13 @@ func TestFunctionAndRulesSeeTheSameSettings(t *testing.T) {
 		ctx          map[string]any
 		wantSeverity float64
 		wantArchived bool
+		wantNet      playbook.SafetyNet
 	}{
-		{"playbook_alone", nil, 5, true},
-		{"context_lowers_the_floor", map[string]any{"minSeverity": "3", "actOnArchived": false}, 3, false},
-		{"context_zero_is_a_value", map[string]any{"minSeverity": float64(0)}, 0, true},
+		{"playbook_alone", nil, 5, true, 0},
+		{"context_lowers_the_floor", map[string]any{"minSeverity": "3", "actOnArchived": false}, 3, false, 0},
+		{"context_zero_is_a_value", map[string]any{"minSeverity": float64(0)}, 0, true, 0},
+		{"context_raises_the_safety_net", map[string]any{"safetyNet": float64(7)}, 5, true, 7},
+		{"context_switches_the_safety_net_off", map[string]any{"safetyNet": "off"}, 5, true, playbook.SafetyNetOff},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -500,6 +503,9 @@ func TestFunctionAndRulesSeeTheSameSettings(t *testing.T) {
 			}
 			s := synth(t, "same_settings_"+tt.name, cfg, "")
 			fn := s.functionPlaybook(t)
+			if fn.Settings.SafetyNet != tt.wantNet {
+				t.Errorf("the function's safetyNet=%v, want %v", fn.Settings.SafetyNet, tt.wantNet)
+			}
 			if fn.Settings.MinSeverity != tt.wantSeverity || fn.Settings.ActOnArchived != tt.wantArchived {
 				t.Errorf("the function's minSeverity=%g actOnArchived=%v, want %g, %v",
 					fn.Settings.MinSeverity, fn.Settings.ActOnArchived, tt.wantSeverity, tt.wantArchived)

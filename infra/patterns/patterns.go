@@ -126,8 +126,15 @@ func guardDuty(pb *playbook.Playbook, account string) shape {
 		if r.Source != finding.SourceGuardDuty {
 			continue
 		}
-		b := branch{rule: r.Name, typesKey: "type", types: matchers(r.Types), fields: map[string]any{}}
-		if min := max(r.MinSeverity, pb.Settings.MinSeverity); min > 0 {
+		min, on := pb.MinSeverity(r)
+		if !on {
+			continue // a safety net switched off (settings.safetyNet)
+		}
+		b := branch{rule: r.Name, typesKey: "type", types: matchers(r.Types), fields: map[string]any{}, min: min}
+		if r.IsSafetyNet() {
+			b.types = nil // every type: no type filter at all
+		}
+		if min > 0 {
 			b.fields["severity"] = []any{map[string]any{"numeric": []any{">=", min}}}
 		}
 		if types := userTypes(r.Principals); types != nil {
@@ -135,6 +142,7 @@ func guardDuty(pb *playbook.Playbook, account string) shape {
 		}
 		s.branches = append(s.branches, b)
 	}
+	s.branches = withoutCovered(s.branches)
 	if len(s.branches) == 0 {
 		return s
 	}
@@ -230,12 +238,14 @@ type shape struct {
 }
 
 // branch is one playbook rule's part of a pattern: its types, which may be
-// split, and its other fields.
+// split, and its other fields. A branch without types matches every type
+// (a safety net).
 type branch struct {
 	rule     string
 	typesKey string
 	types    []any
 	fields   map[string]any
+	min      float64 // GuardDuty: the severity floor in fields, 0 for none
 }
 
 func (b branch) detail() map[string]any {
@@ -243,8 +253,45 @@ func (b branch) detail() map[string]any {
 	for k, v := range b.fields {
 		d[k] = v
 	}
-	d[b.typesKey] = b.types
+	if b.types != nil {
+		d[b.typesKey] = b.types
+	}
 	return d
+}
+
+// withoutCovered drops each branch that a branch for every type (a safety
+// net) already matches: one whose severity floor is no lower and whose
+// other filters include the net's. The pattern matches the union of its
+// branches, so it matches the same events, and the safety net shrinks the
+// pattern instead of growing it.
+func withoutCovered(bs []branch) []branch {
+	covers := func(n, b branch) bool {
+		if n.types != nil || b.min < n.min {
+			return false
+		}
+		for k, v := range n.fields {
+			if k != "severity" && !reflect.DeepEqual(b.fields[k], v) {
+				return false
+			}
+		}
+		return true
+	}
+	var out []branch
+	for i, b := range bs {
+		covered := false
+		for j, n := range bs {
+			// Of two that cover each other (two alike safety nets), the
+			// first stays.
+			if i != j && covers(n, b) && !(i < j && covers(b, n)) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // pattern is the pattern of one rule holding bs.
@@ -309,6 +356,10 @@ func (s shape) split() ([]Pattern, error) {
 		if s.fits([]branch{b}) {
 			units = append(units, b)
 			continue
+		}
+		if b.types == nil {
+			return nil, fmt.Errorf("playbook rule %q: its %s event pattern, for every type, is %d characters, more than EventBridge's %d even in a rule of its own: shorten its other filters",
+				b.rule, s.source, Size(s.pattern([]branch{b}), s.account), MaxSize)
 		}
 		var part branch
 		for _, t := range b.types {

@@ -33,7 +33,7 @@ const (
 const (
 	OutcomeDryRun    = "dry-run"
 	OutcomeContained = "contained" // at least one action changed the account, none failed
-	OutcomeReported  = "reported"  // nothing contained; a principal was reported for a human to act on
+	OutcomeReported  = "reported"  // nothing contained; a principal, or a finding the safety net took, was reported for a human to act on
 	OutcomeNoChange  = "no-change" // nothing failed, nothing needed changing
 	OutcomeFailed    = "failed"    // at least one step failed
 	// OutcomeInProgress: another delivery of the finding was being handled;
@@ -79,7 +79,11 @@ type Finding struct {
 	Count     int                  `json:"count,omitempty"`
 	Sample    bool                 `json:"sample,omitempty"`
 	Archived  bool                 `json:"archived,omitempty"`
-	Addresses []string             `json:"addresses,omitempty"`
+	// ResourceType and Resource are the resource the finding is about
+	// (finding.Finding.ResourceType and Resource).
+	ResourceType string   `json:"resourceType,omitempty"`
+	Resource     string   `json:"resource,omitempty"`
+	Addresses    []string `json:"addresses,omitempty"`
 	// Call says how a CloudTrail call went: "failed: AccessDenied",
 	// "made through cloudformation.amazonaws.com" (finding.Finding.Call).
 	Call string `json:"call,omitempty"`
@@ -129,7 +133,7 @@ func New(p plan.Plan, now time.Time) Record {
 			Source: string(f.Source), ID: f.ID, Type: f.Type, EventSource: f.EventSource,
 			Severity: f.Severity, SeverityLabel: finding.SeverityLabel(f.Severity),
 			Account: f.Account, Partition: f.Partition, Accounts: f.Accounts, Region: f.Region, UpdatedAt: f.UpdatedAt, Count: f.Count,
-			Sample: f.Sample, Archived: f.Archived, Call: f.Call(),
+			Sample: f.Sample, Archived: f.Archived, Call: f.Call(), ResourceType: f.ResourceType, Resource: f.Resource,
 		},
 		Principal: principal(f.Principal),
 		Rule:      p.Rule,
@@ -261,6 +265,9 @@ func (r Record) Text() string {
 	fmt.Fprintf(&b, "Finding: %s, account %s, region %s, updated %s\n", f.ID, f.Account, f.Region, f.UpdatedAt.Format(time.RFC3339))
 	p := r.Principal
 	who := strings.Join(slices.DeleteFunc([]string{p.Kind, p.ARN, p.UserName, p.RoleName, p.AccessKey}, func(s string) bool { return s == "" }), " ")
+	if f.Resource != "" {
+		fmt.Fprintf(&b, "Resource: %s %s\n", f.ResourceType, f.Resource)
+	}
 	fmt.Fprintf(&b, "Principal: %s\n", who)
 	switch {
 	case f.AddressesOmitted > 0:

@@ -52,6 +52,10 @@ type Finding struct {
 	Sample bool `json:"sample,omitempty"`
 	// ResourceType is GuardDuty's resource.resourceType (AccessKey, Instance, ...).
 	ResourceType string `json:"resourceType,omitempty"`
+	// Resource is the identity of the resource the finding is about, as it
+	// names it: an instance id, bucket names, a cluster, a function, a
+	// database; "" for an AccessKey finding (the principal) or when it names none.
+	Resource string `json:"resource,omitempty"`
 	// ResourceRole is GuardDuty's service.resourceRole: TARGET when the account's
 	// resource was attacked, ACTOR when it did the acting (its remote addresses are victims).
 	ResourceRole string `json:"resourceRole,omitempty"`

@@ -100,6 +100,7 @@ func parseGuardDuty(env envelope) (Finding, error) {
 		Count:        d.Service.Count,
 		Archived:     d.Service.Archived,
 		ResourceType: d.Resource.ResourceType,
+		Resource:     guardDutyResource(env.Detail),
 		ResourceRole: d.Service.ResourceRole,
 		Sample:       isSample(d.Service.AdditionalInfo),
 	}

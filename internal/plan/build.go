@@ -92,6 +92,7 @@ func BuildWith(f finding.Finding, pb *playbook.Playbook, facts Facts) Plan {
 		return p
 	}
 	p.Rule = rule.Name
+	p.safetyNet(f, pb, rule)
 	principalsPlanned := false
 	for _, spec := range playbook.Specs {
 		action := spec.Name
@@ -136,10 +137,10 @@ func (p *Plan) skip(action string, t Target, reason string) {
 // matched but for the severity, if there is one.
 func noRuleReason(f finding.Finding, pb *playbook.Playbook) string {
 	for _, r := range pb.Rules {
-		if r.Source == f.Source && r.Matches(finding.Finding{
+		need, on := pb.MinSeverity(r)
+		if on && r.Source == f.Source && r.Matches(finding.Finding{
 			Source: f.Source, EventSource: f.EventSource, Type: f.Type, Severity: 10, Principal: f.Principal,
 		}, 0) {
-			need := max(r.MinSeverity, pb.Settings.MinSeverity)
 			if f.Source == finding.SourceGuardDuty && f.Severity < need {
 				return fmt.Sprintf("rule %s matches %s but needs severity %g or more; this finding is %g (%s)",
 					r.Name, f.Type, need, f.Severity, finding.SeverityLabel(f.Severity))
@@ -150,7 +151,7 @@ func noRuleReason(f finding.Finding, pb *playbook.Playbook) string {
 	if f.Source == finding.SourceCloudTrail {
 		what = f.EventSource + " " + f.Type
 	}
-	return fmt.Sprintf("no playbook rule matches %s %s by a principal of kind %s", f.Source, what, f.Principal.Kind)
+	return fmt.Sprintf("no playbook rule matches %s %s by a principal of kind %s", f.Source, what, f.Principal.Kind) + safetyNetOff(f, pb)
 }
 
 // ContainsPrincipal reports whether a step (so far) changes a principal.

@@ -17,7 +17,8 @@ import (
 const (
 	// ActionSkip: an action the playbook asked for was decided against; the reason says why.
 	ActionSkip = "skip"
-	// ActionReport: the principal cannot be contained automatically; a human must act.
+	// ActionReport: the principal (or, for the safety net, the finding) cannot
+	// be contained automatically; a human must act.
 	ActionReport = "report"
 	// SkippedPrincipal is what a skip step names when it stops every
 	// principal action at once (deactivate-key and revoke-sessions).

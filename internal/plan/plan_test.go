@@ -238,10 +238,49 @@ func TestBuild(t *testing.T) {
 			reasons: []string{"rule known-bad-caller matches UnauthorizedAccess:IAMUser/MaliciousIPCaller but needs severity 7 or more; this finding is 5 (medium)"},
 		},
 		{
-			name:    "no_rule",
-			f:       gd("Backdoor:EC2/C&CActivity.B", 8, finding.Principal{Kind: finding.KindNone}),
+			// Issue 9: a finding no rule contains used to get only a skip step.
+			name: "unmatched_type_at_medium_is_notified_by_the_safety_net",
+			f: func() finding.Finding {
+				f := gd("UnauthorizedAccess:EC2/TorRelay", 5, finding.Principal{Kind: finding.KindNone})
+				f.ResourceType, f.Resource = "Instance", "i-0123456789abcdef0"
+				return f
+			}(),
+			want: []brief{{"report", "", "finding"}, {"notify", "", "topic autocontain"}},
+			reasons: []string{"nothing contained: no playbook rule matches guardduty UnauthorizedAccess:EC2/TorRelay",
+				"the safety net (rule safety-net, severity 4 or more) tells a human about resource Instance i-0123456789abcdef0"},
+		},
+		{
+			name:    "below_the_safety_net_is_skipped_and_says_why",
+			f:       gd("Backdoor:EC2/C&CActivity.B", 3.9, finding.Principal{Kind: finding.KindNone}),
 			want:    []brief{{"skip", "", "finding"}},
-			reasons: []string{"no playbook rule matches guardduty Backdoor:EC2/C&CActivity.B"},
+			reasons: []string{"rule safety-net matches Backdoor:EC2/C&CActivity.B but needs severity 4 or more; this finding is 3.9 (low)"},
+		},
+		{
+			name:    "safety_net_floor_raised",
+			f:       gd("Backdoor:EC2/C&CActivity.B", 6, finding.Principal{Kind: finding.KindNone}),
+			mutate:  func(s *playbook.Settings) { s.SafetyNet = 7 },
+			want:    []brief{{"skip", "", "finding"}},
+			reasons: []string{"rule safety-net matches Backdoor:EC2/C&CActivity.B but needs severity 7 or more; this finding is 6 (medium)"},
+		},
+		{
+			name:    "settings_min_severity_is_a_floor_under_the_safety_net_too",
+			f:       gd("Backdoor:EC2/C&CActivity.B", 6, finding.Principal{Kind: finding.KindNone}),
+			mutate:  func(s *playbook.Settings) { s.MinSeverity = 6.5 },
+			want:    []brief{{"skip", "", "finding"}},
+			reasons: []string{"rule safety-net matches Backdoor:EC2/C&CActivity.B but needs severity 6.5 or more"},
+		},
+		{
+			name:    "safety_net_off",
+			f:       gd("Backdoor:EC2/C&CActivity.B", 8, finding.Principal{Kind: finding.KindNone}),
+			mutate:  func(s *playbook.Settings) { s.SafetyNet = playbook.SafetyNetOff },
+			want:    []brief{{"skip", "", "finding"}},
+			reasons: []string{"no playbook rule matches guardduty Backdoor:EC2/C&CActivity.B by a principal of kind none; the safety net (rule safety-net) is off (settings.safetyNet)"},
+		},
+		{
+			name:    "a_finding_without_a_resource_says_so",
+			f:       gd("CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin", 8, finding.Principal{Kind: finding.KindNone}),
+			want:    []brief{{"report", "", "finding"}, {"notify", "", "topic autocontain"}},
+			reasons: []string{"no playbook rule matches guardduty CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin", "about a resource the finding does not name"},
 		},
 	}
 	for _, tt := range tests {

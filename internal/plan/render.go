@@ -26,6 +26,9 @@ func (p Plan) WriteTable(w io.Writer) error {
 	if f.Account != "" || f.Partition != "" {
 		fmt.Fprintf(&b, "account   %s\n", strings.TrimSpace(f.Account+" ("+firstNonEmpty(f.Partition, "partition unknown")+")"))
 	}
+	if f.Resource != "" {
+		fmt.Fprintf(&b, "resource  %s %s\n", firstNonEmpty(f.ResourceType, "(type not given)"), f.Resource)
+	}
 	fmt.Fprintf(&b, "principal %s\n", describePrincipal(f.Principal))
 	for _, a := range f.Actors {
 		fmt.Fprintf(&b, "actor     %s\n", describePrincipal(a))

@@ -49,6 +49,9 @@ type Settings struct {
 	// a Go duration ("168h"); empty means seven days. It applies when the
 	// ledger is in use.
 	BlockTTL string `json:"blockTtl,omitempty"`
+	// SafetyNet raises the severity floor of the safety-net rules (types
+	// ["*"]), or switches them off (SafetyNetOff).
+	SafetyNet SafetyNet `json:"safetyNet,omitempty"`
 }
 
 // Defaults of the settings whose zero value means "the default".
@@ -117,7 +120,7 @@ type Rule struct {
 // put specific rules before general ones.
 func (p *Playbook) Match(f finding.Finding) (Rule, bool) {
 	for _, r := range p.Rules {
-		if r.Matches(f, p.Settings.MinSeverity) {
+		if min, on := p.MinSeverity(r); on && r.Matches(f, min) {
 			return r, true
 		}
 	}

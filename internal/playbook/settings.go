@@ -35,7 +35,7 @@ type Setting struct {
 	// Doc is one line for the README's tables.
 	Doc string
 	// field returns a pointer to the setting in s: *bool, *int,
-	// *float64, *string, *Networks or *[]Pattern (the kinds ParseText reads).
+	// *float64, *string, *Networks, *[]Pattern or *SafetyNet (the kinds ParseText reads).
 	field func(s *Settings) any
 	// check reports what is wrong with the setting's value; nil when
 	// every value that parses is valid.
@@ -82,6 +82,9 @@ var SettingsTable = []Setting{
 	{JSON: "blockTtl", Env: EnvBlockTTL, Context: "blockTtl", Default: "`168h` (seven days)",
 		Doc:   "how long a block lasts after the address was last seen, a Go duration of a minute or more",
 		field: func(s *Settings) any { return &s.BlockTTL }, check: func(s *Settings) error { return checkDuration(s.BlockTTL) }},
+	{JSON: "safetyNet", Env: EnvSafetyNet, Context: "safetyNet", Default: "`0`: each safety net's own `minSeverity` (the default playbook's: 4, medium)",
+		Doc:   "raises the severity floor of the safety-net rules (types `[\"*\"]`: notify every finding no earlier rule took), 0–10, or `off` switches them off; the stack's GuardDuty patterns follow it",
+		field: func(s *Settings) any { return &s.SafetyNet }, check: checkSafetyNet},
 }
 
 // Set reads text into the setting of s and checks the result. Its error
@@ -105,8 +108,9 @@ func (st Setting) Check(s *Settings) error {
 // ParseText reads text into dst, the one way a setting's variable or a
 // CDK context value is read. dst is a *bool ("true", "false", "1", "0"),
 // *int, *float64, *string (trimmed), *Networks or *[]Pattern
-// (comma-separated lists, empty items dropped). Empty text leaves a bool
-// or a number unchanged, and empties a string or a list.
+// (comma-separated lists, empty items dropped), or *SafetyNet (a number or
+// "off"). Empty text leaves a bool or a number unchanged, and empties a
+// string or a list.
 func ParseText(dst any, text string) error {
 	text = strings.TrimSpace(text)
 	switch d := dst.(type) {
@@ -145,6 +149,8 @@ func ParseText(dst any, text string) error {
 			return err
 		}
 		*d = n
+	case *SafetyNet:
+		return d.parse(text)
 	case *[]Pattern:
 		*d = (*d)[:0]
 		for _, v := range splitList(text) {

@@ -90,6 +90,7 @@ func TestSetReadsEveryKind(t *testing.T) {
 		reflect.TypeFor[float64]():   "4.5",
 		reflect.TypeFor[Networks]():  " 10.1.2.3/16 , 2001:db8::/32,",
 		reflect.TypeFor[[]Pattern](): "arn:aws:iam::*:role/a,arn:aws:iam::*:role/b",
+		reflect.TypeFor[SafetyNet](): "7",
 	}
 	special := map[string]string{
 		"ipSets.ipv4":   "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/v4/11111111-2222-3333-4444-555555555555",

@@ -68,7 +68,15 @@ func (r *Rule) validate() error {
 	if len(r.Types) == 0 {
 		return errors.New("types: a rule needs at least one finding type or event name")
 	}
+	if slices.Contains(r.Types, CatchAll) {
+		if err := r.validateCatchAll(); err != nil {
+			return err
+		}
+	}
 	for i, t := range r.Types {
+		if t == CatchAll {
+			continue
+		}
 		if err := t.validate(); err != nil {
 			return fmt.Errorf("types[%d]: %w", i, err)
 		}
