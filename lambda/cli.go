@@ -50,6 +50,10 @@ policies it wrote (if still its own), unblock the addresses it
 added. Locally with the ledger table, or through the function.`, runUndo},
 	{"reconcile", "[-table TABLE | -function NAME] [-playbook FILE]", `Write the IP sets from the ledger now: expired blocks leave, the
 oldest go past WAF's 10,000-address limit (the schedule does this).`, runReconcile},
+	{"keys", "[-json]", `List every IAM user's access keys, the highest impact first: the
+privilege class of the user's policies (admin, escalation,
+list-all, scoped, or unknown), status, age and last use. Reads
+IAM with the default credential chain; changes nothing.`, runKeys},
 	{"playbook", "[-check FILE]", `Print the playbook in force, or check a playbook file.`, runPlaybook},
 }
 
