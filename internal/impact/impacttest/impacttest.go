@@ -20,7 +20,7 @@ const (
 	Escalation = `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["iam:PassRole","ec2:RunInstances"],"Resource":"*"}}`
 	ListAll    = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}`
 	Scoped     = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::app-data/*"}]}`
-	trust  = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	trust      = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
 )
 
 // Want is what the lookup must say of one user or role.
@@ -60,9 +60,18 @@ func Seed(t testing.TB, cfg aws.Config) Account {
 		managed[name] = aws.ToString(out.Policy.Arn)
 	}
 	groups := map[string]func(g *string){
-		"admins":    func(g *string) { _, err := c.AttachGroupPolicy(ctx, &iam.AttachGroupPolicyInput{GroupName: g, PolicyArn: aws.String(managed["all"])}); must("attach all", err) },
-		"deployers": func(g *string) { _, err := c.PutGroupPolicy(ctx, &iam.PutGroupPolicyInput{GroupName: g, PolicyName: aws.String("pass"), PolicyDocument: aws.String(Escalation)}); must("put pass", err) },
-		"readers":   func(g *string) { _, err := c.AttachGroupPolicy(ctx, &iam.AttachGroupPolicyInput{GroupName: g, PolicyArn: aws.String(managed["scoped-a"])}); must("attach scoped", err) },
+		"admins": func(g *string) {
+			_, err := c.AttachGroupPolicy(ctx, &iam.AttachGroupPolicyInput{GroupName: g, PolicyArn: aws.String(managed["all"])})
+			must("attach all", err)
+		},
+		"deployers": func(g *string) {
+			_, err := c.PutGroupPolicy(ctx, &iam.PutGroupPolicyInput{GroupName: g, PolicyName: aws.String("pass"), PolicyDocument: aws.String(Escalation)})
+			must("put pass", err)
+		},
+		"readers": func(g *string) {
+			_, err := c.AttachGroupPolicy(ctx, &iam.AttachGroupPolicyInput{GroupName: g, PolicyArn: aws.String(managed["scoped-a"])})
+			must("attach scoped", err)
+		},
 	}
 	for name, grant := range groups {
 		_, err := c.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String(name)})
@@ -125,9 +134,18 @@ func Seed(t testing.TB, cfg aws.Config) Account {
 	user("no-keys", 0, inline(Admin))
 
 	for name, grant := range map[string]func(r *string){
-		"ops":    func(r *string) { _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: r, PolicyName: aws.String("pass"), PolicyDocument: aws.String(Escalation)}); must("PutRolePolicy", err) },
-		"reader": func(r *string) { _, err := c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: r, PolicyArn: aws.String(managed["lister"])}); must("AttachRolePolicy", err) },
-		"boss":   func(r *string) { _, err := c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: r, PolicyArn: aws.String(managed["all"])}); must("AttachRolePolicy", err) },
+		"ops": func(r *string) {
+			_, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: r, PolicyName: aws.String("pass"), PolicyDocument: aws.String(Escalation)})
+			must("PutRolePolicy", err)
+		},
+		"reader": func(r *string) {
+			_, err := c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: r, PolicyArn: aws.String(managed["lister"])})
+			must("AttachRolePolicy", err)
+		},
+		"boss": func(r *string) {
+			_, err := c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: r, PolicyArn: aws.String(managed["all"])})
+			must("AttachRolePolicy", err)
+		},
 	} {
 		_, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trust)})
 		must("CreateRole "+name, err)
