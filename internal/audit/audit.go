@@ -95,6 +95,9 @@ type Principal struct {
 	AccessKey   string `json:"accessKey,omitempty"`
 	Account     string `json:"account,omitempty"`
 	Partition   string `json:"partition,omitempty"`
+	// Impact is the privilege class the engine read from IAM; absent when
+	// it was not read.
+	Impact finding.Impact `json:"impact,omitzero"`
 }
 
 // Step is one plan step and what became of it.
@@ -131,6 +134,7 @@ func New(p plan.Plan, now time.Time) Record {
 			UserName: f.Principal.UserName, RoleName: f.Principal.RoleName,
 			SessionName: f.Principal.SessionName, AccessKey: finding.MaskKey(f.Principal.AccessKeyID),
 			Account: f.Principal.Account, Partition: f.Principal.Partition,
+			Impact: finding.Impact{Class: f.Principal.Impact.Class, Why: finding.MaskKeys(f.Principal.Impact.Why)},
 		},
 		Rule:   p.Rule,
 		DryRun: p.DryRun,
@@ -246,6 +250,9 @@ func (r Record) Text() string {
 	p := r.Principal
 	who := strings.Join(slices.DeleteFunc([]string{p.Kind, p.ARN, p.UserName, p.RoleName, p.AccessKey}, func(s string) bool { return s == "" }), " ")
 	fmt.Fprintf(&b, "Principal: %s\n", who)
+	if p.Impact.Class != "" {
+		fmt.Fprintf(&b, "Impact: %s\n", p.Impact)
+	}
 	switch {
 	case f.AddressesOmitted > 0:
 		fmt.Fprintf(&b, "Addresses: %d in all; the first %d: %s (%d more left out)\n",

@@ -24,6 +24,9 @@ func (p Plan) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "account   %s\n", strings.TrimSpace(f.Account+" ("+firstNonEmpty(f.Partition, "partition unknown")+")"))
 	}
 	fmt.Fprintf(&b, "principal %s\n", describePrincipal(f.Principal))
+	if imp := f.Principal.Impact; imp.Class != "" {
+		fmt.Fprintf(&b, "impact    %s\n", finding.MaskKeys(imp.String()))
+	}
 	if len(f.Addresses) > 0 {
 		as := make([]string, len(f.Addresses))
 		for i, a := range f.Addresses {

@@ -1,0 +1,41 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/autocontain/autocontain/internal/account"
+	"github.com/autocontain/autocontain/internal/finding"
+	"github.com/autocontain/autocontain/internal/impact"
+	"github.com/autocontain/autocontain/internal/plan"
+)
+
+// withImpact reads the privilege class of the finding's principal from IAM
+// (package impact) and plans again with it, so that the plan shows it and
+// rules with an impact field can match. It reads only when the engine can
+// read IAM (Engine.Impact), the run is not a dry run (a dry run makes no AWS
+// call), and the principal is in the account the engine serves: the same
+// name in another account is another principal. Each run has its own
+// lookup, so what it caches lives only as long as the invocation. A failure
+// to read makes the class unknown, which the plan says and which never
+// blocks containment.
+func (e *Engine) withImpact(ctx context.Context, p plan.Plan) plan.Plan {
+	if e.Impact == nil || p.DryRun {
+		return p
+	}
+	f := p.Finding
+	reach := e.Reach
+	if reach == nil {
+		reach = account.Single{Home: e.Home}
+	}
+	if d := reach.Reach(f); !d.OK || d.Account != e.Home {
+		return p
+	}
+	// One lookup per run: with several principals (Finding.Actors), each
+	// is l.Principal(ctx, pr), sharing what was read.
+	l := impact.New(e.Impact)
+	f.Principal.Impact = l.Principal(ctx, f.Principal)
+	if f.Principal.Impact == (finding.Impact{}) {
+		return p
+	}
+	return plan.BuildWith(f, e.Playbook, plan.Facts{Home: e.Home, Reach: e.Reach})
+}
