@@ -81,12 +81,12 @@ func parse(doc string) ([]statement, error) {
 	}
 	var list []map[string]json.RawMessage
 	if isNull(raw) {
-		return nil, errors.New("Statement is null")
+		return nil, errors.New("policy element Statement is null")
 	}
 	if err := json.Unmarshal(raw, &list); err != nil {
 		var one map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &one); err != nil || one == nil {
-			return nil, errors.New("Statement is neither an object nor a list of objects")
+			return nil, errors.New("policy element Statement is neither an object nor a list of objects")
 		}
 		list = []map[string]json.RawMessage{one}
 	}
@@ -113,19 +113,19 @@ func parseStatement(index int, m map[string]json.RawMessage) (statement, error) 
 	}
 	if raw, ok := m["Sid"]; ok {
 		if json.Unmarshal(raw, &st.sid) != nil {
-			return st, errors.New("Sid is not a string")
+			return st, errors.New("its Sid is not a string")
 		}
 	}
 	var effect string
 	if json.Unmarshal(m["Effect"], &effect) != nil {
-		return st, errors.New("Effect is missing or not a string")
+		return st, errors.New("its Effect is missing or not a string")
 	}
 	switch effect {
 	case "Allow":
 		st.allow = true
 	case "Deny":
 	default:
-		return st, fmt.Errorf("Effect %q is not Allow or Deny", effect)
+		return st, fmt.Errorf("its Effect %q is not Allow or Deny", effect)
 	}
 	var err error
 	if st.actions, st.notAction, err = oneOf(m, "Action", "NotAction"); err != nil {
@@ -137,7 +137,7 @@ func parseStatement(index int, m map[string]json.RawMessage) (statement, error) 
 	if raw, ok := m["Condition"]; ok {
 		var c map[string]json.RawMessage
 		if json.Unmarshal(raw, &c) != nil || c == nil {
-			return st, errors.New("Condition is not an object")
+			return st, errors.New("its Condition is not an object")
 		}
 	}
 	return st, nil
