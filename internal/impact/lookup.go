@@ -168,161 +168,185 @@ func (r *reading) consider(where string, v Verdict, err error) error {
 	return nil
 }
 
+// page is one page of a list call: its items, and the marker of the next
+// page (nil after the last).
+type page[T any] struct {
+	items []T
+	next  *string
+}
+
+func pageOf[T any](items []T, truncated bool, marker *string) page[T] {
+	if !truncated || aws.ToString(marker) == "" {
+		return page[T]{items: items}
+	}
+	return page[T]{items, marker}
+}
+
+// calls are how one kind of IAM entity lists and reads its policies.
+type calls struct {
+	attached func(marker *string) (page[iamtypes.AttachedPolicy], error)
+	inline   func(marker *string) (page[string], error)
+	get      func(policy string) (*string, error)
+}
+
 func (r *reading) user(name string) error {
-	err := r.userPolicies(name)
+	u := aws.String(name)
+	err := r.policies("user "+name, calls{
+		attached: func(m *string) (page[iamtypes.AttachedPolicy], error) {
+			out, err := r.l.IAM.ListAttachedUserPolicies(r.ctx, &iam.ListAttachedUserPoliciesInput{UserName: u, Marker: m, MaxItems: r.maxItems()})
+			if err != nil {
+				return page[iamtypes.AttachedPolicy]{}, err
+			}
+			return pageOf(out.AttachedPolicies, out.IsTruncated, out.Marker), nil
+		},
+		inline: func(m *string) (page[string], error) {
+			out, err := r.l.IAM.ListUserPolicies(r.ctx, &iam.ListUserPoliciesInput{UserName: u, Marker: m, MaxItems: r.maxItems()})
+			if err != nil {
+				return page[string]{}, err
+			}
+			return pageOf(out.PolicyNames, out.IsTruncated, out.Marker), nil
+		},
+		get: func(policy string) (*string, error) {
+			out, err := r.l.IAM.GetUserPolicy(r.ctx, &iam.GetUserPolicyInput{UserName: u, PolicyName: aws.String(policy)})
+			if err != nil {
+				return nil, err
+			}
+			return out.PolicyDocument, nil
+		},
+	})
+	if err == nil {
+		err = r.pages(func(m *string) (*string, error) {
+			out, err := r.l.IAM.ListGroupsForUser(r.ctx, &iam.ListGroupsForUserInput{UserName: u, Marker: m, MaxItems: r.maxItems()})
+			if err != nil {
+				return nil, fmt.Errorf("list groups of user %s: %w", name, err)
+			}
+			for _, g := range out.Groups {
+				if err := r.group(aws.ToString(g.GroupName)); err != nil {
+					return nil, err
+				}
+			}
+			return pageOf(out.Groups, out.IsTruncated, out.Marker).next, nil
+		})
+	}
 	if errors.Is(err, errEnough) {
 		return nil
 	}
 	return err
-}
-
-func (r *reading) userPolicies(name string) error {
-	u := aws.String(name)
-	if err := r.attached(func(marker *string) ([]attachment, *string, error) {
-		out, err := r.l.IAM.ListAttachedUserPolicies(r.ctx, &iam.ListAttachedUserPoliciesInput{UserName: u, Marker: marker, MaxItems: r.maxItems()})
-		if err != nil {
-			return nil, nil, fmt.Errorf("list managed policies of user %s: %w", name, err)
-		}
-		return attachments(out.AttachedPolicies), nextMarker(out.IsTruncated, out.Marker), nil
-	}, "user "+name); err != nil {
-		return err
-	}
-	if err := r.inline(func(marker *string) ([]string, *string, error) {
-		out, err := r.l.IAM.ListUserPolicies(r.ctx, &iam.ListUserPoliciesInput{UserName: u, Marker: marker, MaxItems: r.maxItems()})
-		if err != nil {
-			return nil, nil, fmt.Errorf("list inline policies of user %s: %w", name, err)
-		}
-		return out.PolicyNames, nextMarker(out.IsTruncated, out.Marker), nil
-	}, func(policy string) (*string, error) {
-		out, err := r.l.IAM.GetUserPolicy(r.ctx, &iam.GetUserPolicyInput{UserName: u, PolicyName: aws.String(policy)})
-		if err != nil {
-			return nil, fmt.Errorf("read inline policy %s of user %s: %w", policy, name, err)
-		}
-		return out.PolicyDocument, nil
-	}, "user "+name); err != nil {
-		return err
-	}
-	var marker *string
-	for {
-		if err := r.read(); err != nil {
-			return err
-		}
-		out, err := r.l.IAM.ListGroupsForUser(r.ctx, &iam.ListGroupsForUserInput{UserName: u, Marker: marker, MaxItems: r.maxItems()})
-		if err != nil {
-			return fmt.Errorf("list groups of user %s: %w", name, err)
-		}
-		for _, g := range out.Groups {
-			if err := r.group(aws.ToString(g.GroupName)); err != nil {
-				return err
-			}
-		}
-		if marker = nextMarker(out.IsTruncated, out.Marker); marker == nil {
-			return nil
-		}
-	}
 }
 
 func (r *reading) group(name string) error {
 	g := aws.String(name)
-	if err := r.attached(func(marker *string) ([]attachment, *string, error) {
-		out, err := r.l.IAM.ListAttachedGroupPolicies(r.ctx, &iam.ListAttachedGroupPoliciesInput{GroupName: g, Marker: marker, MaxItems: r.maxItems()})
-		if err != nil {
-			return nil, nil, fmt.Errorf("list managed policies of group %s: %w", name, err)
-		}
-		return attachments(out.AttachedPolicies), nextMarker(out.IsTruncated, out.Marker), nil
-	}, "group "+name); err != nil {
-		return err
-	}
-	return r.inline(func(marker *string) ([]string, *string, error) {
-		out, err := r.l.IAM.ListGroupPolicies(r.ctx, &iam.ListGroupPoliciesInput{GroupName: g, Marker: marker, MaxItems: r.maxItems()})
-		if err != nil {
-			return nil, nil, fmt.Errorf("list inline policies of group %s: %w", name, err)
-		}
-		return out.PolicyNames, nextMarker(out.IsTruncated, out.Marker), nil
-	}, func(policy string) (*string, error) {
-		out, err := r.l.IAM.GetGroupPolicy(r.ctx, &iam.GetGroupPolicyInput{GroupName: g, PolicyName: aws.String(policy)})
-		if err != nil {
-			return nil, fmt.Errorf("read inline policy %s of group %s: %w", policy, name, err)
-		}
-		return out.PolicyDocument, nil
-	}, "group "+name)
+	return r.policies("group "+name, calls{
+		attached: func(m *string) (page[iamtypes.AttachedPolicy], error) {
+			out, err := r.l.IAM.ListAttachedGroupPolicies(r.ctx, &iam.ListAttachedGroupPoliciesInput{GroupName: g, Marker: m, MaxItems: r.maxItems()})
+			if err != nil {
+				return page[iamtypes.AttachedPolicy]{}, err
+			}
+			return pageOf(out.AttachedPolicies, out.IsTruncated, out.Marker), nil
+		},
+		inline: func(m *string) (page[string], error) {
+			out, err := r.l.IAM.ListGroupPolicies(r.ctx, &iam.ListGroupPoliciesInput{GroupName: g, Marker: m, MaxItems: r.maxItems()})
+			if err != nil {
+				return page[string]{}, err
+			}
+			return pageOf(out.PolicyNames, out.IsTruncated, out.Marker), nil
+		},
+		get: func(policy string) (*string, error) {
+			out, err := r.l.IAM.GetGroupPolicy(r.ctx, &iam.GetGroupPolicyInput{GroupName: g, PolicyName: aws.String(policy)})
+			if err != nil {
+				return nil, err
+			}
+			return out.PolicyDocument, nil
+		},
+	})
 }
 
 func (r *reading) role(name string) error {
-	err := r.rolePolicies(name)
+	n := aws.String(name)
+	err := r.policies("role "+name, calls{
+		attached: func(m *string) (page[iamtypes.AttachedPolicy], error) {
+			out, err := r.l.IAM.ListAttachedRolePolicies(r.ctx, &iam.ListAttachedRolePoliciesInput{RoleName: n, Marker: m, MaxItems: r.maxItems()})
+			if err != nil {
+				return page[iamtypes.AttachedPolicy]{}, err
+			}
+			return pageOf(out.AttachedPolicies, out.IsTruncated, out.Marker), nil
+		},
+		inline: func(m *string) (page[string], error) {
+			out, err := r.l.IAM.ListRolePolicies(r.ctx, &iam.ListRolePoliciesInput{RoleName: n, Marker: m, MaxItems: r.maxItems()})
+			if err != nil {
+				return page[string]{}, err
+			}
+			return pageOf(out.PolicyNames, out.IsTruncated, out.Marker), nil
+		},
+		get: func(policy string) (*string, error) {
+			out, err := r.l.IAM.GetRolePolicy(r.ctx, &iam.GetRolePolicyInput{RoleName: n, PolicyName: aws.String(policy)})
+			if err != nil {
+				return nil, err
+			}
+			return out.PolicyDocument, nil
+		},
+	})
 	if errors.Is(err, errEnough) {
 		return nil
 	}
 	return err
 }
 
-func (r *reading) rolePolicies(name string) error {
-	n := aws.String(name)
-	if err := r.attached(func(marker *string) ([]attachment, *string, error) {
-		out, err := r.l.IAM.ListAttachedRolePolicies(r.ctx, &iam.ListAttachedRolePoliciesInput{RoleName: n, Marker: marker, MaxItems: r.maxItems()})
-		if err != nil {
-			return nil, nil, fmt.Errorf("list managed policies of role %s: %w", name, err)
-		}
-		return attachments(out.AttachedPolicies), nextMarker(out.IsTruncated, out.Marker), nil
-	}, "role "+name); err != nil {
-		return err
-	}
-	return r.inline(func(marker *string) ([]string, *string, error) {
-		out, err := r.l.IAM.ListRolePolicies(r.ctx, &iam.ListRolePoliciesInput{RoleName: n, Marker: marker, MaxItems: r.maxItems()})
-		if err != nil {
-			return nil, nil, fmt.Errorf("list inline policies of role %s: %w", name, err)
-		}
-		return out.PolicyNames, nextMarker(out.IsTruncated, out.Marker), nil
-	}, func(policy string) (*string, error) {
-		out, err := r.l.IAM.GetRolePolicy(r.ctx, &iam.GetRolePolicyInput{RoleName: n, PolicyName: aws.String(policy)})
-		if err != nil {
-			return nil, fmt.Errorf("read inline policy %s of role %s: %w", policy, name, err)
-		}
-		return out.PolicyDocument, nil
-	}, "role "+name)
-}
-
-// attachment is one attached managed policy.
-type attachment struct{ name, arn string }
-
-func attachments(in []iamtypes.AttachedPolicy) []attachment {
-	out := make([]attachment, len(in))
-	for i, a := range in {
-		out[i] = attachment{aws.ToString(a.PolicyName), aws.ToString(a.PolicyArn)}
-	}
-	return out
-}
-
-// nextMarker is the marker of the next page, nil after the last.
-func nextMarker(truncated bool, marker *string) *string {
-	if !truncated || aws.ToString(marker) == "" {
-		return nil
-	}
-	return marker
-}
-
-// attached reads every page of an entity's managed policies (list) and
-// considers each one's default version.
-func (r *reading) attached(list func(marker *string) ([]attachment, *string, error), owner string) error {
+// pages calls list with each page's marker, one read each, until it
+// returns no next marker or an error.
+func (r *reading) pages(list func(marker *string) (next *string, err error)) error {
 	var marker *string
 	for {
 		if err := r.read(); err != nil {
 			return err
 		}
-		page, next, err := list(marker)
-		if err != nil {
+		next, err := list(marker)
+		if err != nil || next == nil {
 			return err
 		}
-		for _, a := range page {
-			v, err := r.managed(a.arn)
-			if err := r.consider(fmt.Sprintf("managed policy %s of %s", a.name, owner), v, err); err != nil {
-				return err
+		marker = next
+	}
+}
+
+// policies considers every managed policy attached to owner (each one's
+// default version) and every inline policy of it, through c, every page.
+func (r *reading) policies(owner string, c calls) error {
+	err := r.pages(func(m *string) (*string, error) {
+		pg, err := c.attached(m)
+		if err != nil {
+			return nil, fmt.Errorf("list managed policies of %s: %w", owner, err)
+		}
+		for _, a := range pg.items {
+			v, err := r.managed(aws.ToString(a.PolicyArn))
+			if err := r.consider(fmt.Sprintf("managed policy %s of %s", aws.ToString(a.PolicyName), owner), v, err); err != nil {
+				return nil, err
 			}
 		}
-		if marker = next; marker == nil {
-			return nil
-		}
+		return pg.next, nil
+	})
+	if err != nil {
+		return err
 	}
+	return r.pages(func(m *string) (*string, error) {
+		pg, err := c.inline(m)
+		if err != nil {
+			return nil, fmt.Errorf("list inline policies of %s: %w", owner, err)
+		}
+		for _, name := range pg.items {
+			if err := r.read(); err != nil {
+				return nil, err
+			}
+			doc, err := c.get(name)
+			if err != nil {
+				return nil, fmt.Errorf("read inline policy %s of %s: %w", name, owner, err)
+			}
+			v, perr := ClassifyDocument(aws.ToString(doc))
+			if err := r.consider(fmt.Sprintf("inline policy %s of %s", name, owner), v, perr); err != nil {
+				return nil, err
+			}
+		}
+		return pg.next, nil
+	})
 }
 
 // managed returns the verdict of a managed policy's default version,
@@ -359,35 +383,4 @@ func (r *reading) managed(arn string) (Verdict, error) {
 	}
 	r.l.managed[arn] = verdictOrErr{v, err}
 	return v, err
-}
-
-// inline reads every page of an entity's inline policy names (list) and
-// considers each document (get).
-func (r *reading) inline(list func(marker *string) ([]string, *string, error), get func(name string) (*string, error), owner string) error {
-	var marker *string
-	for {
-		if err := r.read(); err != nil {
-			return err
-		}
-		names, next, err := list(marker)
-		if err != nil {
-			return err
-		}
-		for _, name := range names {
-			if err := r.read(); err != nil {
-				return err
-			}
-			doc, err := get(name)
-			if err != nil {
-				return err
-			}
-			v, perr := ClassifyDocument(aws.ToString(doc))
-			if err := r.consider(fmt.Sprintf("inline policy %s of %s", name, owner), v, perr); err != nil {
-				return err
-			}
-		}
-		if marker = next; marker == nil {
-			return nil
-		}
-	}
 }

@@ -73,11 +73,7 @@ func TestLookupPrincipal(t *testing.T) {
 // error in Why, never scoped; and the lookup is cached: a second ask reads
 // nothing, a shared managed policy is read once.
 func TestLookupFailureIsUnknown(t *testing.T) {
-	emu := testenv.Moto(t)
-	impacttest.Seed(t, emu.Config(t))
-	proxy := faultproxy.New(emu.URL)
-	t.Cleanup(proxy.Close)
-	api := iam.NewFromConfig(testenv.ConfigAt(t, proxy.URL()))
+	proxy, api := seededBehindProxy(t)
 	ctx := context.Background()
 
 	proxy.Inject("ListGroupsForUser", faultproxy.AccessDenied, 1)
@@ -167,11 +163,7 @@ func TestKeys(t *testing.T) {
 // TestKeysUnknown: a user whose policies cannot be read is listed, unknown,
 // right after the admins; the listing does not fail.
 func TestKeysUnknown(t *testing.T) {
-	emu := testenv.Moto(t)
-	impacttest.Seed(t, emu.Config(t))
-	proxy := faultproxy.New(emu.URL)
-	t.Cleanup(proxy.Close)
-	api := iam.NewFromConfig(testenv.ConfigAt(t, proxy.URL()))
+	proxy, api := seededBehindProxy(t)
 	proxy.Inject("ListGroupsForUser", faultproxy.AccessDenied, 100)
 	keys, err := impact.New(api).Keys(context.Background(), api, time.Now())
 	if err != nil {
@@ -188,4 +180,14 @@ func TestKeysUnknown(t *testing.T) {
 	if strings.Join(order, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(order, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// seededBehindProxy seeds the emulator and returns an IAM client that
+// reaches it through a fault proxy.
+func seededBehindProxy(t *testing.T) (*faultproxy.Proxy, *iam.Client) {
+	emu := testenv.Moto(t)
+	impacttest.Seed(t, emu.Config(t))
+	proxy := faultproxy.New(emu.URL)
+	t.Cleanup(proxy.Close)
+	return proxy, iam.NewFromConfig(testenv.ConfigAt(t, proxy.URL()))
 }
