@@ -42,6 +42,9 @@ func FuzzParse(f *testing.F) {
 		if got.Principal.Kind == "" {
 			t.Fatal("principal has no kind")
 		}
+		if got.Principal.Impact != (Impact{}) {
+			t.Fatalf("the parser set the impact %s: only the engine reads it, from IAM", got.Principal.Impact)
+		}
 		pr := got.Principal
 		for _, s := range []string{pr.UserName, pr.RoleName, pr.ARN, pr.RoleARN, pr.AccessKeyID, pr.PrincipalID, pr.Account, got.Account} {
 			if !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) {
