@@ -470,3 +470,26 @@ func TestCLIKeys(t *testing.T) {
 		t.Errorf("keys extra: exit %d\n%s", code, errOut)
 	}
 }
+
+// TestCLIPlanImpact: plan -impact reads the principal's class from IAM and
+// shows it; plan alone reads nothing and shows none.
+func TestCLIPlanImpact(t *testing.T) {
+	emu := testenv.Moto(t)
+	impacttest.Seed(t, emu.Config(t))
+	for _, kv := range emulatorEnv(emu.URL) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	event := writeFile(t, "admin.json", strings.ReplaceAll(string(testenv.Event(t, "guardduty-credentialaccess-anomalousbehavior.json")), `"ci-deployer"`, `"admin-inline"`))
+	code, out, errOut := cli(t, "plan", "-impact", event)
+	if code != exitOK || !strings.Contains(out, "impact    admin (inline policy inline of user admin-inline: statement 1 (Everything) allows * on *)\n") {
+		t.Errorf("plan -impact: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = cli(t, "plan", "-account", "123456789012", event)
+	if code != exitOK || strings.Contains(out, "impact") {
+		t.Errorf("plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, _, errOut := cli(t, "plan", "-impact", "-account", "210987654321", event); code != exitUsage || !strings.Contains(errOut, "refused") {
+		t.Errorf("plan -impact with another account: exit %d\n%s", code, errOut)
+	}
+}

@@ -39,3 +39,13 @@ func (e *Engine) withImpact(ctx context.Context, p plan.Plan) plan.Plan {
 	}
 	return plan.BuildWith(f, e.Playbook, plan.Facts{Home: e.Home, Reach: e.Reach})
 }
+
+// PlanImpact is Plan with the principal's impact class read from IAM
+// (Impact), as a run reads it before planning. It changes nothing.
+func (e *Engine) PlanImpact(ctx context.Context, raw []byte) (plan.Plan, error) {
+	p, err := e.Plan(raw)
+	if err != nil {
+		return p, err
+	}
+	return e.withImpact(ctx, p), nil
+}
