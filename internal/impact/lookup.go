@@ -50,6 +50,18 @@ const MaxReads = 150
 // decides without reading its document.
 const adminPolicy = ":iam::aws:policy/AdministratorAccess"
 
+// isAdministratorAccess reports whether arn is AWS's AdministratorAccess,
+// in any partition (arn:aws:iam::aws:policy/AdministratorAccess), not a
+// customer's policy of the same name or another path.
+func isAdministratorAccess(arn string) bool {
+	part, ok := strings.CutPrefix(arn, "arn:")
+	if !ok {
+		return false
+	}
+	part, ok = strings.CutSuffix(part, adminPolicy)
+	return ok && part != "" && !strings.ContainsAny(part, ":/")
+}
+
 // Lookup reads principals' privilege classes from IAM. It caches what it
 // read (each managed policy's verdict, each principal's impact), so make
 // one per invocation: policies change, and a cache that outlived the
@@ -356,7 +368,7 @@ func (r *reading) managed(arn string) (Verdict, error) {
 	if c, ok := r.l.managed[arn]; ok {
 		return c.v, c.err
 	}
-	if strings.HasPrefix(arn, "arn:") && strings.HasSuffix(arn, adminPolicy) && strings.Count(arn, ":") == 5 {
+	if isAdministratorAccess(arn) {
 		return Verdict{finding.ImpactAdmin, "AdministratorAccess, AWS's policy that allows * on *"}, nil
 	}
 	if err := r.read(); err != nil {
