@@ -65,6 +65,7 @@ staticcheck: $(STATICCHECK)
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/finding
 	$(GO) test -run='^$$' -fuzz='^FuzzParsePlaybook$$' -fuzztime=$(FUZZTIME) ./internal/playbook
+	$(GO) test -run='^$$' -fuzz='^FuzzClassifyDocument$$' -fuzztime=$(FUZZTIME) ./internal/impact
 
 ## build: the Lambda binary as deployed (linux/arm64, provided.al2023)
 build:

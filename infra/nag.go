@@ -32,9 +32,11 @@ var nagSuppressions = []nagSuppression{
 
 	// The function's role.
 	{construct: "Role", rule: "AwsSolutions-IAM5",
-		appliesTo: []string{`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):iam::(<AWS::AccountId>|\d{12}):(user|role)\/\*$/`},
+		appliesTo: []string{`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):iam::(<AWS::AccountId>|\d{12}):(user|role|group|policy)\/\*$/`,
+			`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):iam::aws:policy\/\*$/`},
 		reason: "The function contains the IAM user or role a finding names, which is known only when the finding arrives, so its IAM actions " +
-			"(all declared by the code, tested against the role) apply to the account's users and roles. The explicit denies narrow them " +
+			"(all declared by the code, tested against the role) apply to the account's users and roles; to tell how much a principal could do, the function reads " +
+			"its groups and the managed policies attached to it (the account's and AWS's), so the reads apply to groups and policies. The explicit denies narrow them " +
 			"(no access key deleted, its own role never changed); the protect guard and the function's code are the rest (infra/README.md, threat model)."},
 	{construct: "Role", rule: "AwsSolutions-IAM5",
 		appliesTo: []string{`/^Action::kms:GenerateDataKey\*$/`, `/^Action::kms:ReEncrypt\*$/`},

@@ -355,8 +355,14 @@ func statements(stack awscdk.Stack, role awsiam.Role, r resources) []awsiam.Poli
 	account := *stack.Account()
 	users := fmt.Sprintf("arn:%s:iam::%s:user/*", *stack.Partition(), account)
 	roles := fmt.Sprintf("arn:%s:iam::%s:role/*", *stack.Partition(), account)
+	// The impact lookup also reads a user's groups and the managed
+	// policies attached (the account's and AWS's); every iam: action the
+	// code declares acts on one resource type, so the others add nothing.
+	groups := fmt.Sprintf("arn:%s:iam::%s:group/*", *stack.Partition(), account)
+	policies := fmt.Sprintf("arn:%s:iam::%s:policy/*", *stack.Partition(), account)
+	awsPolicies := fmt.Sprintf("arn:%s:iam::aws:policy/*", *stack.Partition())
 	scope := map[string][]string{
-		"iam":      {users, roles},
+		"iam":      {users, roles, groups, policies, awsPolicies},
 		"wafv2":    r.ipSets,
 		"sns":      {r.topic},
 		"dynamodb": {r.table},

@@ -34,10 +34,12 @@ type command struct {
 
 // commands are the CLI's commands, in the order the usage lists them.
 var commands = []command{
-	{"plan", "[-json] [-playbook FILE] [-account ACCOUNT] EVENT.json...", `Print what autocontain would do about each event. Makes no AWS call.
+	{"plan", "[-json] [-playbook FILE] [-account ACCOUNT] [-impact] EVENT.json...", `Print what autocontain would do about each event. Makes no AWS call.
 A principal is contained only in the account the responder
 serves: name it with -account or $AUTOCONTAIN_ACCOUNT, or the
-plan says it could not check and contains no principal.`, runPlan},
+plan says it could not check and contains no principal.
+-impact reads each principal's impact class from IAM (and the
+account from the credentials), as apply does; it changes nothing.`, runPlan},
 	{"apply", "[-json] [-playbook FILE] [-account ACCOUNT] [-dry-run] [-v] EVENT.json...", `Plan and execute each event against the account of the default
 credential chain (AWS_PROFILE, AWS_REGION, ...; AWS_ENDPOINT_URL
 points it at an emulator), found with sts:GetCallerIdentity;
@@ -50,6 +52,10 @@ policies it wrote (if still its own), unblock the addresses it
 added. Locally with the ledger table, or through the function.`, runUndo},
 	{"reconcile", "[-table TABLE | -function NAME] [-playbook FILE]", `Write the IP sets from the ledger now: expired blocks leave, the
 oldest go past WAF's 10,000-address limit (the schedule does this).`, runReconcile},
+	{"keys", "[-json]", `List every IAM user's access keys, the highest impact first: the
+privilege class of the user's policies (admin, escalation,
+list-all, scoped, or unknown), status, age and last use. Reads
+IAM with the default credential chain; changes nothing.`, runKeys},
 	{"playbook", "[-check FILE]", `Print the playbook in force, or check a playbook file.`, runPlaybook},
 }
 

@@ -22,6 +22,9 @@ import (
 	lambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/autocontain/autocontain/internal/finding"
+	"github.com/autocontain/autocontain/internal/impact"
+	"github.com/autocontain/autocontain/internal/impact/impacttest"
 	"github.com/autocontain/autocontain/internal/plan"
 	"github.com/autocontain/autocontain/internal/testenv"
 	"github.com/autocontain/autocontain/internal/testenv/faultproxy"
@@ -421,5 +424,72 @@ func TestUnknownCommand(t *testing.T) {
 		if code != exitUsage || out != "" || !strings.HasSuffix(errOut, usage()) || !strings.Contains(errOut, fmt.Sprintf("unknown command %q", name)) {
 			t.Errorf("%s: exit %d\nstdout: %s\nstderr: %s", name, code, out, errOut)
 		}
+	}
+}
+
+// TestCLIKeys lists the emulator's keys as a table and as JSON, the
+// highest impact first, keys masked.
+func TestCLIKeys(t *testing.T) {
+	emu := testenv.Moto(t)
+	acct := impacttest.Seed(t, emu.Config(t))
+	for _, kv := range emulatorEnv(emu.URL) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	code, out, errOut := cli(t, "keys")
+	if code != exitOK {
+		t.Fatalf("keys: exit %d\n%s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 8 || !strings.HasPrefix(lines[0], "IMPACT") || !strings.HasPrefix(lines[1], "admin ") ||
+		!strings.HasPrefix(lines[7], "scoped ") || !strings.Contains(lines[7], "Inactive") || !strings.Contains(lines[4], "escalator") {
+		t.Errorf("table:\n%s", out)
+	}
+	for user, ids := range acct.KeyIDs {
+		for _, id := range ids {
+			if strings.Contains(out, id) || !strings.Contains(out, finding.MaskKey(id)) {
+				t.Errorf("key %s of %s is not shown masked:\n%s", finding.MaskKey(id), user, out)
+			}
+		}
+	}
+
+	code, out, errOut = cli(t, "keys", "-json")
+	if code != exitOK {
+		t.Fatalf("keys -json: exit %d\n%s", code, errOut)
+	}
+	var keys []impact.Key
+	if err := json.Unmarshal([]byte(out), &keys); err != nil {
+		t.Fatalf("-json output: %v\n%s", err, out)
+	}
+	if len(keys) != 7 || keys[0].Impact.Class != finding.ImpactAdmin || keys[3].User != "escalator" ||
+		keys[3].Impact.Class != finding.ImpactEscalation || !strings.Contains(keys[3].Impact.Why, "iam:PassRole") {
+		t.Errorf("keys: %+v", keys)
+	}
+
+	if code, _, errOut := cli(t, "keys", "extra"); code != exitUsage || !strings.Contains(errOut, "keys takes no arguments") {
+		t.Errorf("keys extra: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestCLIPlanImpact: plan -impact reads the principal's class from IAM and
+// shows it; plan alone reads nothing and shows none.
+func TestCLIPlanImpact(t *testing.T) {
+	emu := testenv.Moto(t)
+	impacttest.Seed(t, emu.Config(t))
+	for _, kv := range emulatorEnv(emu.URL) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	event := writeFile(t, "admin.json", strings.ReplaceAll(string(testenv.Event(t, "guardduty-credentialaccess-anomalousbehavior.json")), `"ci-deployer"`, `"admin-inline"`))
+	code, out, errOut := cli(t, "plan", "-impact", event)
+	if code != exitOK || !strings.Contains(out, "impact    admin (inline policy inline of user admin-inline: statement 1 (Everything) allows * on *)\n") {
+		t.Errorf("plan -impact: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = cli(t, "plan", "-account", "123456789012", event)
+	if code != exitOK || strings.Contains(out, "impact") {
+		t.Errorf("plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, _, errOut := cli(t, "plan", "-impact", "-account", "210987654321", event); code != exitUsage || !strings.Contains(errOut, "refused") {
+		t.Errorf("plan -impact with another account: exit %d\n%s", code, errOut)
 	}
 }

@@ -104,6 +104,9 @@ type Principal struct {
 	AccessKey   string `json:"accessKey,omitempty"`
 	Account     string `json:"account,omitempty"`
 	Partition   string `json:"partition,omitempty"`
+	// Impact is the privilege class the engine read from IAM; absent when
+	// it was not read.
+	Impact finding.Impact `json:"impact,omitzero"`
 }
 
 // Step is one plan step and what became of it.
@@ -170,6 +173,7 @@ func principal(pr finding.Principal) Principal {
 		UserName: pr.UserName, RoleName: pr.RoleName,
 		SessionName: pr.SessionName, AccessKey: finding.MaskKey(pr.AccessKeyID),
 		Account: pr.Account, Partition: pr.Partition,
+		Impact: finding.Impact{Class: pr.Impact.Class, Why: finding.MaskKeys(pr.Impact.Why)},
 	}
 }
 
@@ -269,6 +273,9 @@ func (r Record) Text() string {
 		fmt.Fprintf(&b, "Resource: %s %s\n", f.ResourceType, f.Resource)
 	}
 	fmt.Fprintf(&b, "Principal: %s\n", who)
+	if p.Impact.Class != "" {
+		fmt.Fprintf(&b, "Impact: %s\n", p.Impact)
+	}
 	switch {
 	case f.AddressesOmitted > 0:
 		fmt.Fprintf(&b, "Addresses: %d in all; the first %d: %s (%d more left out)\n",

@@ -19,6 +19,7 @@ import (
 	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/finding"
+	"github.com/autocontain/autocontain/internal/impact"
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/plan"
 	"github.com/autocontain/autocontain/internal/playbook"
@@ -67,6 +68,10 @@ type Engine struct {
 	// FunctionName is the Lambda function's name, the dimension of the
 	// metrics the engine logs; empty outside Lambda.
 	FunctionName string
+
+	// Impact, when set, is where a run reads the privilege class of the
+	// finding's principal before planning (withImpact); nil reads nothing.
+	Impact impact.PolicyReader
 }
 
 func (e *Engine) now() time.Time {
@@ -95,6 +100,7 @@ func (e *Engine) Run(ctx context.Context, raw []byte) (audit.Record, error) {
 		e.Log.LogAttrs(ctx, slog.LevelError, "autocontain rejected an event", slog.String("error", err.Error()))
 		return audit.Record{}, fmt.Errorf("read event: %w", err)
 	}
+	p = e.withImpact(ctx, p)
 	if p.DryRun || !acts(p) {
 		// Nothing to change (or a dry run, which makes no AWS call at all).
 		return e.finish(ctx, e.Executor.Execute(ctx, p), nil)

@@ -43,9 +43,11 @@ type Options struct {
 func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) *Engine {
 	now := func() time.Time { return time.Now().UTC() }
 	clients := contain.NewClients(cfg)
+	iamc := iam.NewFromConfig(cfg)
 	e := &Engine{
 		Playbook: pb,
-		Guard:    &protect.Guard{IAM: iam.NewFromConfig(cfg), SelfRoleARN: opts.SelfRoleARN, Patterns: pb.Settings.Protect},
+		Guard:    &protect.Guard{IAM: iamc, SelfRoleARN: opts.SelfRoleARN, Patterns: pb.Settings.Protect},
+		Impact:   iamc,
 		Home:     opts.Home,
 
 		FunctionName: opts.FunctionName,

@@ -165,6 +165,10 @@ type Principal struct {
 	// (the access key is a resource of the finding's account).
 	Account   string `json:"account,omitempty"`
 	Partition string `json:"partition,omitempty"`
+	// Impact is the privilege class of the principal's IAM user or role.
+	// The engine fills it from IAM before planning (package impact); the
+	// parser never does. Zero when it was not read.
+	Impact Impact `json:"impact,omitzero"`
 }
 
 // Entity names the IAM user or role that containing p changes, as

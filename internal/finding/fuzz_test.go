@@ -52,6 +52,9 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("principal %+v named twice", pr)
 			}
 			ids[pr.identity()] = true
+			if pr.Impact != (Impact{}) {
+				t.Fatalf("the parser set the impact %s: only the engine reads it, from IAM", pr.Impact)
+			}
 			for _, s := range []string{pr.UserName, pr.RoleName, pr.ARN, pr.RoleARN, pr.AccessKeyID, pr.PrincipalID, pr.Account, got.Account} {
 				if !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) {
 					t.Fatalf("accepted an identity field %q that is not clean UTF-8", s)

@@ -424,3 +424,33 @@ func TestSeveralPrincipals(t *testing.T) {
 		t.Errorf("with protection\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestTableShowsImpact: the table has an impact line when the engine read
+// the class, masked, and none when it did not.
+func TestTableShowsImpact(t *testing.T) {
+	f := finding.Finding{Source: finding.SourceGuardDuty, Type: "CredentialAccess:IAMUser/AnomalousBehavior", Severity: 5,
+		Principal: finding.Principal{Kind: finding.KindIAMUserKey, UserName: "alice", AccessKeyID: "AKIAIOSFODNN7EXAMPLE"}}
+	for _, tt := range []struct {
+		name string
+		imp  finding.Impact
+		want string
+	}{
+		{"not_read", finding.Impact{}, ""},
+		{"admin", finding.Impact{Class: finding.ImpactAdmin, Why: "inline policy ops of user alice: statement 1 allows * on *"},
+			"impact    admin (inline policy ops of user alice: statement 1 allows * on *)\n"},
+		{"unknown_masked", finding.Impact{Class: finding.ImpactUnknown, Why: "could not read: key AKIAIOSFODNN7EXAMPLE denied"},
+			"impact    unknown (could not read: key AKIA…MPLE denied)\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f.Principal.Impact = tt.imp
+			var b bytes.Buffer
+			if err := Build(f, testPlaybook(t, nil)).WriteTable(&b); err != nil {
+				t.Fatal(err)
+			}
+			got := b.String()
+			if tt.want == "" && strings.Contains(got, "impact") || !strings.Contains(got, tt.want) {
+				t.Errorf("table:\n%s\nwant the line %q", got, tt.want)
+			}
+		})
+	}
+}

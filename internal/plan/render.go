@@ -30,8 +30,14 @@ func (p Plan) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "resource  %s %s\n", firstNonEmpty(f.ResourceType, "(type not given)"), f.Resource)
 	}
 	fmt.Fprintf(&b, "principal %s\n", describePrincipal(f.Principal))
+	if imp := f.Principal.Impact; imp.Class != "" {
+		fmt.Fprintf(&b, "impact    %s\n", finding.MaskKeys(imp.String()))
+	}
 	for _, a := range f.Actors {
 		fmt.Fprintf(&b, "actor     %s\n", describePrincipal(a))
+		if imp := a.Impact; imp.Class != "" {
+			fmt.Fprintf(&b, "impact    %s\n", finding.MaskKeys(imp.String()))
+		}
 	}
 	if len(f.Addresses) > 0 {
 		as := make([]string, len(f.Addresses))

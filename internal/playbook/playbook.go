@@ -112,6 +112,12 @@ type Rule struct {
 	// when it made the call through an AWS service (a CloudFormation stack
 	// acting with its role); without it such a call is reported, not contained.
 	ContainViaService bool `json:"containViaService,omitempty"`
+	// Impact, when set, limits the rule to principals of these privilege
+	// classes (admin, escalation, list-all, scoped), which the engine reads
+	// from IAM before planning (package impact). A principal whose class
+	// was not read (a plan without IAM, a dry run) or is unknown never
+	// matches.
+	Impact []finding.ImpactClass `json:"impact,omitempty"`
 	// Actions run in the order of the Actions list, whatever order they are written in.
 	Actions []string `json:"actions"`
 }
@@ -140,6 +146,9 @@ func (r Rule) Matches(f finding.Finding, floor float64) bool {
 		return false
 	}
 	if len(r.Principals) > 0 && !slices.Contains(r.Principals, f.Principal.Kind) {
+		return false
+	}
+	if len(r.Impact) > 0 && !(f.Principal.Impact.Known() && slices.Contains(r.Impact, f.Principal.Impact.Class)) {
 		return false
 	}
 	return slices.ContainsFunc(r.Types, func(p Pattern) bool { return p.Match(f.Type) })

@@ -209,6 +209,46 @@ func TestMatchSeverityFloorAndOrder(t *testing.T) {
 	}
 }
 
+// TestMatchImpact: a rule with impact matches only a principal whose class
+// was read and is one of its classes; not read and unknown never match.
+// The README's example: contain AnomalousBehavior at any severity when the
+// key is admin.
+func TestMatchImpact(t *testing.T) {
+	p, err := Parse([]byte(`{"version":1,"rules":[
+		{"name":"anomalous-admin-key","source":"guardduty","types":["*:IAMUser/AnomalousBehavior"],"impact":["admin"],
+		 "actions":["deactivate-key","revoke-sessions","notify"]},
+		{"name":"risky-key","source":"guardduty","types":["*:IAMUser/AnomalousBehavior"],"impact":["escalation","list-all"],"minSeverity":4,
+		 "actions":["deactivate-key","notify"]},
+		{"name":"other","source":"guardduty","types":["*:IAMUser/*"],"actions":["notify"]}]}`), "test.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		class    finding.ImpactClass
+		severity float64
+		want     string
+	}{
+		{"admin_at_low_severity", finding.ImpactAdmin, 2, "anomalous-admin-key"},
+		{"admin_at_high_severity", finding.ImpactAdmin, 8, "anomalous-admin-key"},
+		{"escalation_at_medium", finding.ImpactEscalation, 5, "risky-key"},
+		{"escalation_at_low_falls_through", finding.ImpactEscalation, 2, "other"},
+		{"list_all_at_medium", finding.ImpactListAll, 5, "risky-key"},
+		{"scoped_falls_through", finding.ImpactScoped, 8, "other"},
+		{"unknown_never_matches", finding.ImpactUnknown, 8, "other"},
+		{"not_read_never_matches", "", 8, "other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := finding.Finding{Source: finding.SourceGuardDuty, Type: "CredentialAccess:IAMUser/AnomalousBehavior", Severity: tt.severity,
+				Principal: finding.Principal{Kind: finding.KindIAMUserKey, UserName: "alice", Impact: finding.Impact{Class: tt.class}}}
+			if r, _ := p.Match(f); r.Name != tt.want {
+				t.Errorf("matched %q, want %q", r.Name, tt.want)
+			}
+		})
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, text, want string
@@ -244,6 +284,10 @@ func TestParseErrors(t *testing.T) {
 		{"guardduty_has_no_via_service", rules(`{"name":"x","source":"guardduty","types":["A"],"containViaService":true,"actions":["notify"]}`), `containViaService: only CloudTrail rules`},
 		{"via_service_is_a_bool", rules(`{"name":"x","source":"cloudtrail","eventSource":"cloudtrail.amazonaws.com","types":["StopLogging"],"containViaService":"yes","actions":["notify"]}`), `containViaService`},
 		{"bad_principal_kind", rules(`{"name":"x","source":"guardduty","types":["A"],"principals":["admin"],"actions":["notify"]}`), `principals[0]: "admin"`},
+		{"bad_impact_class", rules(`{"name":"x","source":"guardduty","types":["A"],"impact":["root"],"actions":["notify"]}`), `impact[0]: "root" is not one of [admin escalation list-all scoped]`},
+		{"impact_unknown_never_matches", rules(`{"name":"x","source":"guardduty","types":["A"],"impact":["admin","unknown"],"actions":["notify"]}`), `impact[1]: "unknown" never matches`},
+		{"duplicate_impact", rules(`{"name":"x","source":"guardduty","types":["A"],"impact":["admin","admin"],"actions":["notify"]}`), `impact[1]: "admin" is listed twice`},
+		{"impact_a_string", rules(`{"name":"x","source":"guardduty","types":["A"],"impact":"admin","actions":["notify"]}`), `impact`},
 		{"duplicate_rule_name", rules(`{"name":"x","source":"guardduty","types":["A"],"actions":["notify"]},{"name":"x","source":"guardduty","types":["B"],"actions":["notify"]}`), `already used by rules[0]`},
 		{"bad_cidr", settings(`"allowCidrs":["10.0.0.0/33"]`), `settings.allowCidrs[0]: "10.0.0.0/33"`},
 		{"cidr_list_is_a_list", settings(`"allowCidrs":"10.0.0.0/8"`), `settings.allowCidrs: want a list of CIDR strings`},

@@ -86,6 +86,16 @@ func (r *Rule) validate() error {
 			return fmt.Errorf("principals[%d]: %q is not one of %v", i, k, finding.Kinds)
 		}
 	}
+	for i, c := range r.Impact {
+		switch {
+		case c == finding.ImpactUnknown:
+			return fmt.Errorf("impact[%d]: %q never matches: a class that could not be read is no class", i, c)
+		case !slices.Contains(finding.ImpactClasses, c):
+			return fmt.Errorf("impact[%d]: %q is not one of %v", i, c, slices.DeleteFunc(slices.Clone(finding.ImpactClasses), func(c finding.ImpactClass) bool { return c == finding.ImpactUnknown }))
+		case slices.Index(r.Impact, c) != i:
+			return fmt.Errorf("impact[%d]: %q is listed twice", i, c)
+		}
+	}
 	if len(r.Actions) == 0 {
 		return errors.New("actions: a rule needs at least one action")
 	}

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/autocontain/autocontain/internal/impact"
+)
+
+// TestRoleReadsWhatTheImpactLookupReads: the impact lookup reads a user's
+// groups and the managed policies attached (the account's and AWS's), so
+// the role grants its reads on groups and policies, not only on users and
+// roles.
+func TestRoleReadsWhatTheImpactLookupReads(t *testing.T) {
+	allow, _ := policyStatements(t, defaultStack(t))
+	for _, a := range impact.Permissions() {
+		var resources []string
+		for _, st := range allow {
+			if slices.Contains(asList(st["Action"]), any(a)) {
+				for _, r := range asList(st["Resource"]) {
+					resources = append(resources, fmt.Sprint(r))
+				}
+			}
+		}
+		all := strings.Join(resources, " ")
+		for _, want := range []string{":group/*", ":policy/*", ":iam::aws:policy/*"} {
+			if !strings.Contains(all, want) {
+				t.Errorf("%s is granted on %v, not on %s", a, resources, want)
+			}
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package engine
+
+import (
+	"context"
+	"slices"
+
+	"github.com/autocontain/autocontain/internal/account"
+	"github.com/autocontain/autocontain/internal/finding"
+	"github.com/autocontain/autocontain/internal/impact"
+	"github.com/autocontain/autocontain/internal/plan"
+)
+
+// withImpact reads the privilege class of each of the finding's principals from IAM
+// (package impact) and plans again with it, so that the plan shows it and
+// rules with an impact field can match. It reads only when the engine can
+// read IAM (Engine.Impact), the run is not a dry run (a dry run makes no AWS
+// call), and the principal is in the account the engine serves (each principal on its own): the same
+// name in another account is another principal. Each run has its own
+// lookup, so what it caches lives only as long as the invocation. A failure
+// to read makes the class unknown, which the plan says and which never
+// blocks containment.
+func (e *Engine) withImpact(ctx context.Context, p plan.Plan) plan.Plan {
+	if e.Impact == nil || p.DryRun {
+		return p
+	}
+	f := p.Finding
+	reach := e.Reach
+	if reach == nil {
+		reach = account.Single{Home: e.Home}
+	}
+	// One lookup per run, shared by the finding's principals: what it
+	// read for one (a group, a managed policy) it does not read again.
+	l := impact.New(e.Impact)
+	read := false
+	for i, pr := range f.Principals() {
+		one := f
+		one.Principal, one.Actors = pr, nil
+		if d := reach.Reach(one); !d.OK || d.Account != e.Home {
+			continue
+		}
+		imp := l.Principal(ctx, pr)
+		if imp == (finding.Impact{}) {
+			continue
+		}
+		read = true
+		if i == 0 {
+			f.Principal.Impact = imp
+		} else {
+			f.Actors = slices.Clone(f.Actors)
+			f.Actors[i-1].Impact = imp
+		}
+	}
+	if !read {
+		return p
+	}
+	return plan.BuildWith(f, e.Playbook, plan.Facts{Home: e.Home, Reach: e.Reach})
+}
+
+// PlanImpact is Plan with the principal's impact class read from IAM
+// (Impact), as a run reads it before planning. It changes nothing.
+func (e *Engine) PlanImpact(ctx context.Context, raw []byte) (plan.Plan, error) {
+	p, err := e.Plan(raw)
+	if err != nil {
+		return p, err
+	}
+	return e.withImpact(ctx, p), nil
+}
