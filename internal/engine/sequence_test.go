@@ -31,6 +31,9 @@ func TestAttackSequenceContainsEveryActor(t *testing.T) {
 	if rec.Outcome != audit.OutcomeContained || len(rec.Actors) != 1 {
 		t.Fatalf("record:\n%s", rec.Text())
 	}
+	if rec.Principal.Impact.Class == "" || rec.Actors[0].Impact.Class == "" {
+		t.Errorf("the impact of every actor is read: %+v, %+v", rec.Principal.Impact, rec.Actors[0].Impact)
+	}
 	st := fx.state(t)
 	for k, status := range st.KeyStatus["alice"] {
 		if k == fx.acct.Keys["alice"][0] && status != "Inactive" {
