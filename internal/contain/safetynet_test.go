@@ -44,7 +44,7 @@ func TestSafetyNetNotification(t *testing.T) {
 			`"resource": "i-07c1e5a9d3b2f6480"`,
 		}},
 		{"guardduty-runtime-newbinaryexecuted.json", []string{"Resource: EKSCluster prod-eks", "Execution:Runtime/NewBinaryExecuted"}},
-		{"guardduty-s3-pentest-kalilinux.json", []string{"Resource: S3Bucket acme-invoices-prod", "AKIA…E7Q2"}},
+		{"guardduty-malware-ec2-maliciousfile.json", []string{"Resource: Instance i-0b5e8d2a4c6f81937", "Execution:EC2/MaliciousFile"}},
 	} {
 		t.Run(tc.event, func(t *testing.T) {
 			f, err := finding.Parse(testenv.Event(t, tc.event))

@@ -33,13 +33,14 @@ func TestSafetyNetTakesWhatNoRuleTook(t *testing.T) {
 		{"Object:S3/MaliciousFile", 8, "safety-net"},
 		{"Policy:Kubernetes/AnonymousAccessGranted", 8, "safety-net"},
 		{"UnauthorizedAccess:EC2/TorRelay", 5, "safety-net"},
-		{"PenTest:S3/KaliLinux", 5, "safety-net"},
+		{"PenTest:EC2/KaliLinux", 5, "safety-net"},
 		{"Canary:Anything/New", 4, "safety-net"},
 		{"Policy:S3/BucketBlockPublicAccessDisabled", 2, ""},
 		{"Execution:Runtime/NewBinaryExecuted", 3.9, ""},
 		// Taken by the rules before it, at any severity.
 		{"UnauthorizedAccess:EC2/SSHBruteForce", 2, "inbound-attacks-on-instances"},
 		{"CredentialAccess:IAMUser/AnomalousBehavior", 5, "anomalous-credential-use"},
+		{"PenTest:S3/KaliLinux", 5, "known-bad-caller"},
 	}
 	for _, tt := range tests {
 		r, ok := p.Match(finding.Finding{Source: finding.SourceGuardDuty, Type: tt.typ, Severity: tt.severity, Principal: finding.Principal{Kind: finding.KindNone}})
