@@ -207,50 +207,10 @@ func guardDutyPrincipal(k *accessKeyDetails, partition, account string) Principa
 	if k == nil {
 		return Principal{Kind: KindNone}
 	}
-	p := Principal{
-		Type:        k.UserType,
-		PrincipalID: k.PrincipalID,
-		AccessKeyID: k.AccessKeyID,
-		Account:     account,
-		Partition:   partition,
-	}
-	longTerm, temporary := accessKeyKind(k.AccessKeyID)
-	switch k.UserType {
-	case "IAMUser":
-		p.UserName = k.UserName
-		p.ARN = iamARN(partition, account, "user", k.UserName)
-		switch {
-		case k.UserName == "":
-			p.Kind = KindUnknown
-		case longTerm:
-			p.Kind = KindIAMUserKey
-		case temporary:
-			p.Kind = KindIAMUserSession
-		default:
-			// Sample findings say GeneratedFindingAccessKeyId: not a key at all.
-			p.Kind = KindUnknown
-		}
-	case "AssumedRole":
-		p.RoleName = k.UserName
-		if _, session, ok := strings.Cut(k.PrincipalID, ":"); ok {
-			p.SessionName = session
-		}
-		p.Kind = KindAssumedRole
-		if k.UserName == "" || !temporary {
-			p.Kind = KindUnknown
-		}
-	case "Root":
-		p.Kind = KindRoot
-		p.ARN = rootARN(partition, account)
-	case "FederatedUser":
-		// GuardDuty does not say which IAM user minted the federation token.
-		p.Kind = KindFederated
-	case "AWSService":
-		p.Kind = KindService
-	default:
-		p.Kind = KindUnknown
-	}
-	return p
+	// GuardDuty does not say which IAM user minted a federation token;
+	// sample findings say GeneratedFindingAccessKeyId, not a key at all
+	// (unknown).
+	return classify(k.UserType, k.UserName, k.PrincipalID, k.AccessKeyID, "", partition, account)
 }
 
 // isSample reports GuardDuty's sample marker: additionalInfo.sample = true, or

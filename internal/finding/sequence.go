@@ -71,7 +71,7 @@ func sequenceActors(s *gdSequence, partition, account string, refs *accountRefs)
 		if a.Session != nil {
 			issuer = a.Session.Issuer
 		}
-		p := actorPrincipal(u.Type, u.Name, u.UID, u.CredentialUID, issuer, partition, account)
+		p := classify(u.Type, u.Name, u.UID, u.CredentialUID, issuer, partition, account)
 		if k := p.identity(); !seen[k] {
 			seen[k] = true
 			out = append(out, p)
@@ -80,10 +80,12 @@ func sequenceActors(s *gdSequence, partition, account string, refs *accountRefs)
 	return out, nil
 }
 
-// actorPrincipal classifies one actor's user. The model leaves the type's
-// values open: the CloudTrail spellings (IAMUser, AssumedRole, Root,
-// FederatedUser, AWSService) and their upper snake case (ASSUMED_ROLE) are
-// both read. The credential decides between a key and a session, as for
+// classify makes a principal of what GuardDuty says of a user: its type,
+// name, unique id (or ARN), credential (access key id) and, for a session,
+// its issuer. It reads both resource.accessKeyDetails and an attack
+// sequence's actors. The sequence model leaves the type's values open: the
+// CloudTrail spellings (IAMUser, AssumedRole, Root, FederatedUser,
+// AWSService) and their upper snake case (ASSUMED_ROLE) are both read. The credential decides between a key and a session, as for
 // single findings; anything that does not add up is unknown, and reported.
 //
 // A role is named by the session's issuer (the role's ARN, which
@@ -91,7 +93,7 @@ func sequenceActors(s *gdSequence, partition, account string, refs *accountRefs)
 // else by the user's name. The principal's account and partition are its
 // ARN's when it has one (the issuer, or a uid that is an ARN), else the
 // finding's.
-func actorPrincipal(typ, name, uid, cred, issuer, partition, account string) Principal {
+func classify(typ, name, uid, cred, issuer, partition, account string) Principal {
 	p := Principal{Type: typ, PrincipalID: uid, AccessKeyID: cred, Account: account, Partition: partition}
 	arn := issuer
 	if _, _, ok := SplitARN(uid); ok && arn == "" {
