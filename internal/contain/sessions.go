@@ -229,16 +229,22 @@ func (a *SessionRevoker) Hold(account string, s plan.Step) (ledger.Hold, error) 
 
 // Step implements Reverter.
 func (a *SessionRevoker) Step(h ledger.Hold) (plan.Step, error) {
-	s := plan.Step{Action: playbook.ActionRevokeSessions}
-	if h.Resource != policyResource+RevokePolicyName {
-		return s, fmt.Errorf("revoke-sessions cannot read hold %s", h)
+	return inlinePolicyStep(playbook.ActionRevokeSessions, RevokePolicyName, h)
+}
+
+// inlinePolicyStep is the step of action that writes the inline policy
+// name on the hold's role or user again.
+func inlinePolicyStep(action, name string, h ledger.Hold) (plan.Step, error) {
+	s := plan.Step{Action: action}
+	if h.Resource != policyResource+name {
+		return s, fmt.Errorf("%s cannot read hold %s", action, h)
 	}
 	if role, ok := strings.CutPrefix(h.Principal, rolePrincipal); ok {
 		s.Target = plan.Target{Kind: plan.TargetRole, RoleName: role}
 	} else if user, ok := strings.CutPrefix(h.Principal, userPrincipal); ok {
 		s.Target = plan.Target{Kind: plan.TargetUser, UserName: user}
 	} else {
-		return s, fmt.Errorf("revoke-sessions cannot read hold %s", h)
+		return s, fmt.Errorf("%s cannot read hold %s", action, h)
 	}
 	return s, nil
 }
@@ -260,6 +266,12 @@ func (a *SessionRevoker) Undo(ctx context.Context, h ledger.Hold) (done, left st
 	if err != nil {
 		return "", "", err
 	}
+	return undoOwnPolicy(ctx, p, IsOwnPolicy)
+}
+
+// undoOwnPolicy deletes policy p if own says its document is still
+// autocontain's; one a person rewrote since, or one already gone, is left.
+func undoOwnPolicy(ctx context.Context, p inlinePolicy, own func(doc string) bool) (done, left string, err error) {
 	who := p.who()
 	doc, err := p.get(ctx)
 	var nse *iamtypes.NoSuchEntityException
@@ -269,7 +281,7 @@ func (a *SessionRevoker) Undo(ctx context.Context, h ledger.Hold) (done, left st
 	if err != nil {
 		return "", "", fmt.Errorf("undo: read policy %s of %s: %w", p.name, who, err)
 	}
-	if !IsOwnPolicy(doc) {
+	if !own(doc) {
 		return "", fmt.Sprintf("policy %s of %s is not autocontain's any more (a person rewrote it): left in place", p.name, who), nil
 	}
 	// NoSuchEntity here is the delete's own effect: the SDK resends a call

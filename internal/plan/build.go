@@ -93,6 +93,7 @@ func BuildWith(f finding.Finding, pb *playbook.Playbook, facts Facts) Plan {
 				p.skip(action, principalTarget(f.Principal), "already done for this finding at "+at.UTC().Format(time.RFC3339))
 			} else if !principalDone {
 				p.principalStep(spec, f.Principal)
+				p.carry(spec, s, firstNonEmpty(f.Partition, facts.Home.Partition))
 			}
 			if p.DryRun && !facts.ProtectionChecked && !principalDone && action == lastPrincipalAction(rule) && p.ContainsPrincipal() {
 				// A dry run reads nothing from the account, so a principal a
@@ -255,6 +256,29 @@ func (p *Plan) principalStep(spec playbook.ActionSpec, pr finding.Principal) {
 		p.add(spec.Name, Target{Kind: TargetRole, RoleName: pr.RoleName, ARN: pr.RoleARN}, why)
 	default:
 		p.add(spec.Name, Target{Kind: TargetUser, UserName: pr.UserName}, why)
+	}
+}
+
+// carry completes the step principalStep just planned with what its
+// action takes from the settings (spec.Carry), or makes it a skip when they
+// leave it nothing to do.
+func (p *Plan) carry(spec playbook.ActionSpec, s playbook.Settings, partition string) {
+	if spec.Carry == nil || len(p.Steps) == 0 || p.Steps[len(p.Steps)-1].Action != spec.Name {
+		return
+	}
+	st := &p.Steps[len(p.Steps)-1]
+	c, skip := spec.Carry(s, partition)
+	if skip != "" {
+		*st = Step{Action: ActionSkip, Skipped: spec.Name, Target: st.Target, Reason: skip}
+		return
+	}
+	st.Target.Policy = c.Policy
+	st.Target.Addresses = slices.Clone(c.Networks)
+	switch {
+	case c.Policy != "":
+		st.Reason += " (" + c.Policy + ")"
+	case len(c.Networks) > 0:
+		st.Reason += " (allowed: " + joinPrefixes(c.Networks) + ")"
 	}
 }
 

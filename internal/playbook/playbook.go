@@ -49,6 +49,9 @@ type Settings struct {
 	// a Go duration ("168h"); empty means seven days. It applies when the
 	// ledger is in use.
 	BlockTTL string `json:"blockTtl,omitempty"`
+	// QuarantinePolicyARN is the managed policy quarantine attaches; empty
+	// means DefaultQuarantinePolicy.
+	QuarantinePolicyARN string `json:"quarantinePolicyArn,omitempty"`
 }
 
 // Defaults of the settings whose zero value means "the default".

@@ -82,6 +82,9 @@ var SettingsTable = []Setting{
 	{JSON: "blockTtl", Env: EnvBlockTTL, Context: "blockTtl", Default: "`168h` (seven days)",
 		Doc:   "how long a block lasts after the address was last seen, a Go duration of a minute or more",
 		field: func(s *Settings) any { return &s.BlockTTL }, check: func(s *Settings) error { return checkDuration(s.BlockTTL) }},
+	{JSON: "quarantinePolicyArn", Env: EnvQuarantinePolicy, Context: "quarantinePolicyArn", Default: "`arn:<partition>:iam::aws:policy/AWSCompromisedKeyQuarantineV3`",
+		Doc:   "the managed policy quarantine attaches; the stack grants attaching and detaching only this policy (`iam:PolicyARN`)",
+		field: func(s *Settings) any { return &s.QuarantinePolicyARN }, check: checkQuarantinePolicy},
 }
 
 // Set reads text into the setting of s and checks the result. Its error
