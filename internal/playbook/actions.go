@@ -122,9 +122,9 @@ var Specs = []ActionSpec{
 		return ""
 	}},
 	{Name: ActionQuarantine, Category: OnPrincipal, Contains: PartIdentity, Carry: quarantineCarry,
-		Why: identityWhy("attach the quarantine policy to", "it denies what credential abuse uses (launching instances; creating users, keys, roles, functions) and leaves existing resources alone")},
+		Why: identityWhy("attach the quarantine policy to", "it denies launching instances and creating users, keys and roles")},
 	{Name: ActionRestrictSource, Category: OnPrincipal, Contains: PartIdentity, Carry: restrictSourceCarry,
-		Why: identityWhy("put an inline deny on", "every request from outside settings.allowCidrs is refused, except what AWS services do on its behalf")},
+		Why: identityWhy("put an inline deny on", "it refuses requests from outside settings.allowCidrs, but not those AWS services make for it")},
 	{Name: ActionBlockIP, Category: OnAddresses},
 	{Name: ActionNotify, Category: OnTopic},
 }
