@@ -36,9 +36,10 @@ const (
 // RestrictPolicy returns the document that denies every request whose
 // source address is outside networks, unless an AWS service makes it on
 // the principal's behalf: the IAM User Guide's example "AWS: Denies access
-// to AWS based on the source IP". aws:SourceIp is not the caller's address
-// for a call a service makes for it, so without aws:ViaAWSService = false
-// such calls (CloudFormation, Athena reading S3, ...) would be refused.
+// to AWS based on the source IP", with aws:ViaAWSService = false so that
+// calls services make for the principal (CloudFormation, Athena reading
+// S3, ...) are not refused for the service's address. aws:SourceIp is
+// absent from requests through a VPC endpoint, which it therefore denies.
 func RestrictPolicy(networks []netip.Prefix) string {
 	cidrs := make([]string, len(networks))
 	for i, n := range networks {

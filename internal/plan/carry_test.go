@@ -31,7 +31,7 @@ func TestQuarantineAndRestrictSourcePlans(t *testing.T) {
 		want     []want
 	}{
 		{"assumed_role_gets_both_on_the_role", webRole, func(s *playbook.Settings) { s.AllowCIDRs = playbook.Networks{office} }, []want{
-			{action: "quarantine", target: "role web-app-role", policy: v3, reason: "for every session of it, new ones too (" + v3 + ")"},
+			{action: "quarantine", target: "role web-app-role", policy: v3, reason: "every session of it, new ones too (" + v3 + ")"},
 			{action: "restrict-source", target: "role web-app-role", networks: []netip.Prefix{office}, reason: "(allowed: 198.51.100.0/24)"},
 		}},
 		{"user_key_gets_both_on_the_user", alice, func(s *playbook.Settings) { s.AllowCIDRs = playbook.Networks{office} }, []want{

@@ -82,17 +82,16 @@ type Carried struct {
 }
 
 // identityWhy is the reason of a step that does what to the identity
-// behind the credentials (the user, or the role of a session), to the
-// effect effect.
-func identityWhy(what, effect string) func(finding.Kind) string {
+// behind the credentials: the user, or the role of a session.
+func identityWhy(what string) func(finding.Kind) string {
 	return func(k finding.Kind) string {
 		switch k {
 		case finding.KindAssumedRole:
-			return what + " the role: " + effect + ", for every session of it, new ones too"
+			return what + " the role: every session of it, new ones too"
 		case finding.KindIAMUserKey, finding.KindIAMUserSession:
-			return what + " the user: " + effect + ", for its keys and its temporary credentials"
+			return what + " the user: its keys and its temporary credentials"
 		case finding.KindFederated:
-			return what + " the user that minted the federation token: " + effect
+			return what + " the user that minted the federation token"
 		}
 		return ""
 	}
@@ -122,9 +121,9 @@ var Specs = []ActionSpec{
 		return ""
 	}},
 	{Name: ActionQuarantine, Category: OnPrincipal, Contains: PartIdentity, Carry: quarantineCarry,
-		Why: identityWhy("attach the quarantine policy to", "it denies launching instances and creating users, keys and roles")},
+		Why: identityWhy("attach the quarantine policy (a managed deny of what abused credentials do) to")},
 	{Name: ActionRestrictSource, Category: OnPrincipal, Contains: PartIdentity, Carry: restrictSourceCarry,
-		Why: identityWhy("put an inline deny on", "it refuses requests from outside settings.allowCidrs, but not those AWS services make for it")},
+		Why: identityWhy("deny requests from outside settings.allowCidrs (not those AWS services make for it) to")},
 	{Name: ActionBlockIP, Category: OnAddresses},
 	{Name: ActionNotify, Category: OnTopic},
 }
