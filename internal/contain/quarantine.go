@@ -65,24 +65,9 @@ func (*Quarantiner) PolicyScopedPermissions() []string {
 
 // attachment is one managed policy on one user or role.
 type attachment struct {
-	api    attachAPI
-	role   bool
-	owner  string
+	api attachAPI
+	identity
 	policy string
-}
-
-func (a attachment) who() string {
-	if a.role {
-		return "role " + a.owner
-	}
-	return "user " + a.owner
-}
-
-func (a attachment) principal() string {
-	if a.role {
-		return rolePrincipal + a.owner
-	}
-	return userPrincipal + a.owner
 }
 
 // attached reads, page by page, whether the policy is attached.
@@ -142,13 +127,8 @@ func (q *Quarantiner) attachmentOf(t plan.Target) (attachment, error) {
 	if !playbook.IsPolicyARN(t.Policy) {
 		return attachment{}, fmt.Errorf("quarantine needs a managed policy ARN, got %q for %s", t.Policy, t)
 	}
-	switch {
-	case t.Kind == plan.TargetRole && t.RoleName != "":
-		return attachment{api: q.IAM, role: true, owner: t.RoleName, policy: t.Policy}, nil
-	case t.Kind == plan.TargetUser && t.UserName != "":
-		return attachment{api: q.IAM, owner: t.UserName, policy: t.Policy}, nil
-	}
-	return attachment{}, fmt.Errorf("quarantine needs a role or a user, got %s", t)
+	id, err := identityOf(playbook.ActionQuarantine, t)
+	return attachment{api: q.IAM, identity: id, policy: t.Policy}, err
 }
 
 // Execute implements Action.
@@ -205,19 +185,13 @@ func (q *Quarantiner) Hold(account string, s plan.Step) (ledger.Hold, error) {
 
 // Step implements Reverter.
 func (q *Quarantiner) Step(h ledger.Hold) (plan.Step, error) {
-	s := plan.Step{Action: playbook.ActionQuarantine}
-	policy, ok := strings.CutPrefix(h.Resource, attachedResource)
-	if !ok || !playbook.IsPolicyARN(policy) {
-		return s, fmt.Errorf("quarantine cannot read hold %s", h)
+	policy, okP := strings.CutPrefix(h.Resource, attachedResource)
+	t, okT := heldIdentity(h)
+	if !okP || !okT || !playbook.IsPolicyARN(policy) {
+		return plan.Step{Action: playbook.ActionQuarantine}, fmt.Errorf("quarantine cannot read hold %s", h)
 	}
-	if role, ok := strings.CutPrefix(h.Principal, rolePrincipal); ok {
-		s.Target = plan.Target{Kind: plan.TargetRole, RoleName: role, Policy: policy}
-	} else if user, ok := strings.CutPrefix(h.Principal, userPrincipal); ok {
-		s.Target = plan.Target{Kind: plan.TargetUser, UserName: user, Policy: policy}
-	} else {
-		return s, fmt.Errorf("quarantine cannot read hold %s", h)
-	}
-	return s, nil
+	t.Policy = policy
+	return plan.Step{Action: playbook.ActionQuarantine, Target: t}, nil
 }
 
 // Undo implements Reverter: it detaches the policy, unless it is gone

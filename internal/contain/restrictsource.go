@@ -129,13 +129,8 @@ func (*SourceRestrictor) UndoPermissions() []string {
 }
 
 func (r *SourceRestrictor) policyOf(t plan.Target) (inlinePolicy, error) {
-	switch {
-	case t.Kind == plan.TargetRole && t.RoleName != "":
-		return inlinePolicy{api: r.IAM, role: true, owner: t.RoleName, name: RestrictPolicyName}, nil
-	case t.Kind == plan.TargetUser && t.UserName != "":
-		return inlinePolicy{api: r.IAM, owner: t.UserName, name: RestrictPolicyName}, nil
-	}
-	return inlinePolicy{}, fmt.Errorf("restrict-source needs a role or a user, got %s", t)
+	id, err := identityOf(playbook.ActionRestrictSource, t)
+	return inlinePolicy{api: r.IAM, identity: id, name: RestrictPolicyName}, err
 }
 
 // Execute implements Action. The networks are the step's (the settings'

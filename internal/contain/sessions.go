@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -207,13 +206,8 @@ func (a *SessionRevoker) Execute(ctx context.Context, req Request) (Outcome, err
 
 // policyOf is the revoke policy of a step's role or user.
 func (a *SessionRevoker) policyOf(t plan.Target) (inlinePolicy, error) {
-	switch {
-	case t.Kind == plan.TargetRole && t.RoleName != "":
-		return inlinePolicy{api: a.IAM, role: true, owner: t.RoleName, name: RevokePolicyName}, nil
-	case t.Kind == plan.TargetUser && t.UserName != "":
-		return inlinePolicy{api: a.IAM, owner: t.UserName, name: RevokePolicyName}, nil
-	}
-	return inlinePolicy{}, fmt.Errorf("revoke-sessions needs a role or a user, got %s", t)
+	id, err := identityOf(playbook.ActionRevokeSessions, t)
+	return inlinePolicy{api: a.IAM, identity: id, name: RevokePolicyName}, err
 }
 
 const policyResource = "policy/"
@@ -235,18 +229,11 @@ func (a *SessionRevoker) Step(h ledger.Hold) (plan.Step, error) {
 // inlinePolicyStep is the step of action that writes the inline policy
 // name on the hold's role or user again.
 func inlinePolicyStep(action, name string, h ledger.Hold) (plan.Step, error) {
-	s := plan.Step{Action: action}
-	if h.Resource != policyResource+name {
-		return s, fmt.Errorf("%s cannot read hold %s", action, h)
+	t, ok := heldIdentity(h)
+	if !ok || h.Resource != policyResource+name {
+		return plan.Step{Action: action}, fmt.Errorf("%s cannot read hold %s", action, h)
 	}
-	if role, ok := strings.CutPrefix(h.Principal, rolePrincipal); ok {
-		s.Target = plan.Target{Kind: plan.TargetRole, RoleName: role}
-	} else if user, ok := strings.CutPrefix(h.Principal, userPrincipal); ok {
-		s.Target = plan.Target{Kind: plan.TargetUser, UserName: user}
-	} else {
-		return s, fmt.Errorf("%s cannot read hold %s", action, h)
-	}
-	return s, nil
+	return plan.Step{Action: action, Target: t}, nil
 }
 
 // UndoPermissions implements Reverter.
@@ -295,24 +282,9 @@ func undoOwnPolicy(ctx context.Context, p inlinePolicy, own func(doc string) boo
 
 // inlinePolicy is one named inline policy of a user or a role.
 type inlinePolicy struct {
-	api   policyAPI
-	role  bool
-	owner string // the user's or the role's name
-	name  string
-}
-
-func (p inlinePolicy) who() string {
-	if p.role {
-		return "role " + p.owner
-	}
-	return "user " + p.owner
-}
-
-func (p inlinePolicy) principal() string {
-	if p.role {
-		return rolePrincipal + p.owner
-	}
-	return userPrincipal + p.owner
+	api policyAPI
+	identity
+	name string
 }
 
 // get returns the policy document as IAM returns it (URL-encoded JSON).
