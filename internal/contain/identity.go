@@ -1,9 +1,13 @@
 package contain
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/plan"
 )
@@ -51,4 +55,26 @@ func (i identity) principal() string {
 		return rolePrincipal + i.owner
 	}
 	return userPrincipal + i.owner
+}
+
+// changeError is the error of a call that changed an identity, prefixed
+// with what was being done. What no retry can mend is permanent: the
+// identity or what the call names is missing (missing says which), a
+// quota is reached (limit says which), or IAM refuses to change the
+// identity at all.
+func changeError(err error, doing, missing, limit string) error {
+	var (
+		nse   *iamtypes.NoSuchEntityException
+		lim   *iamtypes.LimitExceededException
+		unmod *iamtypes.UnmodifiableEntityException
+	)
+	switch {
+	case errors.As(err, &nse):
+		return failure.Permanent(fmt.Errorf("%s: %s: %w", doing, missing, err))
+	case errors.As(err, &lim):
+		return failure.Permanent(fmt.Errorf("%s: %s: %w", doing, limit, err))
+	case errors.As(err, &unmod):
+		return failure.Permanent(fmt.Errorf("%s: IAM does not allow changing it (a service-linked role?): %w", doing, err))
+	}
+	return fmt.Errorf("%s: %w", doing, err)
 }

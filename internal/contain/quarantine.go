@@ -149,22 +149,12 @@ func (q *Quarantiner) Execute(ctx context.Context, req Request) (Outcome, error)
 		return Outcome{Detail: fmt.Sprintf("%s: policy %s was already attached", who, a.policy)}, nil
 	}
 	if err := a.attach(ctx); err != nil {
-		var (
-			lim    *iamtypes.LimitExceededException
-			unmod  *iamtypes.UnmodifiableEntityException
-			notAtt *iamtypes.PolicyNotAttachableException
-		)
-		switch {
-		case errors.As(err, &nse):
-			return Outcome{}, failure.Permanent(fmt.Errorf("quarantine %s: it or policy %s does not exist: %w", who, a.policy, err))
-		case errors.As(err, &lim):
-			return Outcome{}, failure.Permanent(fmt.Errorf("quarantine %s: it has as many managed policies as IAM allows (10 unless the quota was raised): %w", who, err))
-		case errors.As(err, &unmod):
-			return Outcome{}, failure.Permanent(fmt.Errorf("quarantine %s: IAM does not allow changing it (a service-linked role?): %w", who, err))
-		case errors.As(err, &notAtt):
+		var notAtt *iamtypes.PolicyNotAttachableException
+		if errors.As(err, &notAtt) {
 			return Outcome{}, failure.Permanent(fmt.Errorf("quarantine %s: policy %s cannot be attached to it: %w", who, a.policy, err))
 		}
-		return Outcome{}, fmt.Errorf("quarantine %s: attach policy %s: %w", who, a.policy, err)
+		return Outcome{}, changeError(err, "quarantine "+who, "it or policy "+a.policy+" does not exist",
+			"it has as many managed policies as IAM allows (10 unless the quota was raised)")
 	}
 	return Outcome{Changed: true, Detail: fmt.Sprintf("%s: attached policy %s", who, a.policy)}, nil
 }

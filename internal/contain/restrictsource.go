@@ -176,19 +176,8 @@ func (r *SourceRestrictor) Execute(ctx context.Context, req Request) (Outcome, e
 		}
 	}
 	if err := p.put(ctx, doc); err != nil {
-		var (
-			lim   *iamtypes.LimitExceededException
-			unmod *iamtypes.UnmodifiableEntityException
-		)
-		switch {
-		case errors.As(err, &nse):
-			return Outcome{}, failure.Permanent(fmt.Errorf("restrict-source of %s: it does not exist: %w", who, err))
-		case errors.As(err, &lim):
-			return Outcome{}, failure.Permanent(fmt.Errorf("restrict-source of %s: with this deny (%d characters) its inline policies exceed IAM's %d characters: %w", who, len(doc), limit, err))
-		case errors.As(err, &unmod):
-			return Outcome{}, failure.Permanent(fmt.Errorf("restrict-source of %s: IAM does not allow changing it (a service-linked role?): %w", who, err))
-		}
-		return Outcome{}, fmt.Errorf("restrict-source of %s: %w", who, err)
+		return Outcome{}, changeError(err, "restrict-source of "+who, "it does not exist",
+			fmt.Sprintf("with this deny (%d characters) its inline policies exceed IAM's %d characters", len(doc), limit))
 	}
 	return Outcome{Changed: true, Detail: fmt.Sprintf("%s: inline policy %s denies requests from outside %s", who, RestrictPolicyName, strings.Join(want, " "))}, nil
 }

@@ -189,17 +189,8 @@ func (a *SessionRevoker) Execute(ctx context.Context, req Request) (Outcome, err
 			who, RevokePolicyName, at.UTC().Format(time.RFC3339), cutoff)}, nil
 	}
 	if err := p.put(ctx, RevokePolicy(req.Now)); err != nil {
-		var lim *iamtypes.LimitExceededException
-		var unmod *iamtypes.UnmodifiableEntityException
-		switch {
-		case errors.As(err, &nse):
-			return Outcome{}, failure.Permanent(fmt.Errorf("revoke sessions of %s: it does not exist: %w", who, err))
-		case errors.As(err, &lim):
-			return Outcome{}, failure.Permanent(fmt.Errorf("revoke sessions of %s: its inline policies are at IAM's size limit (user 2,048, role 10,240 characters): %w", who, err))
-		case errors.As(err, &unmod):
-			return Outcome{}, failure.Permanent(fmt.Errorf("revoke sessions of %s: IAM does not allow changing it (a service-linked role?): %w", who, err))
-		}
-		return Outcome{}, fmt.Errorf("revoke sessions of %s: %w", who, err)
+		return Outcome{}, changeError(err, "revoke sessions of "+who, "it does not exist",
+			"its inline policies are at IAM's size limit (user 2,048, role 10,240 characters)")
 	}
 	return Outcome{Changed: true, Detail: fmt.Sprintf("%s: inline policy %s denies tokens issued before %s", who, RevokePolicyName, cutoff)}, nil
 }
