@@ -81,12 +81,11 @@ func TestBuild(t *testing.T) {
 			},
 		},
 		{
-			name: "asia_user_gets_sessions_revoked_not_key_and_is_quarantined",
+			name: "asia_user_gets_sessions_revoked_not_key",
 			f:    gd("Recon:IAMUser/MaliciousIPCaller", 5, bob, "45.155.205.233"),
 			want: []brief{
 				{"skip", "deactivate-key", "principal bob"},
 				{"revoke-sessions", "", "user bob"},
-				{"quarantine", "", "user bob"},
 				{"block-ip", "", "IP set autocontain-v4 += 45.155.205.233/32"},
 				{"notify", "", "topic autocontain"},
 			},
@@ -97,6 +96,7 @@ func TestBuild(t *testing.T) {
 			f:    gd("UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", 8, webRole, "91.240.118.172"),
 			want: []brief{
 				{"revoke-sessions", "", "role web-app-role"},
+				{"quarantine", "", "role web-app-role"},
 				{"block-ip", "", "IP set autocontain-v4 += 91.240.118.172/32"},
 				{"notify", "", "topic autocontain"},
 			},
