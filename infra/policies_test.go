@@ -7,9 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/autocontain/autocontain/internal/engine"
 	"github.com/autocontain/autocontain/internal/playbook"
 	"github.com/autocontain/autocontain/internal/protect"
 )
@@ -390,7 +392,9 @@ func TestRoleCannotChangeProtectedPrincipals(t *testing.T) {
 				if tc.withPatern && (name == "default" || name == "cdk_json_context") {
 					want = true
 				}
-				ctx := map[string]string{}
+				// The call attaches the quarantine policy, for the attach and
+				// detach calls (TestRoleAttachesOnlyTheQuarantinePolicy).
+				ctx := map[string]string{"iam:PolicyARN": playbook.DefaultQuarantinePolicy("aws")}
 				if tc.tagged {
 					ctx["iam:ResourceTag/"+protect.TagKey] = "True"
 				}
@@ -559,6 +563,57 @@ func TestAppLikeTheCLI(t *testing.T) {
 			for _, bad := range []string{"panic", "goroutine"} {
 				if strings.Contains(string(out), bad) {
 					t.Errorf("output has %q:\n%s", bad, out)
+				}
+			}
+		})
+	}
+}
+
+// TestRoleAttachesOnlyTheQuarantinePolicy: the role may attach and detach
+// a managed policy only when iam:PolicyARN is the quarantine policy (the
+// default, in the stack's partition, or the configured one), in the stack
+// as the tests and as the CDK CLI synthesize it: any other policy, or a
+// call without the key, is not allowed.
+func TestRoleAttachesOnlyTheQuarantinePolicy(t *testing.T) {
+	custom := playbook.Default()
+	custom.Settings.QuarantinePolicyARN = "arn:aws:iam::123456789012:policy/security/Quarantine"
+	scoped := engine.PolicyScopedPermissions()
+	if want := []string{"iam:AttachRolePolicy", "iam:AttachUserPolicy", "iam:DetachRolePolicy", "iam:DetachUserPolicy"}; !slices.Equal(scoped, want) {
+		t.Fatalf("PolicyScopedPermissions = %v, want %v", scoped, want)
+	}
+	v3 := "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+	for _, tt := range []struct {
+		name   string
+		s      *synthesized
+		policy string
+	}{
+		{"default", defaultStack(t), v3},
+		{"cdk_json", synthCDKJSON(t), v3},
+		{"configured_policy", synth(t, "quarantine_policy", configWith(custom), ""), custom.Settings.QuarantinePolicyARN},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			allow, deny := policyStatements(t, tt.s)
+			policy := append(allow, deny...)
+			for _, action := range scoped {
+				for _, tc := range []struct {
+					policyARN string
+					want      bool
+				}{
+					{tt.policy, true},
+					{"arn:aws:iam::aws:policy/AdministratorAccess", false},
+					{"arn:aws:iam::123456789012:policy/Quarantine", false},
+					{"", false},
+				} {
+					ctx := map[string]string{}
+					if tc.policyARN != "" {
+						ctx["iam:PolicyARN"] = tc.policyARN
+					}
+					for _, principal := range []string{"user/alice", "role/app"} {
+						got, why := tt.s.evaluate(t, policy, request{action: action, resource: "arn:aws:iam::" + testAccount + ":" + principal, context: ctx})
+						if got != tc.want {
+							t.Errorf("%s of policy %q on %s: allowed=%v (%s), want %v", action, tc.policyARN, principal, got, why, tc.want)
+						}
+					}
 				}
 			}
 		})

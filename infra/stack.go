@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -139,6 +140,7 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	})
 	for _, st := range statements(stack, role, resources{
 		ipSets: []string{v4, v6}, topic: *topic.TopicArn(), table: *table.TableArn(), key: *key.KeyArn(), logs: *logs.LogGroupArn(),
+		quarantinePolicy: pb.Settings.QuarantinePolicy(*stack.Partition()),
 	}) {
 		role.AddToPrincipalPolicy(st)
 	}
@@ -340,7 +342,14 @@ type resources struct {
 	ipSets            []string
 	topic, table, key string
 	logs              string
+	// quarantinePolicy is the one managed policy the role may attach and
+	// detach.
+	quarantinePolicy string
 }
+
+// sidQuarantinePolicyOnly is the Sid of the grant to attach and detach
+// the quarantine policy, and no other.
+const sidQuarantinePolicyOnly = "AutocontainAttachOnlyTheQuarantinePolicy"
 
 // statements builds the role's policy from what the code declares it needs
 // (engine.Permissions: the actions', the guard's, undo's, the IP-set
@@ -348,7 +357,11 @@ type resources struct {
 // and the explicit denies.
 func statements(stack awscdk.Stack, role awsiam.Role, r resources) []awsiam.PolicyStatement {
 	byService := map[string][]string{}
+	scoped := engine.PolicyScopedPermissions()
 	for _, p := range engine.Permissions() {
+		if slices.Contains(scoped, p) {
+			continue // granted below, on one policy only
+		}
 		svc, _, _ := strings.Cut(p, ":")
 		byService[svc] = append(byService[svc], p)
 	}
@@ -385,6 +398,17 @@ func statements(stack awscdk.Stack, role awsiam.Role, r resources) []awsiam.Poli
 			panic(fmt.Sprintf("no resource scope for %s actions %v: add one to statements", svc, byService[svc]))
 		}
 		out = append(out, allow("Autocontain"+strings.ToUpper(svc[:1])+svc[1:], byService[svc], res))
+	}
+	if len(scoped) > 0 {
+		// Attaching a managed policy can grant anything; with iam:PolicyARN
+		// the role can attach and detach only the quarantine policy, a
+		// deny, so these grants cannot escalate (Service Authorization
+		// Reference, IAM: a condition key of Attach/Detach{User,Role}Policy).
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String(sidQuarantinePolicyOnly), Effect: awsiam.Effect_ALLOW,
+			Actions: jsii.Strings(scoped...), Resources: jsii.Strings(scope["iam"]...),
+			Conditions: &map[string]any{"ArnEquals": map[string]any{"iam:PolicyARN": r.quarantinePolicy}},
+		}))
 	}
 	out = append(out,
 		// The stack's key encrypts the topic, the dead letters and the ledger.

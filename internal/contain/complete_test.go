@@ -136,6 +136,7 @@ func planErrors(spec playbook.ActionSpec, a contain.Action) []error {
 	pb := &playbook.Playbook{Rules: []playbook.Rule{{Name: "probe", Source: finding.SourceGuardDuty, Types: []playbook.Pattern{"Probe:IAMUser/*"}, Actions: []string{spec.Name}}}}
 	pb.Settings.IPSets.IPv4 = "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/blocked-v4/1"
 	pb.Settings.TopicARN = "arn:aws:sns:us-east-1:123456789012:autocontain"
+	pb.Settings.AllowCIDRs = playbook.Networks{netip.MustParsePrefix("198.18.0.0/15")} // restrict-source skips without
 	f := finding.Finding{Source: finding.SourceGuardDuty, ID: "probe", Type: "Probe:IAMUser/Probe", Severity: 8, Account: home.ID, Partition: home.Partition,
 		Addresses: []netip.Addr{netip.MustParseAddr("185.220.101.1")}}
 	principals := []finding.Principal{

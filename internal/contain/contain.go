@@ -100,6 +100,7 @@ type Clients struct {
 type IAMAPI interface {
 	keyAPI
 	policyAPI
+	attachAPI
 }
 
 // Registry returns every action, in one explicit list: adding an action is
@@ -110,6 +111,8 @@ func Registry(c Clients, blocks *blocklist.Writer) []Action {
 	return []Action{
 		&KeyDeactivator{IAM: c.IAM},
 		&SessionRevoker{IAM: c.IAM},
+		&Quarantiner{IAM: c.IAM},
+		&SourceRestrictor{IAM: c.IAM},
 		&IPBlocker{WAF: c.WAF, Sleep: c.Sleep, Writer: blocks},
 		&Notifier{SNS: c.SNS},
 	}

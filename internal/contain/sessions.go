@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -190,30 +189,16 @@ func (a *SessionRevoker) Execute(ctx context.Context, req Request) (Outcome, err
 			who, RevokePolicyName, at.UTC().Format(time.RFC3339), cutoff)}, nil
 	}
 	if err := p.put(ctx, RevokePolicy(req.Now)); err != nil {
-		var lim *iamtypes.LimitExceededException
-		var unmod *iamtypes.UnmodifiableEntityException
-		switch {
-		case errors.As(err, &nse):
-			return Outcome{}, failure.Permanent(fmt.Errorf("revoke sessions of %s: it does not exist: %w", who, err))
-		case errors.As(err, &lim):
-			return Outcome{}, failure.Permanent(fmt.Errorf("revoke sessions of %s: its inline policies are at IAM's size limit (user 2,048, role 10,240 characters): %w", who, err))
-		case errors.As(err, &unmod):
-			return Outcome{}, failure.Permanent(fmt.Errorf("revoke sessions of %s: IAM does not allow changing it (a service-linked role?): %w", who, err))
-		}
-		return Outcome{}, fmt.Errorf("revoke sessions of %s: %w", who, err)
+		return Outcome{}, changeError(err, "revoke sessions of "+who, "it does not exist",
+			"its inline policies are at IAM's size limit (user 2,048, role 10,240 characters)")
 	}
 	return Outcome{Changed: true, Detail: fmt.Sprintf("%s: inline policy %s denies tokens issued before %s", who, RevokePolicyName, cutoff)}, nil
 }
 
 // policyOf is the revoke policy of a step's role or user.
 func (a *SessionRevoker) policyOf(t plan.Target) (inlinePolicy, error) {
-	switch {
-	case t.Kind == plan.TargetRole && t.RoleName != "":
-		return inlinePolicy{api: a.IAM, role: true, owner: t.RoleName, name: RevokePolicyName}, nil
-	case t.Kind == plan.TargetUser && t.UserName != "":
-		return inlinePolicy{api: a.IAM, owner: t.UserName, name: RevokePolicyName}, nil
-	}
-	return inlinePolicy{}, fmt.Errorf("revoke-sessions needs a role or a user, got %s", t)
+	id, err := identityOf(playbook.ActionRevokeSessions, t)
+	return inlinePolicy{api: a.IAM, identity: id, name: RevokePolicyName}, err
 }
 
 const policyResource = "policy/"
@@ -229,18 +214,17 @@ func (a *SessionRevoker) Hold(account string, s plan.Step) (ledger.Hold, error) 
 
 // Step implements Reverter.
 func (a *SessionRevoker) Step(h ledger.Hold) (plan.Step, error) {
-	s := plan.Step{Action: playbook.ActionRevokeSessions}
-	if h.Resource != policyResource+RevokePolicyName {
-		return s, fmt.Errorf("revoke-sessions cannot read hold %s", h)
+	return inlinePolicyStep(playbook.ActionRevokeSessions, RevokePolicyName, h)
+}
+
+// inlinePolicyStep is the step of action that writes the inline policy
+// name on the hold's role or user again.
+func inlinePolicyStep(action, name string, h ledger.Hold) (plan.Step, error) {
+	t, ok := heldIdentity(h)
+	if !ok || h.Resource != policyResource+name {
+		return plan.Step{Action: action}, fmt.Errorf("%s cannot read hold %s", action, h)
 	}
-	if role, ok := strings.CutPrefix(h.Principal, rolePrincipal); ok {
-		s.Target = plan.Target{Kind: plan.TargetRole, RoleName: role}
-	} else if user, ok := strings.CutPrefix(h.Principal, userPrincipal); ok {
-		s.Target = plan.Target{Kind: plan.TargetUser, UserName: user}
-	} else {
-		return s, fmt.Errorf("revoke-sessions cannot read hold %s", h)
-	}
-	return s, nil
+	return plan.Step{Action: action, Target: t}, nil
 }
 
 // UndoPermissions implements Reverter.
@@ -260,6 +244,12 @@ func (a *SessionRevoker) Undo(ctx context.Context, h ledger.Hold) (done, left st
 	if err != nil {
 		return "", "", err
 	}
+	return undoOwnPolicy(ctx, p, IsOwnPolicy)
+}
+
+// undoOwnPolicy deletes policy p if own says its document is still
+// autocontain's; one a person rewrote since, or one already gone, is left.
+func undoOwnPolicy(ctx context.Context, p inlinePolicy, own func(doc string) bool) (done, left string, err error) {
 	who := p.who()
 	doc, err := p.get(ctx)
 	var nse *iamtypes.NoSuchEntityException
@@ -269,7 +259,7 @@ func (a *SessionRevoker) Undo(ctx context.Context, h ledger.Hold) (done, left st
 	if err != nil {
 		return "", "", fmt.Errorf("undo: read policy %s of %s: %w", p.name, who, err)
 	}
-	if !IsOwnPolicy(doc) {
+	if !own(doc) {
 		return "", fmt.Sprintf("policy %s of %s is not autocontain's any more (a person rewrote it): left in place", p.name, who), nil
 	}
 	// NoSuchEntity here is the delete's own effect: the SDK resends a call
@@ -283,24 +273,9 @@ func (a *SessionRevoker) Undo(ctx context.Context, h ledger.Hold) (done, left st
 
 // inlinePolicy is one named inline policy of a user or a role.
 type inlinePolicy struct {
-	api   policyAPI
-	role  bool
-	owner string // the user's or the role's name
-	name  string
-}
-
-func (p inlinePolicy) who() string {
-	if p.role {
-		return "role " + p.owner
-	}
-	return "user " + p.owner
-}
-
-func (p inlinePolicy) principal() string {
-	if p.role {
-		return rolePrincipal + p.owner
-	}
-	return userPrincipal + p.owner
+	api policyAPI
+	identity
+	name string
 }
 
 // get returns the policy document as IAM returns it (URL-encoded JSON).

@@ -120,6 +120,10 @@ func startOn(ctx context.Context, bin string, port int) (*Server, error) {
 	}
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// AWS managed policies (quarantine's AWSCompromisedKeyQuarantineV3)
+	// exist in moto only when it loads them; its /moto-api/config cannot
+	// turn that on (moto 5.2.5, moto/settings.py).
+	cmd.Env = append(os.Environ(), "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()

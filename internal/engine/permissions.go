@@ -24,3 +24,13 @@ func Permissions() []string {
 	slices.Sort(all)
 	return slices.Compact(all)
 }
+
+// PolicyScopedPermissions lists, sorted and each once, the IAM actions of
+// Permissions that the role may call only on the one managed policy
+// quarantine is configured with (contain.PolicyScoped): the stack grants
+// them under the condition iam:PolicyARN.
+func PolicyScopedPermissions() []string {
+	all := contain.PolicyScopedPermissions()
+	slices.Sort(all)
+	return slices.Compact(all)
+}

@@ -32,6 +32,18 @@ func expect(s sandbox.State, p plan.Plan) sandbox.State {
 			} else {
 				s.UserPolicies[t.UserName] = addName(s.UserPolicies[t.UserName], contain.RevokePolicyName)
 			}
+		case playbook.ActionQuarantine:
+			if t.Kind == plan.TargetRole {
+				s.RoleAttached[t.RoleName] = addName(s.RoleAttached[t.RoleName], t.Policy)
+			} else {
+				s.UserAttached[t.UserName] = addName(s.UserAttached[t.UserName], t.Policy)
+			}
+		case playbook.ActionRestrictSource:
+			if t.Kind == plan.TargetRole {
+				s.RolePolicies[t.RoleName] = addName(s.RolePolicies[t.RoleName], contain.RestrictPolicyName)
+			} else {
+				s.UserPolicies[t.UserName] = addName(s.UserPolicies[t.UserName], contain.RestrictPolicyName)
+			}
 		case playbook.ActionBlockIP:
 			for _, a := range t.Addresses {
 				if a.Addr().Is4() {
@@ -54,7 +66,7 @@ func addName(ss []string, s string) []string {
 
 func clone(s sandbox.State) sandbox.State {
 	c := sandbox.State{KeyStatus: map[string]map[string]string{}, UserPolicies: map[string][]string{}, RolePolicies: map[string][]string{},
-		IPv4: slices.Clone(s.IPv4), IPv6: slices.Clone(s.IPv6)}
+		UserAttached: map[string][]string{}, RoleAttached: map[string][]string{}, IPv4: slices.Clone(s.IPv4), IPv6: slices.Clone(s.IPv6)}
 	for u, m := range s.KeyStatus {
 		c.KeyStatus[u] = map[string]string{}
 		for k, v := range m {
@@ -66,6 +78,12 @@ func clone(s sandbox.State) sandbox.State {
 	}
 	for k, v := range s.RolePolicies {
 		c.RolePolicies[k] = slices.Clone(v)
+	}
+	for k, v := range s.UserAttached {
+		c.UserAttached[k] = slices.Clone(v)
+	}
+	for k, v := range s.RoleAttached {
+		c.RoleAttached[k] = slices.Clone(v)
 	}
 	return c
 }
@@ -81,6 +99,8 @@ func normalize(s sandbox.State) sandbox.State {
 	}
 	fix(s.UserPolicies)
 	fix(s.RolePolicies)
+	fix(s.UserAttached)
+	fix(s.RoleAttached)
 	if len(s.IPv4) == 0 {
 		s.IPv4 = nil
 	}

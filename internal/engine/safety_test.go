@@ -26,6 +26,7 @@ import (
 // mutating are the calls that change the account (as opposed to reads and
 // the ledger's own bookkeeping).
 var mutating = []string{"UpdateAccessKey", "PutUserPolicy", "PutRolePolicy", "DeleteUserPolicy", "DeleteRolePolicy",
+	"AttachUserPolicy", "AttachRolePolicy", "DetachUserPolicy", "DetachRolePolicy",
 	"UpdateIPSet", "Publish"}
 
 func mutatingCalls(p *faultproxy.Proxy) int {

@@ -177,7 +177,7 @@ func (p *Plan) principalSteps(rule playbook.Rule, pb *playbook.Playbook, facts F
 			if spec.Category != playbook.OnPrincipal || !rule.Has(spec.Name) {
 				continue
 			}
-			s := principalStep(spec, pr)
+			s := carried(spec, principalStep(spec, pr), pb.Settings, firstNonEmpty(p.Finding.Partition, facts.Home.Partition))
 			if s.Acts() {
 				key := DoneKey(s.Action, s.Target)
 				if seen[key] {
@@ -300,6 +300,28 @@ func principalStep(spec playbook.ActionSpec, pr finding.Principal) Step {
 		return step(Target{Kind: TargetUser, UserName: pr.UserName})
 	}
 	return Step{Action: ActionSkip, Skipped: spec.Name, Target: principalTarget(pr), Reason: why}
+}
+
+// carried is st, a step principalStep planned, completed with what its
+// action takes from the settings (spec.Carry), or a skip when they leave
+// it nothing to do.
+func carried(spec playbook.ActionSpec, st Step, s playbook.Settings, partition string) Step {
+	if spec.Carry == nil || st.Action != spec.Name {
+		return st
+	}
+	c, skip := spec.Carry(s, partition)
+	if skip != "" {
+		return Step{Action: ActionSkip, Skipped: spec.Name, Target: st.Target, Reason: skip}
+	}
+	st.Target.Policy = c.Policy
+	st.Target.Addresses = slices.Clone(c.Networks)
+	switch {
+	case c.Policy != "":
+		st.Reason += " (" + c.Policy + ")"
+	case len(c.Networks) > 0:
+		st.Reason += " (allowed: " + joinPrefixes(c.Networks) + ")"
+	}
+	return st
 }
 
 // blockSteps plans block-ip: one step per address family with every

@@ -57,8 +57,11 @@ type Target struct {
 	AccessKeyID string `json:"accessKeyId,omitempty"`
 	// ARN is the principal's, the IP set's or the topic's.
 	ARN string `json:"arn,omitempty"`
-	// Addresses are the CIDRs a block-ip step adds, or the addresses a skip step leaves alone.
+	// Addresses are the CIDRs a block-ip step adds, the addresses a skip
+	// step leaves alone, or the networks a restrict-source step allows.
 	Addresses []netip.Prefix `json:"addresses,omitempty"`
+	// Policy is the managed policy a quarantine step attaches.
+	Policy string `json:"policy,omitempty"`
 }
 
 // Target kinds.

@@ -97,6 +97,7 @@ func TestBuild(t *testing.T) {
 			f:    gd("UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", 8, webRole, "91.240.118.172"),
 			want: []brief{
 				{"revoke-sessions", "", "role web-app-role"},
+				{"quarantine", "", "role web-app-role"},
 				{"block-ip", "", "IP set autocontain-v4 += 91.240.118.172/32"},
 				{"notify", "", "topic autocontain"},
 			},

@@ -1,6 +1,10 @@
 package playbook
 
-import "github.com/autocontain/autocontain/internal/finding"
+import (
+	"net/netip"
+
+	"github.com/autocontain/autocontain/internal/finding"
+)
 
 // The actions a rule can name. Each is declared once, in Specs; package
 // contain implements each, and a test there keeps the two in step.
@@ -10,6 +14,12 @@ const (
 	// ActionRevokeSessions denies every token issued before now, on the role
 	// of an assumed-role session or on the IAM user that minted the tokens.
 	ActionRevokeSessions = "revoke-sessions"
+	// ActionQuarantine attaches a managed deny policy (by default AWS's
+	// AWSCompromisedKeyQuarantineV3) to the user or role.
+	ActionQuarantine = "quarantine"
+	// ActionRestrictSource denies the user or role every request that does
+	// not come from settings.allowCidrs (or from an AWS service on its behalf).
+	ActionRestrictSource = "restrict-source"
 	// ActionBlockIP adds the finding's attacker addresses to the WAF IP sets.
 	ActionBlockIP = "block-ip"
 	// ActionNotify publishes the decision and its outcome to the SNS topic.
@@ -57,6 +67,34 @@ type ActionSpec struct {
 	// Why says what a step of the action does to a principal of the given
 	// kind, for the plan's reason; "" for a kind it does not act on.
 	Why func(finding.Kind) string
+	// Carry, when set, reads from the settings what a planned step of the
+	// action carries, for a finding in partition; skip is the reason the
+	// step is a skip instead, when the settings leave it nothing to do.
+	Carry func(s Settings, partition string) (c Carried, skip string)
+}
+
+// Carried is what a step takes from the settings.
+type Carried struct {
+	// Policy is the managed policy the step attaches.
+	Policy string
+	// Networks are the only networks the step leaves the principal usable from.
+	Networks []netip.Prefix
+}
+
+// identityWhy is the reason of a step that does what to the identity
+// behind the credentials: the user, or the role of a session.
+func identityWhy(what string) func(finding.Kind) string {
+	return func(k finding.Kind) string {
+		switch k {
+		case finding.KindAssumedRole:
+			return what + " the role: every session of it, new ones too"
+		case finding.KindIAMUserKey, finding.KindIAMUserSession:
+			return what + " the user: its keys and its temporary credentials"
+		case finding.KindFederated:
+			return what + " the user that minted the federation token"
+		}
+		return ""
+	}
 }
 
 // Specs declares every action, in the order a plan runs them: credentials
@@ -82,6 +120,10 @@ var Specs = []ActionSpec{
 		}
 		return ""
 	}},
+	{Name: ActionQuarantine, Category: OnPrincipal, Contains: PartIdentity, Carry: quarantineCarry,
+		Why: identityWhy("attach the quarantine policy (a managed deny of what abused credentials do) to")},
+	{Name: ActionRestrictSource, Category: OnPrincipal, Contains: PartIdentity, Carry: restrictSourceCarry,
+		Why: identityWhy("deny requests from outside settings.allowCidrs (not those AWS services make for it) to")},
 	{Name: ActionBlockIP, Category: OnAddresses},
 	{Name: ActionNotify, Category: OnTopic},
 }

@@ -23,6 +23,8 @@ const (
 	EnvBreakerMax    = "AUTOCONTAIN_BREAKER_MAX"     // principals per window
 	EnvBreakerWindow = "AUTOCONTAIN_BREAKER_WINDOW"  // a Go duration
 	EnvBlockTTL      = "AUTOCONTAIN_BLOCK_TTL"       // a Go duration
+
+	EnvQuarantinePolicy = "AUTOCONTAIN_QUARANTINE_POLICY_ARN" // an IAM managed policy ARN
 )
 
 // FromEnv builds the playbook in force: the one in AUTOCONTAIN_PLAYBOOK, else

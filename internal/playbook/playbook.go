@@ -52,6 +52,9 @@ type Settings struct {
 	// SafetyNet raises the severity floor of the safety-net rules (types
 	// ["*"]), or switches them off (SafetyNetOff).
 	SafetyNet SafetyNet `json:"safetyNet,omitempty"`
+	// QuarantinePolicyARN is the managed policy quarantine attaches; empty
+	// means DefaultQuarantinePolicy.
+	QuarantinePolicyARN string `json:"quarantinePolicyArn,omitempty"`
 }
 
 // Defaults of the settings whose zero value means "the default".

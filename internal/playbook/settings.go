@@ -85,6 +85,9 @@ var SettingsTable = []Setting{
 	{JSON: "safetyNet", Env: EnvSafetyNet, Context: "safetyNet", Default: "`0`: each safety net's own `minSeverity` (the default playbook's: 4, medium)",
 		Doc:   "raises the severity floor of the safety-net rules (types `[\"*\"]`: notify every finding no earlier rule took), 0–10, or `off` switches them off; the stack's GuardDuty patterns follow it",
 		field: func(s *Settings) any { return &s.SafetyNet }, check: checkSafetyNet},
+	{JSON: "quarantinePolicyArn", Env: EnvQuarantinePolicy, Context: "quarantinePolicyArn", Default: "`arn:<partition>:iam::aws:policy/AWSCompromisedKeyQuarantineV3`",
+		Doc:   "the managed policy quarantine attaches; the stack grants attaching and detaching only this policy (`iam:PolicyARN`)",
+		field: func(s *Settings) any { return &s.QuarantinePolicyARN }, check: checkQuarantinePolicy},
 }
 
 // Set reads text into the setting of s and checks the result. Its error

@@ -98,6 +98,8 @@ func TestSetReadsEveryKind(t *testing.T) {
 		"topicArn":      "arn:aws:sns:us-east-1:123456789012:alerts",
 		"breakerWindow": "2h",
 		"blockTtl":      "24h",
+
+		"quarantinePolicyArn": "arn:aws:iam::123456789012:policy/security/Quarantine",
 	}
 	for _, st := range SettingsTable {
 		t.Run(st.JSON, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -103,6 +104,13 @@ func Create(ctx context.Context, cfg aws.Config) (*Account, error) {
 	a := &Account{Keys: map[string][]string{}, LedgerTable: "autocontain-ledger"}
 	if err := CreateLedgerTable(ctx, cfg, a.LedgerTable); err != nil {
 		return nil, err
+	}
+	// quarantine attaches AWS's managed policy, which moto has only when
+	// started with MOTO_IAM_LOAD_MANAGED_POLICIES=true (internal/emulator
+	// does; a server named by AUTOCONTAIN_MOTO_URL may not).
+	quarantine := playbook.DefaultQuarantinePolicy("aws")
+	if _, err := iamc.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(quarantine)}); err != nil {
+		return nil, fmt.Errorf("the emulator lacks AWS's managed policy %s, which quarantine attaches (start moto_server with MOTO_IAM_LOAD_MANAGED_POLICIES=true): %w", quarantine, err)
 	}
 	keys := map[string]int{"alice": 2, "bob": 1, "ci-deployer": 1}
 	for _, u := range Users {
@@ -226,6 +234,10 @@ type State struct {
 	// UserPolicies and RolePolicies map a name to its inline policies' names.
 	UserPolicies map[string][]string
 	RolePolicies map[string][]string
+	// UserAttached and RoleAttached map a name to the ARNs of the managed
+	// policies attached to it (quarantine's).
+	UserAttached map[string][]string
+	RoleAttached map[string][]string
 	// IPv4 and IPv6 are the IP sets' addresses, sorted.
 	IPv4, IPv6 []string
 }
@@ -233,7 +245,8 @@ type State struct {
 // Snapshot reads the state back.
 func (a *Account) Snapshot(ctx context.Context, cfg aws.Config) (State, error) {
 	iamc, waf := iam.NewFromConfig(cfg), wafv2.NewFromConfig(cfg)
-	s := State{KeyStatus: map[string]map[string]string{}, UserPolicies: map[string][]string{}, RolePolicies: map[string][]string{}}
+	s := State{KeyStatus: map[string]map[string]string{}, UserPolicies: map[string][]string{}, RolePolicies: map[string][]string{},
+		UserAttached: map[string][]string{}, RoleAttached: map[string][]string{}}
 	for _, u := range Users {
 		keys, err := iamc.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(u)})
 		if err != nil {
@@ -248,6 +261,11 @@ func (a *Account) Snapshot(ctx context.Context, cfg aws.Config) (State, error) {
 			return State{}, fmt.Errorf("list policies of user %s: %w", u, err)
 		}
 		s.UserPolicies[u] = pols.PolicyNames
+		att, err := iamc.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: aws.String(u)})
+		if err != nil {
+			return State{}, fmt.Errorf("list attached policies of user %s: %w", u, err)
+		}
+		s.UserAttached[u] = policyARNs(att.AttachedPolicies)
 	}
 	for _, r := range Roles {
 		pols, err := iamc.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String(r)})
@@ -255,6 +273,11 @@ func (a *Account) Snapshot(ctx context.Context, cfg aws.Config) (State, error) {
 			return State{}, fmt.Errorf("list policies of role %s: %w", r, err)
 		}
 		s.RolePolicies[r] = pols.PolicyNames
+		att, err := iamc.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(r)})
+		if err != nil {
+			return State{}, fmt.Errorf("list attached policies of role %s: %w", r, err)
+		}
+		s.RoleAttached[r] = policyARNs(att.AttachedPolicies)
 	}
 	for _, set := range []struct {
 		arn string
@@ -273,6 +296,24 @@ func (a *Account) Snapshot(ctx context.Context, cfg aws.Config) (State, error) {
 	return s, nil
 }
 
+// policyARNs are the attached policies' ARNs, sorted.
+func policyARNs(ps []iamtypes.AttachedPolicy) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, aws.ToString(p.PolicyArn))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// attached renders the attached policies, when there are any.
+func attached(arns []string) string {
+	if len(arns) == 0 {
+		return ""
+	}
+	return "  attached: " + strings.Join(arns, " ")
+}
+
 // String renders the state for the demo, keys masked.
 func (s State) String() string {
 	var b strings.Builder
@@ -282,10 +323,10 @@ func (s State) String() string {
 			keys = append(keys, finding.MaskKey(id)+" "+st)
 		}
 		sort.Strings(keys)
-		fmt.Fprintf(&b, "  user %-12s keys: %-42s inline policies: %s\n", u, strings.Join(keys, ", "), list(s.UserPolicies[u]))
+		fmt.Fprintf(&b, "  user %-12s keys: %-42s inline policies: %s%s\n", u, strings.Join(keys, ", "), list(s.UserPolicies[u]), attached(s.UserAttached[u]))
 	}
 	for _, r := range Roles {
-		fmt.Fprintf(&b, "  role %-19s inline policies: %s\n", r, list(s.RolePolicies[r]))
+		fmt.Fprintf(&b, "  role %-19s inline policies: %s%s\n", r, list(s.RolePolicies[r]), attached(s.RoleAttached[r]))
 	}
 	fmt.Fprintf(&b, "  WAF IPv4 set: %s\n  WAF IPv6 set: %s\n", list(s.IPv4), list(s.IPv6))
 	return b.String()
