@@ -259,14 +259,15 @@ func (b branch) detail() map[string]any {
 	return d
 }
 
-// withoutCovered drops each branch that a branch for every type (a safety
-// net) already matches: one whose severity floor is no lower and whose
-// other filters include the net's. The pattern matches the union of its
-// branches, so it matches the same events, and the safety net shrinks the
-// pattern instead of growing it.
+// withoutCovered drops each branch that another branch already matches:
+// one for every type (a safety net), or for at least the same types, whose
+// severity floor is no higher and whose other filters are among b's. The
+// pattern matches the union of its branches, so it matches the same
+// events, and a safety net, or a rule narrowed to some principals before a
+// broader one of the same types, shrinks the pattern instead of growing it.
 func withoutCovered(bs []branch) []branch {
 	covers := func(n, b branch) bool {
-		if n.types != nil || b.min < n.min {
+		if b.min < n.min || (n.types != nil && !allIn(b.types, n.types)) {
 			return false
 		}
 		for k, v := range n.fields {
@@ -292,6 +293,20 @@ func withoutCovered(bs []branch) []branch {
 		}
 	}
 	return out
+}
+
+// allIn reports whether every matcher of some is in all; nil (every type)
+// is in no list.
+func allIn(some, all []any) bool {
+	if some == nil {
+		return false
+	}
+	for _, m := range some {
+		if !slices.ContainsFunc(all, func(a any) bool { return reflect.DeepEqual(a, m) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // pattern is the pattern of one rule holding bs.

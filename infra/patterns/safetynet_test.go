@@ -9,30 +9,31 @@ import (
 	"github.com/autocontain/autocontain/internal/playbook"
 )
 
-// gdBranches returns the GuardDuty pattern's detail branches as JSON, with
-// the rule that holds them: the $or list, or the detail itself.
+// gdBranches returns the GuardDuty patterns' detail branches as JSON (each
+// pattern's $or list, or its detail itself), and the patterns' size
+// together.
 func gdBranches(t *testing.T, pb *playbook.Playbook) (list []string, size int) {
 	t.Helper()
 	ps, err := GuardDuty(pb, "123456789012")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ps) != 1 {
-		t.Fatalf("%d patterns, want 1", len(ps))
+	for _, p := range ps {
+		detail := p["detail"].(map[string]any)
+		or, ok := detail["$or"].([]any)
+		if !ok {
+			// One branch: the detail, less the fields every rule keeps.
+			only := maps.Clone(detail)
+			delete(only, "accountId")
+			delete(only, "service")
+			or = []any{only}
+		}
+		for _, b := range or {
+			list = append(list, compact(t, Pattern(b.(map[string]any))))
+		}
+		size += Size(p, "123456789012")
 	}
-	detail := ps[0]["detail"].(map[string]any)
-	or, ok := detail["$or"].([]any)
-	if !ok {
-		// One branch: the detail, less the fields every rule keeps.
-		only := maps.Clone(detail)
-		delete(only, "accountId")
-		delete(only, "service")
-		or = []any{only}
-	}
-	for _, b := range or {
-		list = append(list, compact(t, Pattern(b.(map[string]any))))
-	}
-	return list, Size(ps[0], "123456789012")
+	return list, size
 }
 
 // typeless returns the branches without a type filter.
@@ -104,6 +105,11 @@ func TestSafetyNetCovers(t *testing.T) {
 			`{"name":"net-a","source":"guardduty","types":["*"],"minSeverity":5,"actions":["notify"]},
 			 {"name":"net-b","source":"guardduty","types":["*"],"minSeverity":5,"actions":["notify"]}`,
 			[]string{`{"severity":[{"numeric":[">=",5]}]}`}},
+		{"a_rule_covers_a_narrower_rule_of_its_types",
+			`{"name":"keys","source":"guardduty","types":["A:B/C","D:E/*"],"minSeverity":4,"principals":["iam-user-session"],"actions":["revoke-sessions"]},
+			 {"name":"any","source":"guardduty","types":["A:B/C","D:E/*","G:H/I"],"actions":["notify"]},
+			 {"name":"fewer","source":"guardduty","types":["A:B/C"],"minSeverity":2,"actions":["notify"]}`,
+			[]string{`{"type":["A:B/C",{"prefix":"D:E/"},"G:H/I"]}`}},
 		{"a_net_without_a_floor_has_no_filter_but_the_envelope",
 			`{"name":"x","source":"guardduty","types":["A:B/C"],"minSeverity":2,"actions":["notify"]},
 			 {"name":"net","source":"guardduty","types":["*"],"actions":["notify"]}`,

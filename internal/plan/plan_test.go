@@ -82,8 +82,19 @@ func TestBuild(t *testing.T) {
 			},
 		},
 		{
-			name: "asia_user_gets_sessions_revoked_not_key",
+			name: "asia_user_gets_sessions_revoked_and_quarantined_not_key",
 			f:    gd("Recon:IAMUser/MaliciousIPCaller", 5, bob, "45.155.205.233"),
+			want: []brief{
+				{"revoke-sessions", "", "user bob"},
+				{"quarantine", "", "user bob"},
+				{"block-ip", "", "IP set autocontain-v4 += 45.155.205.233/32"},
+				{"notify", "", "topic autocontain"},
+			},
+			reasons: []string{"AWSCompromisedKeyQuarantineV3"},
+		},
+		{
+			name: "asia_user_below_medium_gets_sessions_revoked_not_key",
+			f:    gd("Recon:IAMUser/MaliciousIPCaller", 3, bob, "45.155.205.233"),
 			want: []brief{
 				{"skip", "deactivate-key", "principal bob"},
 				{"revoke-sessions", "", "user bob"},
