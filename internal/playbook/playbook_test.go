@@ -82,7 +82,9 @@ func TestDefaultCoversIAMFindingTypes(t *testing.T) {
 		{"Policy:IAMUser/RootCredentialUsage", 2, finding.KindRoot, []string{ActionNotify}, []string{ActionBlockIP}},
 		{"Policy:IAMUser/ShortTermRootCredentialUsage", 2, finding.KindRoot, []string{ActionNotify}, nil},
 		{"PrivilegeEscalation:IAMUser/AnomalousBehavior", 5, finding.KindIAMUserKey, contains, nil},
-		{"Recon:IAMUser/MaliciousIPCaller", 5, finding.KindIAMUserSession, append(contains, ActionBlockIP), nil},
+		// No key to deactivate, and the key that minted the session is unknown: quarantine the user.
+		{"Recon:IAMUser/MaliciousIPCaller", 5, finding.KindIAMUserSession, []string{ActionRevokeSessions, ActionQuarantine, ActionBlockIP}, []string{ActionDeactivateKey}},
+		{"Recon:IAMUser/MaliciousIPCaller", 3, finding.KindIAMUserSession, append(contains, ActionBlockIP), []string{ActionQuarantine}},
 		{"Recon:IAMUser/MaliciousIPCaller.Custom", 5, finding.KindIAMUserKey, append(contains, ActionBlockIP), nil},
 		{"Recon:IAMUser/TorIPCaller", 5, finding.KindIAMUserKey, append(contains, ActionBlockIP), nil},
 		{"Stealth:IAMUser/CloudTrailLoggingDisabled", 2, finding.KindIAMUserKey, contains, nil},
