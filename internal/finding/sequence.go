@@ -5,6 +5,20 @@ import (
 	"strings"
 )
 
+// AttackSequenceTypes are the attack-sequence finding types GuardDuty
+// documents (GuardDuty User Guide, "GuardDuty Extended Threat Detection"
+// finding types). Every one starts with AttackSequencePrefix.
+var AttackSequenceTypes = []string{
+	"AttackSequence:IAM/CompromisedCredentials",
+	"AttackSequence:S3/CompromisedData",
+	"AttackSequence:EKS/CompromisedCluster",
+	"AttackSequence:ECS/CompromisedCluster",
+	"AttackSequence:EC2/CompromisedInstanceGroup",
+}
+
+// AttackSequencePrefix starts every attack-sequence finding type.
+const AttackSequencePrefix = "AttackSequence:"
+
 // gdSequence is the part of a GuardDuty Extended Threat Detection attack
 // sequence (detail.service.detection.sequence) that autocontain reads. The
 // names are GuardDuty's REST-JSON wire names (aws-sdk-go-v2

@@ -115,11 +115,12 @@ type Rule struct {
 	// when it made the call through an AWS service (a CloudFormation stack
 	// acting with its role); without it such a call is reported, not contained.
 	ContainViaService bool `json:"containViaService,omitempty"`
-	// Impact, when set, limits the rule to principals of these privilege
-	// classes (admin, escalation, list-all, scoped), which the engine reads
-	// from IAM before planning (package impact). A principal whose class
-	// was not read (a plan without IAM, a dry run) or is unknown never
-	// matches.
+	// Impact, when set, limits the rule to findings with a principal of
+	// one of these privilege classes (admin, escalation, list-all, scoped),
+	// which the engine reads from IAM before planning (package impact): for
+	// an attack sequence, one admin actor is enough, and the rule's actions
+	// then apply to every actor of the attack. A principal whose class was
+	// not read (a plan without IAM, a dry run) or is unknown never matches.
 	Impact []finding.ImpactClass `json:"impact,omitempty"`
 	// Actions run in the order of the Actions list, whatever order they are written in.
 	Actions []string `json:"actions"`
@@ -151,7 +152,9 @@ func (r Rule) Matches(f finding.Finding, floor float64) bool {
 	if len(r.Principals) > 0 && !slices.Contains(r.Principals, f.Principal.Kind) {
 		return false
 	}
-	if len(r.Impact) > 0 && !(f.Principal.Impact.Known() && slices.Contains(r.Impact, f.Principal.Impact.Class)) {
+	if len(r.Impact) > 0 && !slices.ContainsFunc(f.Principals(), func(pr finding.Principal) bool {
+		return pr.Impact.Known() && slices.Contains(r.Impact, pr.Impact.Class)
+	}) {
 		return false
 	}
 	return slices.ContainsFunc(r.Types, func(p Pattern) bool { return p.Match(f.Type) })

@@ -240,6 +240,13 @@ func TestMatchImpact(t *testing.T) {
 		{"unknown_never_matches", finding.ImpactUnknown, 8, "other"},
 		{"not_read_never_matches", "", 8, "other"},
 	}
+	// An attack sequence matches when any of its actors is of the class.
+	seq := finding.Finding{Source: finding.SourceGuardDuty, Type: "CredentialAccess:IAMUser/AnomalousBehavior", Severity: 2,
+		Principal: finding.Principal{Kind: finding.KindAssumedRole, RoleName: "r", Impact: finding.Impact{Class: finding.ImpactScoped}},
+		Actors:    []finding.Principal{{Kind: finding.KindIAMUserKey, UserName: "alice", Impact: finding.Impact{Class: finding.ImpactAdmin}}}}
+	if r, _ := p.Match(seq); r.Name != "anomalous-admin-key" {
+		t.Errorf("an admin actor after a scoped one: matched %q, want anomalous-admin-key", r.Name)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := finding.Finding{Source: finding.SourceGuardDuty, Type: "CredentialAccess:IAMUser/AnomalousBehavior", Severity: tt.severity,
@@ -285,6 +292,8 @@ func TestParseErrors(t *testing.T) {
 		{"guardduty_has_no_outcome", rules(`{"name":"x","source":"guardduty","types":["A"],"outcome":"any","actions":["notify"]}`), `outcome: only CloudTrail rules have one`},
 		{"guardduty_has_no_via_service", rules(`{"name":"x","source":"guardduty","types":["A"],"containViaService":true,"actions":["notify"]}`), `containViaService: only CloudTrail rules`},
 		{"via_service_is_a_bool", rules(`{"name":"x","source":"cloudtrail","eventSource":"cloudtrail.amazonaws.com","types":["StopLogging"],"containViaService":"yes","actions":["notify"]}`), `containViaService`},
+		{"principals_on_attack_sequences", rules(`{"name":"x","source":"guardduty","types":["A:B/C","AttackSequence:*"],"principals":["assumed-role"],"actions":["revoke-sessions"]}`), `principals: types[1] "AttackSequence:*" takes attack sequences`},
+		{"principals_on_a_glob_taking_sequences", rules(`{"name":"x","source":"guardduty","types":["*/Compromised*"],"principals":["assumed-role"],"actions":["revoke-sessions"]}`), `principals: types[0] "*/Compromised*" takes attack sequences`},
 		{"bad_principal_kind", rules(`{"name":"x","source":"guardduty","types":["A"],"principals":["admin"],"actions":["notify"]}`), `principals[0]: "admin"`},
 		{"bad_impact_class", rules(`{"name":"x","source":"guardduty","types":["A"],"impact":["root"],"actions":["notify"]}`), `impact[0]: "root" is not one of [admin escalation list-all scoped]`},
 		{"impact_unknown_never_matches", rules(`{"name":"x","source":"guardduty","types":["A"],"impact":["admin","unknown"],"actions":["notify"]}`), `impact[1]: "unknown" never matches`},

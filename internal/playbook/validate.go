@@ -40,6 +40,22 @@ func (p *Playbook) Validate() error {
 	return nil
 }
 
+// sequenceType returns the index of a GuardDuty type pattern of r that
+// takes attack sequences: one that matches a documented attack-sequence
+// type, or whose literal start is one.
+func (r *Rule) sequenceType() (int, bool) {
+	if r.Source != finding.SourceGuardDuty {
+		return 0, false
+	}
+	for i, t := range r.Types {
+		lit, _, _ := strings.Cut(string(t), "*")
+		if slices.ContainsFunc(finding.AttackSequenceTypes, t.Match) || strings.HasPrefix(lit, finding.AttackSequencePrefix) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
 func (r *Rule) validate() error {
 	if !ruleName.MatchString(r.Name) {
 		return fmt.Errorf("name: %q must be lower-case kebab-case (stolen-keys)", r.Name)
@@ -85,6 +101,11 @@ func (r *Rule) validate() error {
 		if !slices.Contains(finding.Kinds, k) {
 			return fmt.Errorf("principals[%d]: %q is not one of %v", i, k, finding.Kinds)
 		}
+	}
+	if t, ok := r.sequenceType(); ok && len(r.Principals) > 0 {
+		return fmt.Errorf("principals: types[%d] %q takes attack sequences, whose principals are in service.detection.sequence, "+
+			"where an EventBridge pattern cannot tell their kind: the stack would never deliver them to this rule; drop principals, "+
+			"or give attack sequences a rule of their own", t, r.Types[t])
 	}
 	for i, c := range r.Impact {
 		switch {
