@@ -184,6 +184,17 @@ func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, h ledger.History, 
 	if err != nil {
 		return fail(err)
 	}
+	if why := tooMany(prep); why != "" {
+		// More than the breaker or one ledger transaction ever admits at
+		// once: report the principals (addresses are still blocked).
+		facts.BreakerOpen = why
+		e.Log.LogAttrs(ctx, slog.LevelError, "AUTOCONTAIN BREAKER OPEN: principals are reported, not contained",
+			slog.String("finding", f.ID), slog.String("reason", why))
+		p = plan.BuildWith(f, e.Playbook, facts)
+		if prep, err = e.prep(p, tok); err != nil {
+			return fail(err)
+		}
+	}
 	var held ledger.Prepared
 	if len(prep.Holds)+len(prep.Wants) > 0 {
 		var err error
@@ -211,6 +222,20 @@ func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, h ledger.History, 
 		}
 	}
 	return rec, runErr
+}
+
+// tooMany says why prep cannot be admitted whatever the breaker's window
+// holds: the finding names more principals than the breaker admits, or
+// would hold more than one ledger transaction records; "" when neither.
+func tooMany(prep ledger.Prep) string {
+	switch {
+	case len(prep.Principals) > prep.BreakerMax:
+		return fmt.Sprintf("this finding names %d principals to contain, more than the breaker admits at once (settings.breakerMax %d)",
+			len(prep.Principals), prep.BreakerMax)
+	case len(prep.Holds) > ledger.MaxHolds:
+		return fmt.Sprintf("this finding would hold %d resources, more than one ledger transaction records (%d)", len(prep.Holds), ledger.MaxHolds)
+	}
+	return ""
 }
 
 // prep lists what p's acting steps will hold and block.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/autocontain/autocontain/internal/failure"
 )
 
 // fastPathMax is the most addresses a delivery records in its one Prepare
@@ -16,6 +18,13 @@ import (
 // records them in transactions of their own and has the writer read the
 // whole set.
 const fastPathMax = 50
+
+// MaxHolds is the most resources one delivery's Prepare records as held:
+// the holds go in one transaction with the breaker, the finding and one
+// write per IP set, and a transaction takes at most 100 writes. A plan
+// that would hold more is refused before Prepare (its principals are
+// reported, not contained).
+const MaxHolds = maxTransaction - 2 - 2*2
 
 // Prep is what a claimed delivery records before it changes anything.
 type Prep struct {
@@ -66,7 +75,12 @@ func (l *Ledger) Prepare(ctx context.Context, p Prep) (Prepared, error) {
 	for _, w := range p.Wants {
 		total += len(w.Addrs)
 	}
-	fast := total <= fastPathMax
+	// The fast path also keeps the one transaction within DynamoDB's 100
+	// writes: the breaker, the holds, the finding, an address each, a set each.
+	fast := total <= fastPathMax && 2+len(p.Holds)+total+len(p.Wants) <= maxTransaction
+	if len(p.Holds) > MaxHolds {
+		return res, failure.Permanent(fmt.Errorf("ledger: prepare finding %s: %d holds, more than one transaction records (%d)", p.Finding, len(p.Holds), MaxHolds))
+	}
 	var wants []update
 	var chunkKeys []string
 	// A small finding's addresses are kept on its own item, one attribute

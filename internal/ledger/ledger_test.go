@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/sandbox"
 	"github.com/autocontain/autocontain/internal/testenv"
@@ -248,5 +250,40 @@ func TestHoldsOfAnEarlierVersionAreRead(t *testing.T) {
 		if r, err := l.ReleaseHold(ctx, hd, "old"); err != nil || r.Missing || !r.Changed || len(r.Holders) != 0 {
 			t.Errorf("release %s: %+v %v", hd, r, err)
 		}
+	}
+}
+
+// TestPrepareStaysWithinOneTransaction: a finding with many holds and
+// addresses (an attack sequence of many actors) is prepared: the fast path
+// makes room for the holds in its one transaction of at most 100 writes,
+// and more holds than one transaction records are refused, permanently.
+func TestPrepareStaysWithinOneTransaction(t *testing.T) {
+	now := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	l := newLedger(t, &now)
+	ctx := context.Background()
+	const set = "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/s/1"
+	holds := func(n int) []ledger.Hold {
+		var hs []ledger.Hold
+		for i := range n {
+			hs = append(hs, ledger.Hold{Action: "revoke-sessions", Account: "123456789012", Principal: fmt.Sprintf("user/u%d", i), Resource: "policy/P"})
+		}
+		return hs
+	}
+	var addrs []string
+	for i := range 45 {
+		addrs = append(addrs, fmt.Sprintf("185.220.101.%d/32", i+1))
+	}
+	prep := ledger.Prep{Finding: "f1", Token: "tok1", Account: "123456789012", Holds: holds(60),
+		Wants: []ledger.Want{{Set: set, Addrs: addrs, Until: now.Add(time.Hour)}}, Lease: time.Minute}
+	if _, err := l.Prepare(ctx, prep); err != nil {
+		t.Fatalf("60 holds and 45 addresses: %v", err)
+	}
+	h, _, err := l.History(ctx, "f1")
+	if err != nil || len(h.Holds) != 60 || len(h.Blocked()) != 45 {
+		t.Errorf("history: %d holds, %d blocked (%v)", len(h.Holds), len(h.Blocked()), err)
+	}
+	prep.Finding, prep.Holds = "f2", holds(ledger.MaxHolds+1)
+	if _, err := l.Prepare(ctx, prep); err == nil || !failure.IsPermanent(err) {
+		t.Errorf("%d holds: %v, want a permanent error", ledger.MaxHolds+1, err)
 	}
 }
