@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/autocontain/autocontain/internal/failure"
+	"github.com/autocontain/autocontain/internal/impact"
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/plan"
 	"github.com/autocontain/autocontain/internal/playbook"
@@ -24,6 +26,8 @@ type attachAPI interface {
 	AttachRolePolicy(ctx context.Context, in *iam.AttachRolePolicyInput, opts ...func(*iam.Options)) (*iam.AttachRolePolicyOutput, error)
 	DetachUserPolicy(ctx context.Context, in *iam.DetachUserPolicyInput, opts ...func(*iam.Options)) (*iam.DetachUserPolicyOutput, error)
 	DetachRolePolicy(ctx context.Context, in *iam.DetachRolePolicyInput, opts ...func(*iam.Options)) (*iam.DetachRolePolicyOutput, error)
+	GetPolicy(ctx context.Context, in *iam.GetPolicyInput, opts ...func(*iam.Options)) (*iam.GetPolicyOutput, error)
+	GetPolicyVersion(ctx context.Context, in *iam.GetPolicyVersionInput, opts ...func(*iam.Options)) (*iam.GetPolicyVersionOutput, error)
 }
 
 var _ attachAPI = (*iam.Client)(nil)
@@ -43,14 +47,58 @@ type PolicyScoped interface {
 // AWSCompromisedKeyQuarantineV3, to a user or a role. It reads the
 // principal's attached policies first: one already attached is left as it
 // is, and undo leaves it too.
-type Quarantiner struct{ IAM attachAPI }
+//
+// It attaches only a policy that grants nothing: before the first attach
+// of a policy it reads the policy's default version, and a policy with any
+// statement that is not a Deny (AdministratorAccess named by mistake in
+// settings.quarantinePolicyArn) is refused, permanently.
+type Quarantiner struct {
+	IAM attachAPI
+
+	mu       sync.Mutex
+	denyOnly map[string]bool // policies read and found to grant nothing
+}
 
 // Name implements Action.
 func (*Quarantiner) Name() string { return playbook.ActionQuarantine }
 
 // Permissions implements Action.
 func (*Quarantiner) Permissions() []string {
-	return []string{"iam:AttachRolePolicy", "iam:AttachUserPolicy", "iam:ListAttachedRolePolicies", "iam:ListAttachedUserPolicies"}
+	return []string{"iam:AttachRolePolicy", "iam:AttachUserPolicy", "iam:GetPolicy", "iam:GetPolicyVersion",
+		"iam:ListAttachedRolePolicies", "iam:ListAttachedUserPolicies"}
+}
+
+// checkDenyOnly reads policy's default version once, and refuses it when
+// it grants anything.
+func (q *Quarantiner) checkDenyOnly(ctx context.Context, policy string) error {
+	q.mu.Lock()
+	ok := q.denyOnly[policy]
+	q.mu.Unlock()
+	if ok {
+		return nil
+	}
+	p, err := q.IAM.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(policy)})
+	var nse *iamtypes.NoSuchEntityException
+	if errors.As(err, &nse) {
+		return failure.Permanent(fmt.Errorf("quarantine policy %s does not exist: %w", policy, err))
+	}
+	if err != nil {
+		return fmt.Errorf("read quarantine policy %s: %w", policy, err)
+	}
+	v, err := q.IAM.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(policy), VersionId: p.Policy.DefaultVersionId})
+	if err != nil {
+		return fmt.Errorf("read quarantine policy %s: %w", policy, err)
+	}
+	if err := impact.DenyOnly(aws.ToString(v.PolicyVersion.Document)); err != nil {
+		return failure.Permanent(fmt.Errorf("quarantine policy %s must only deny, to restrict (settings.quarantinePolicyArn): %w", policy, err))
+	}
+	q.mu.Lock()
+	if q.denyOnly == nil {
+		q.denyOnly = map[string]bool{}
+	}
+	q.denyOnly[policy] = true
+	q.mu.Unlock()
+	return nil
 }
 
 // UndoPermissions implements Reverter.
@@ -147,6 +195,9 @@ func (q *Quarantiner) Execute(ctx context.Context, req Request) (Outcome, error)
 		return Outcome{}, fmt.Errorf("quarantine %s: read its attached policies: %w", who, err)
 	case on:
 		return Outcome{Detail: fmt.Sprintf("%s: policy %s was already attached", who, a.policy)}, nil
+	}
+	if err := q.checkDenyOnly(ctx, a.policy); err != nil {
+		return Outcome{}, fmt.Errorf("quarantine %s: %w", who, err)
 	}
 	if err := a.attach(ctx); err != nil {
 		var notAtt *iamtypes.PolicyNotAttachableException

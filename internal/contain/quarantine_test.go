@@ -111,6 +111,11 @@ func TestQuarantine(t *testing.T) {
 // a reason, and attaches nothing.
 func TestQuarantineRefusals(t *testing.T) {
 	cfg, c := newIAM(t, "alice")
+	grants, err := c.CreatePolicy(context.Background(), &iam.CreatePolicyInput{PolicyName: aws.String("NotAQuarantine"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:RunInstances","Resource":"*"},{"Effect":"Allow","Action":"*","Resource":"*"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name string
 		step plan.Step
@@ -118,6 +123,7 @@ func TestQuarantineRefusals(t *testing.T) {
 	}{
 		{"no_such_user", quarantineStep(plan.Target{Kind: plan.TargetUser, UserName: "mallory"}, quarantineV3), "user mallory: it does not exist"},
 		{"no_such_policy", quarantineStep(plan.Target{Kind: plan.TargetUser, UserName: "alice"}, "arn:aws:iam::aws:policy/NoSuchQuarantine"), "does not exist"},
+		{"a_policy_that_grants", quarantineStep(plan.Target{Kind: plan.TargetUser, UserName: "alice"}, aws.ToString(grants.Policy.Arn)), "must only deny, to restrict (settings.quarantinePolicyArn): statement 2 is an Allow"},
 		{"no_policy_in_the_step", quarantineStep(plan.Target{Kind: plan.TargetUser, UserName: "alice"}, ""), "needs a managed policy ARN"},
 		{"not_a_principal", quarantineStep(plan.Target{Kind: plan.TargetAccessKey, UserName: "alice", AccessKeyID: "AKIAIOSFODNN7EXAMPLE"}, quarantineV3), "needs a role or a user"},
 	} {

@@ -215,6 +215,22 @@ func ClassifyDocument(doc string) (Verdict, error) {
 	return best, nil
 }
 
+// DenyOnly returns an error naming the first statement of a policy
+// document that is not a Deny, or that the document cannot be read: a
+// policy meant to restrict (quarantine's) must grant nothing.
+func DenyOnly(doc string) error {
+	sts, err := parse(doc)
+	if err != nil {
+		return err
+	}
+	for _, st := range sts {
+		if st.allow {
+			return fmt.Errorf("%s is an Allow", st.name())
+		}
+	}
+	return nil
+}
+
 // escalations are the IAM and STS actions that can raise a principal's
 // privileges (the IAM privilege-escalation methods catalogued by Rhino
 // Security Labs, and the Wiz guide's list). A write of policies, trust or
@@ -260,6 +276,11 @@ func (st statement) classify() Verdict {
 	}
 	if !st.notAction && anyMatch(st.actions, allActions) && st.onEverything() {
 		return Verdict{finding.ImpactAdmin, st.name() + " allows " + on(strings.Join(st.actions, ", "))}
+	}
+	if st.notAction && st.onEverything() && st.allows("iam:PutUserPolicy") && st.allows("iam:AttachRolePolicy") {
+		// Every action but a few, IAM's policy writes among them, on
+		// everything: the principal can grant itself * on *.
+		return Verdict{finding.ImpactAdmin, st.name() + " allows " + on("every action but "+strings.Join(st.actions, ", "))}
 	}
 	for _, e := range escalations {
 		if st.allows(e.action) && st.onIAM(e.wildcard) {
