@@ -126,11 +126,10 @@ func parseGuardDuty(env envelope) (Finding, error) {
 		return Finding{}, fmt.Errorf("GuardDuty finding: %w", err)
 	}
 	if det := d.Service.Detection; det != nil && det.Sequence != nil {
-		actors, err := sequenceActors(det.Sequence, f.Partition, f.Account, &refs)
+		actors, err := sequenceActors(det.Sequence, f.Partition, f.Account)
 		if err != nil {
 			return Finding{}, fmt.Errorf("GuardDuty finding: %w", err)
 		}
-		f.Accounts = refs
 		if f.Principal.Kind == KindNone && len(actors) > 0 {
 			f.Principal, actors = actors[0], actors[1:]
 		}

@@ -55,10 +55,11 @@ type gdEndpoint struct {
 
 // sequenceActors turns every actor of an attack sequence that names a user
 // into a principal, each once, in the order GuardDuty lists them. An actor
-// without a user (a process) names no principal. refs gains the account
-// each actor's activity took place in, so that an actor acting elsewhere
-// than the finding's account is seen by the planner.
-func sequenceActors(s *gdSequence, partition, account string, refs *accountRefs) ([]Principal, error) {
+// without a user (a process) names no principal. An actor's account is its
+// ARN's (the session issuer's, or a uid that is an ARN), else the account
+// its activity took place in (user.account.uid); an actor with neither is
+// unknown, and reported.
+func sequenceActors(s *gdSequence, partition, account string) ([]Principal, error) {
 	var out []Principal
 	seen := map[string]bool{}
 	for i, a := range s.Actors {
@@ -78,14 +79,23 @@ func sequenceActors(s *gdSequence, partition, account string, refs *accountRefs)
 		if err := checkText(fields...); err != nil {
 			return nil, err
 		}
-		if u.Account != nil && u.Account.UID != "" && u.Account.UID != account {
-			refs.add(base+"user.account.uid", u.Account.UID, "")
-		}
 		issuer := ""
 		if a.Session != nil {
 			issuer = a.Session.Issuer
 		}
-		p := classify(u.Type, u.Name, u.UID, u.CredentialUID, issuer, partition, account)
+		// The actor's own account: its ARN's (classify reads it), else the
+		// account its activity took place in. With neither, the same name
+		// could be another account's principal: it is not guessed.
+		acct := ""
+		if u.Account != nil {
+			acct = u.Account.UID
+		}
+		_, _, issuerARN := SplitARN(issuer)
+		_, _, uidARN := SplitARN(u.UID)
+		p := classify(u.Type, u.Name, u.UID, u.CredentialUID, issuer, partition, firstNonEmpty(acct, account))
+		if acct == "" && !issuerARN && !uidARN && p.Kind != KindNone {
+			p.Kind, p.Account, p.ARN = KindUnknown, "", ""
+		}
 		if k := p.identity(); !seen[k] {
 			seen[k] = true
 			out = append(out, p)

@@ -54,25 +54,29 @@ func TestParseAttackSequence(t *testing.T) {
 			{Kind: KindIAMUserKey, Type: "IAMUser", UserName: "alice", PrincipalID: "AIDA5EXAMPLEALICE3XQ7", AccessKeyID: "AKIA5EXAMPLEALICE7Q2",
 				ARN: "arn:aws:iam::123456789012:user/alice", Account: acct, Partition: "aws"},
 		}, nil, 0},
-		{"upper snake case types are read", []map[string]any{actor("a", "ASSUMED_ROLE", "r", "AROAX:s", "ASIAXXXXXXXXXXXXXXXX", "", "")}, nil, []Principal{
+		{"upper snake case types are read", []map[string]any{actor("a", "ASSUMED_ROLE", "r", "AROAX:s", "ASIAXXXXXXXXXXXXXXXX", "", acct)}, nil, []Principal{
 			{Kind: KindAssumedRole, Type: "ASSUMED_ROLE", RoleName: "r", SessionName: "s", PrincipalID: "AROAX:s", AccessKeyID: "ASIAXXXXXXXXXXXXXXXX", Account: acct, Partition: "aws"},
 		}, nil, 0},
-		{"a role with a long-term key does not add up: unknown", []map[string]any{actor("a", "AssumedRole", "r", "AROAX:s", "AKIAXXXXXXXXXXXXXXXX", "", "")}, nil, []Principal{
+		{"a role with a long-term key does not add up: unknown", []map[string]any{actor("a", "AssumedRole", "r", "AROAX:s", "AKIAXXXXXXXXXXXXXXXX", "", acct)}, nil, []Principal{
 			{Kind: KindUnknown, Type: "AssumedRole", RoleName: "r", SessionName: "s", PrincipalID: "AROAX:s", AccessKeyID: "AKIAXXXXXXXXXXXXXXXX", Account: acct, Partition: "aws"},
 		}, nil, 0},
-		{"a user with no credential is not guessed", []map[string]any{actor("a", "IAMUser", "bob", "AIDAX", "", "", "")}, nil, []Principal{
+		{"a user with no credential is not guessed", []map[string]any{actor("a", "IAMUser", "bob", "AIDAX", "", "", acct)}, nil, []Principal{
 			{Kind: KindUnknown, Type: "IAMUser", UserName: "bob", PrincipalID: "AIDAX", ARN: "arn:aws:iam::123456789012:user/bob", Account: acct, Partition: "aws"},
 		}, nil, 0},
-		{"a Kubernetes identity is unknown", []map[string]any{actor("a", "KubernetesServiceAccount", "system:serviceaccount:x:y", "u", "", "", "")}, nil, []Principal{
+		{"a Kubernetes identity is unknown", []map[string]any{actor("a", "KubernetesServiceAccount", "system:serviceaccount:x:y", "u", "", "", acct)}, nil, []Principal{
 			{Kind: KindUnknown, Type: "KubernetesServiceAccount", PrincipalID: "u", Account: acct, Partition: "aws"},
 		}, nil, 0},
 		{"another account's role is that account's principal", []map[string]any{actor("a", "AssumedRole", "r", "AROAX:s", "ASIAXXXXXXXXXXXXXXXX", "arn:aws:iam::210987654321:role/r", acct)}, nil, []Principal{
 			{Kind: KindAssumedRole, Type: "AssumedRole", RoleName: "r", RoleARN: "arn:aws:iam::210987654321:role/r", SessionName: "s", PrincipalID: "AROAX:s",
 				AccessKeyID: "ASIAXXXXXXXXXXXXXXXX", Account: "210987654321", Partition: "aws"},
 		}, nil, 0},
-		{"activity in another account is an account the planner sees", []map[string]any{actor("a", "Root", "root", acct, "", "", "210987654321")}, nil, []Principal{
-			{Kind: KindRoot, Type: "Root", PrincipalID: acct, ARN: "arn:aws:iam::123456789012:root", Account: acct, Partition: "aws"},
-		}, nil, 1},
+		{"a user acting in another account is that account's", []map[string]any{actor("a", "IAMUser", "alice", "AIDAX", "AKIAXXXXXXXXXXXXXXXX", "", "210987654321")}, nil, []Principal{
+			{Kind: KindIAMUserKey, Type: "IAMUser", UserName: "alice", PrincipalID: "AIDAX", AccessKeyID: "AKIAXXXXXXXXXXXXXXXX",
+				ARN: "arn:aws:iam::210987654321:user/alice", Account: "210987654321", Partition: "aws"},
+		}, nil, 0},
+		{"an actor whose account nothing tells is not guessed", []map[string]any{actor("a", "IAMUser", "alice", "AIDAX", "ASIAXXXXXXXXXXXXXXXX", "", "")}, nil, []Principal{
+			{Kind: KindUnknown, Type: "IAMUser", UserName: "alice", PrincipalID: "AIDAX", AccessKeyID: "ASIAXXXXXXXXXXXXXXXX", Partition: "aws"},
+		}, nil, 0},
 		{"endpoints are the finding's addresses, each once", nil,
 			[]map[string]any{{"id": "e1", "ip": "185.220.101.42"}, {"id": "e2", "ip": "2a0b:f4c2::42"}, {"id": "e3", "ip": "185.220.101.42"}, {"id": "e4", "domain": "pool.example"}},
 			[]Principal{{Kind: KindNone}}, []string{"185.220.101.42", "2a0b:f4c2::42"}, 0},
