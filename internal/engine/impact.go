@@ -8,22 +8,29 @@ import (
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/impact"
 	"github.com/autocontain/autocontain/internal/plan"
+	"github.com/autocontain/autocontain/internal/playbook"
 )
 
-// withImpact reads the privilege class of each of the finding's principals from IAM
-// (package impact) and plans again with it, so that the plan shows it and
-// rules with an impact field can match. It reads only when the engine can
-// read IAM (Engine.Impact), the run is not a dry run (a dry run makes no AWS
-// call), and the principal is in the account the engine serves (each principal on its own): the same
-// name in another account is another principal. Each run has its own
-// lookup, so what it caches lives only as long as the invocation. A failure
-// to read makes the class unknown, which the plan says and which never
-// blocks containment.
+// withImpact reads the privilege class of each of the finding's principals
+// from IAM (package impact) and plans again with it, so that the plan
+// shows it and rules with an impact field can match. It reads only when
+// the engine can read IAM (Engine.Impact), the run is not a dry run (a dry
+// run makes no AWS call), the plan does something or a rule could match on
+// the class (readings cost IAM calls, which share IAM's throttling with
+// containment in a burst), and the principal is in the account the engine
+// serves (each principal on its own): the same name in another account is
+// another principal. Each run has its own lookup, so what it caches lives
+// only as long as the invocation. A failure to read makes the class
+// unknown, which the plan says and which never blocks containment.
 func (e *Engine) withImpact(ctx context.Context, p plan.Plan) plan.Plan {
-	if e.Impact == nil || p.DryRun {
+	f := p.Finding
+	s := e.Playbook.Settings
+	switch {
+	case e.Impact == nil, p.DryRun, f.Sample && !s.ActOnSamples, f.Archived && !s.ActOnArchived:
+		return p
+	case !acts(p) && !slices.ContainsFunc(e.Playbook.Rules, func(r playbook.Rule) bool { return len(r.Impact) > 0 }):
 		return p
 	}
-	f := p.Finding
 	reach := e.Reach
 	if reach == nil {
 		reach = account.Single{Home: e.Home}

@@ -97,6 +97,16 @@ func TestImpactInTheRun(t *testing.T) {
 		}
 	})
 
+	t.Run("an_archived_finding_reads_nothing", func(t *testing.T) {
+		fx.proxy.Reset()
+		raw := fx.acct.Rewrite(event(t, "guardduty-credentialaccess-anomalousbehavior.json", "08250218c791b1431b0650fc9daae133", "impact-archived",
+			`"archived": false`, `"archived": true`))
+		rec, _ := eng.Run(ctx, raw)
+		if !rec.Finding.Archived || rec.Principal.Impact != (finding.Impact{}) || fx.proxy.Count("ListAttachedUserPolicies") != 0 {
+			t.Errorf("archived %v, impact %s, calls %v", rec.Finding.Archived, rec.Principal.Impact, fx.proxy.Counts())
+		}
+	})
+
 	t.Run("another_account_reads_nothing", func(t *testing.T) {
 		other := *eng
 		other.Home = account.Account{Partition: "aws", ID: "210987654321"}
