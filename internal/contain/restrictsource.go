@@ -113,7 +113,15 @@ var ErrForeignRestrictPolicy = errors.New("a policy autocontain did not write is
 // request from outside the step's networks is denied, except those AWS
 // services make on its behalf. It contains a stolen key without taking down
 // the application that owns it, when that application has fixed egress.
-type SourceRestrictor struct{ IAM policyAPI }
+//
+// Networks are the networks a step rebuilt from a hold allows (undo, when
+// another finding takes hold of a restriction while undo removes it, puts
+// it back): the playbook's settings.allowCidrs. A hold does not record
+// them; without them the rebuilt step fails, and says why.
+type SourceRestrictor struct {
+	IAM      policyAPI
+	Networks []netip.Prefix
+}
 
 // Name implements Action.
 func (*SourceRestrictor) Name() string { return playbook.ActionRestrictSource }
@@ -195,7 +203,9 @@ func (r *SourceRestrictor) Hold(account string, s plan.Step) (ledger.Hold, error
 // the step carries none: executing it again (undo's recontain) fails
 // rather than guess them, and says so.
 func (r *SourceRestrictor) Step(h ledger.Hold) (plan.Step, error) {
-	return inlinePolicyStep(playbook.ActionRestrictSource, RestrictPolicyName, h)
+	s, err := inlinePolicyStep(playbook.ActionRestrictSource, RestrictPolicyName, h)
+	s.Target.Addresses = slices.Clone(r.Networks)
+	return s, err
 }
 
 // Undo implements Reverter: it deletes the restrict policy if it is still

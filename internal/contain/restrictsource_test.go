@@ -127,6 +127,15 @@ func TestRestrictSource(t *testing.T) {
 			if done, left, err := r.Undo(ctx, h); err != nil || done != "" || !strings.Contains(left, "already gone") {
 				t.Errorf("second undo: %q, %q, %v", done, left, err)
 			}
+			// Undo's re-containment (another finding took hold meanwhile)
+			// rebuilds the step from the hold, with the configured networks.
+			again, err := (&contain.SourceRestrictor{IAM: c, Networks: []netip.Prefix{office}}).Step(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := run(t, cfg, again).Steps[0]; s.Status != audit.StatusDone || !strings.Contains(restrictDoc(t, c, name, tt.role), "198.51.100.0/24") {
+				t.Errorf("the step rebuilt from the hold: %+v", s)
+			}
 		})
 	}
 }

@@ -62,6 +62,12 @@ func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) 
 		}
 	}
 	actions := contain.Registry(clients, e.Writer)
+	for _, a := range actions {
+		if r, ok := a.(*contain.SourceRestrictor); ok {
+			// What undo's re-containment of a restriction allows.
+			r.Networks = pb.Settings.AllowCIDRs
+		}
+	}
 	e.Executor = contain.NewExecutor(now, actions...)
 	if e.Ledger != nil {
 		e.Undoer = &contain.Undoer{Ledger: e.Ledger, Writer: e.Writer, Actions: e.Executor.Reverters(), Now: now, Account: opts.Home.ID}
