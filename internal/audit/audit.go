@@ -166,6 +166,14 @@ func New(p plan.Plan, now time.Time) Record {
 	return r
 }
 
+// accountOf names an actor's account for the text, when it has one.
+func accountOf(p Principal) string {
+	if p.Account == "" {
+		return ""
+	}
+	return "(account " + p.Account + ")"
+}
+
 // principal is pr as the record shows it, key masked.
 func principal(pr finding.Principal) Principal {
 	return Principal{
@@ -267,14 +275,19 @@ func (r Record) Text() string {
 		}
 	}
 	fmt.Fprintf(&b, "Finding: %s, account %s, region %s, updated %s\n", f.ID, f.Account, f.Region, f.UpdatedAt.Format(time.RFC3339))
-	p := r.Principal
-	who := strings.Join(slices.DeleteFunc([]string{p.Kind, p.ARN, p.UserName, p.RoleName, p.AccessKey}, func(s string) bool { return s == "" }), " ")
 	if f.Resource != "" {
 		fmt.Fprintf(&b, "Resource: %s %s\n", f.ResourceType, f.Resource)
 	}
-	fmt.Fprintf(&b, "Principal: %s\n", who)
-	if p.Impact.Class != "" {
-		fmt.Fprintf(&b, "Impact: %s\n", p.Impact)
+	for i, p := range append([]Principal{r.Principal}, r.Actors...) {
+		label := "Principal"
+		if i > 0 {
+			label = "Actor"
+		}
+		who := strings.Join(slices.DeleteFunc([]string{p.Kind, p.ARN, p.UserName, p.RoleName, p.AccessKey, accountOf(p)}, func(s string) bool { return s == "" }), " ")
+		fmt.Fprintf(&b, "%s: %s\n", label, who)
+		if p.Impact.Class != "" {
+			fmt.Fprintf(&b, "Impact: %s\n", p.Impact)
+		}
 	}
 	switch {
 	case f.AddressesOmitted > 0:
