@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +30,12 @@ type Prep struct {
 	Principals    []string
 	BreakerMax    int
 	BreakerWindow time.Duration
+	// Organization, when set, also admits the principals into the
+	// organization's breaker window, shared by every account (at most
+	// OrgBreakerMax distinct principals per BreakerWindow): organization
+	// mode. Both breakers admit, or neither counts them.
+	Organization  string
+	OrgBreakerMax int
 	// Holds are the resources the delivery's principal steps will contain.
 	Holds []Hold
 	// Wants are the addresses its block steps will block.
@@ -50,6 +57,9 @@ type Prepared struct {
 	// and no hold was recorded: the principals must be reported, not
 	// contained. Wants were recorded all the same.
 	BreakerOpen bool
+	// OrgBreakerOpen: the organization's breaker did not admit them
+	// (BreakerOpen is set too; their account's may have refused as well).
+	OrgBreakerOpen bool
 	// Leases names the sets whose writer this delivery became on the fast
 	// path, with the owner to release in Commit.
 	Leases map[string]string
@@ -98,16 +108,26 @@ func (l *Ledger) Prepare(ctx context.Context, p Prep) (Prepared, error) {
 	}
 	acquire := fast
 	admit := len(p.Principals) > 0
+	org := p.Organization != ""
 	if len(p.Principals) > p.BreakerMax {
 		// More than the breaker ever admits at once.
 		admit, res.BreakerOpen = false, true
 	}
+	if admit && org && len(p.Principals) > p.OrgBreakerMax {
+		admit, res.BreakerOpen, res.OrgBreakerOpen = false, true, true
+	}
 	for {
 		var us []update
 		breakerAt := map[int]bool{}
+		orgBreakerAt := -1
 		if admit {
 			breakerAt[len(us)] = true
 			us = append(us, l.breakerUpdate(p.Account, p.Principals, p.BreakerWindow, p.BreakerMax))
+			if org {
+				orgBreakerAt = len(us)
+				breakerAt[len(us)] = true
+				us = append(us, l.breakerUpdate("org#"+p.Organization, p.Principals, p.BreakerWindow, p.OrgBreakerMax))
+			}
 		}
 		fi := update{key: key(findingPK(p.Finding), findingSK), expr: "SET #ttl = :ttl", names: map[string]string{"#ttl": AttrTTL},
 			values: map[string]ddb.AttributeValue{":ttl": n(now.Add(Retention).Unix())}}
@@ -166,6 +186,7 @@ func (l *Ledger) Prepare(ctx context.Context, p Prep) (Prepared, error) {
 			switch {
 			case breakerAt[i] && admit:
 				admit, res.BreakerOpen, progress = false, true, true
+				res.OrgBreakerOpen = slices.Contains(failed, orgBreakerAt)
 			case metaAt[i] != "" && acquire:
 				// Another writer holds the set, or it has other work
 				// pending: the block step runs the full writer.
