@@ -210,6 +210,9 @@ type Org struct {
 	RoleName string
 	// Members says what the organization said of the accounts looked up.
 	Members map[string]Membership
+	// Session is the role session the responder acts through, once its
+	// credentials are in hand; the decision names it.
+	Session string
 }
 
 var _ Reacher = Org{}
@@ -265,5 +268,9 @@ func (o Org) Reach(f finding.Finding) Decision {
 	case !m.Member:
 		return Decision{Reason: m.Why + "; the responder serves organization " + o.ID + " only"}
 	}
-	return Decision{OK: true, Account: Account{Partition: home.Partition, ID: target}, How: "via role " + RoleARN(home.Partition, target, o.RoleName)}
+	how := "via role " + RoleARN(home.Partition, target, o.RoleName)
+	if o.Session != "" {
+		how += ", session " + o.Session
+	}
+	return Decision{OK: true, Account: Account{Partition: home.Partition, ID: target}, How: how}
 }
