@@ -188,7 +188,7 @@ func membership(a *orgtypes.Account, org, id string) Membership {
 // up the membership of the account f is about; the decision itself makes
 // no call (Org).
 func (o *Organization) Reacher(ctx context.Context, f finding.Finding) (Reacher, error) {
-	r := Org{Home: o.Home, ID: o.ID, RoleName: o.RoleName}
+	r := o.Unchecked()
 	if o.Home.IsZero() || f.Account == "" || f.Account == o.Home.ID || !idPattern.MatchString(f.Account) {
 		return r, nil
 	}
@@ -198,6 +198,13 @@ func (o *Organization) Reacher(ctx context.Context, f finding.Finding) (Reacher,
 	}
 	r.Members = map[string]Membership{f.Account: m}
 	return r, nil
+}
+
+// Unchecked is the decision of organization mode before any membership
+// is looked up: a finding about a member account contains nothing (a dry
+// run, the CLI's plan).
+func (o *Organization) Unchecked() Org {
+	return Org{Home: o.Home, ID: o.ID, RoleName: o.RoleName}
 }
 
 // Org is organization mode's Reacher: the home account, reached with the

@@ -93,7 +93,13 @@ func (e *Engine) Plan(raw []byte) (plan.Plan, error) {
 	if err != nil {
 		return plan.Plan{}, err
 	}
-	return plan.BuildWith(f, e.Playbook, plan.Facts{Home: e.Home, Reach: e.Reach}), nil
+	reach := e.Reach
+	if e.Org != nil {
+		// No call: the membership of a member account is not known here,
+		// and its principals are not contained (Run looks it up).
+		reach = e.Org.Unchecked()
+	}
+	return plan.BuildWith(f, e.Playbook, plan.Facts{Home: e.Home, Reach: reach}), nil
 }
 
 // Run plans and executes one event and logs its audit record. The error is

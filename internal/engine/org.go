@@ -78,7 +78,7 @@ func (e *Engine) scope(ctx context.Context, p plan.Plan) (plan.Facts, *side, err
 		return facts, e.home(), nil
 	}
 	f := p.Finding
-	org := account.Org{Home: e.Home, ID: e.Org.ID, RoleName: e.Org.RoleName}
+	org := e.Org.Unchecked()
 	facts.Reach = org
 	if p.DryRun {
 		return facts, e.home(), nil

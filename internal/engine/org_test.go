@@ -268,4 +268,12 @@ func TestOrganizationAssumesOncePerAccount(t *testing.T) {
 			t.Errorf("member %s's IP set holds %v, want %v", m.id, st.blocks, want)
 		}
 	}
+	// Membership is cached too: one more finding asks nothing again.
+	asked := of.proxy.Count("DescribeAccount")
+	if _, err := eng.Run(ctx, of.memberEvent(t, of.members[0].id, "ffffffffffffffffffffffffffffffff", of.members[0].acct.Keys)); err != nil {
+		t.Fatal(err)
+	}
+	if n := of.proxy.Count("DescribeAccount") + of.proxy.Count("AssumeRole"); n != asked+len(of.members) {
+		t.Errorf("a later finding asked the organization or STS again (%d calls, want %d)", n, asked+len(of.members))
+	}
 }
