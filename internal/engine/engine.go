@@ -395,8 +395,17 @@ func (e *Engine) Reconcile(ctx context.Context) (map[string]blocklist.Report, er
 	}
 	out := map[string]blocklist.Report{}
 	var errs []error
-	for _, set := range []string{e.Playbook.Settings.IPSets.IPv4, e.Playbook.Settings.IPSets.IPv6} {
-		if set == "" {
+	sets := []string{e.Playbook.Settings.IPSets.IPv4, e.Playbook.Settings.IPSets.IPv6}
+	if e.Org != nil {
+		// Organization mode: also every member's sets, as found.
+		members, err := e.Ledger.Sets(ctx)
+		if err != nil {
+			return out, err
+		}
+		sets = append(sets, members...)
+	}
+	for _, set := range sets {
+		if _, done := out[set]; set == "" || done {
 			continue
 		}
 		rep, err := e.Writer.Run(account.WithFinding(ctx, "reconcile"), set)

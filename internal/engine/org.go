@@ -161,6 +161,17 @@ func (e *Engine) memberSets(ctx context.Context, s *side, id, region string) (pl
 		}
 		in.NextMarker = out.NextMarker
 	}
+	if e.Ledger != nil {
+		// The scheduled reconcile writes the sets the ledger lists.
+		for _, set := range []string{sets.IPv4, sets.IPv6} {
+			if set == "" {
+				continue
+			}
+			if err := e.Ledger.RegisterSet(ctx, set); err != nil {
+				return sets, err
+			}
+		}
+	}
 	if sets.IPv4 != "" && sets.IPv6 != "" {
 		e.org.mu.Lock()
 		e.org.sets[k] = sets

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -275,5 +276,21 @@ func TestOrganizationAssumesOncePerAccount(t *testing.T) {
 	}
 	if n := of.proxy.Count("DescribeAccount") + of.proxy.Count("AssumeRole"); n != asked+len(of.members) {
 		t.Errorf("a later finding asked the organization or STS again (%d calls, want %d)", n, asked+len(of.members))
+	}
+	// The scheduled reconcile writes the members' sets too: a week on,
+	// their blocks have expired and left.
+	later := time.Now().UTC().Add(8 * 24 * time.Hour)
+	eng.Writer.Now = func() time.Time { return later }
+	rep, err := eng.Reconcile(ctx)
+	if err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+	for _, m := range of.members {
+		if _, ok := rep[m.acct.IPSetV4]; !ok {
+			t.Errorf("reconcile did not write member %s's set %s: %v", m.id, m.acct.IPSetV4, rep)
+		}
+		if st := readAccount(t, m.cfg, m.acct); len(st.blocks) != 0 {
+			t.Errorf("member %s's expired blocks stay: %v", m.id, st.blocks)
+		}
 	}
 }
