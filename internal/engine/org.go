@@ -89,7 +89,13 @@ func (e *Engine) scope(ctx context.Context, p plan.Plan) (plan.Facts, *side, err
 	}
 	org = r.(account.Org)
 	facts.Reach = org
-	if !org.Members[f.Account].Member {
+	m, asked := org.Members[f.Account]
+	if asked && !m.Member {
+		// An outsider's addresses are not blocked here either: the
+		// responder acts only for the organization.
+		facts.IPSets, facts.IPSetsWhere = &playbook.IPSets{}, fmt.Sprintf("account %s, which is not an active account of organization %s", f.Account, e.Org.ID)
+	}
+	if !m.Member {
 		return facts, e.home(), nil
 	}
 	// A member of the organization: act through its role, if the plan

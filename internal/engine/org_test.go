@@ -188,8 +188,11 @@ func TestOrganizationReportsAnOutsider(t *testing.T) {
 	if !strings.Contains(rec.Text(), "account 999999999999 is not an account of organization "+of.orgID) {
 		t.Errorf("the outsider is not reported by name:\n%s", rec.Text())
 	}
-	if n := principalCalls(of.fixture) + of.proxy.Count("AssumeRole"); n != 0 {
-		t.Errorf("%d principal or AssumeRole calls for an outsider:\n%s", n, rec.Text())
+	if n := principalCalls(of.fixture) + of.proxy.Count("AssumeRole") + of.proxy.Count("UpdateIPSet"); n != 0 {
+		t.Errorf("%d principal, AssumeRole or UpdateIPSet calls for an outsider:\n%s", n, rec.Text())
+	}
+	if !strings.Contains(rec.Text(), "none named autocontain-blocklist-v4 in account 999999999999, which is not an active account of organization") {
+		t.Errorf("the block is not skipped with its reason:\n%s", rec.Text())
 	}
 }
 
