@@ -3,8 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -13,15 +11,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
-	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/wafv2"
 	waftypes "github.com/aws/aws-sdk-go-v2/service/wafv2/types"
 
-	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/playbook"
 	"github.com/autocontain/autocontain/internal/sandbox"
 )
@@ -61,19 +54,10 @@ func runOrgBurst(t testing.TB, n, members, instances int) orgBurstResult {
 	ctx := context.Background()
 	fx := newFixture(t)
 	direct := fx.emu.Config(t)
-	orgs := organizations.NewFromConfig(direct)
-	out, err := orgs.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll})
-	if err != nil {
-		t.Fatalf("create organization: %v", err)
-	}
-	orgID := aws.ToString(out.Organization.Id)
+	orgID, ids := createOrganization(t, direct, members)
 	ms := make([]burstMember, members)
-	for i := range ms {
-		acc, err := orgs.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String(fmt.Sprint("m", i)), Email: aws.String(fmt.Sprintf("m%d@example.com", i))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ms[i] = newBurstMember(t, direct, aws.ToString(acc.CreateAccountStatus.AccountId))
+	for i, id := range ids {
+		ms[i] = newBurstMember(t, direct, id)
 	}
 	fx.proxy.Reset()
 	fx.proxy.Limit(opUpdateIPSet, 1)
@@ -106,10 +90,7 @@ func runOrgBurst(t testing.TB, n, members, instances int) orgBurstResult {
 	var last *Engine
 	start := time.Now()
 	for in := range instances {
-		org := &account.Organization{Home: goldenHome, ID: orgID, RoleName: memberRole,
-			Orgs: organizations.NewFromConfig(fx.cfg), STS: sts.NewFromConfig(fx.cfg)}
-		eng := New(fx.cfg, sandboxPlaybook(fx.acct, mutate), slog.New(slog.NewJSONHandler(io.Discard, nil)),
-			Options{LedgerTable: fx.acct.LedgerTable, Home: goldenHome, Organization: org})
+		eng := orgEngine(fx, orgID, mutate)
 		last = eng
 		wg.Add(1)
 		go func() {
@@ -157,8 +138,7 @@ func runOrgBurst(t testing.TB, n, members, instances int) orgBurstResult {
 func newBurstMember(t testing.TB, direct aws.Config, id string) burstMember {
 	t.Helper()
 	ctx := context.Background()
-	m := burstMember{id: id, cfg: direct.Copy(), sets: map[string]string{}}
-	m.cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(direct), account.RoleARN("aws", id, memberRole)))
+	m := burstMember{id: id, cfg: memberConfig(direct, id), sets: map[string]string{}}
 	iamc := iam.NewFromConfig(m.cfg)
 	if _, err := iamc.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("alice")}); err != nil {
 		t.Fatal(err)

@@ -56,20 +56,10 @@ func newOrgFixture(t testing.TB, n int) *orgFixture {
 	ctx := context.Background()
 	fx := newFixture(t)
 	direct := fx.emu.Config(t)
-	orgs := organizations.NewFromConfig(direct)
-	out, err := orgs.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll})
-	if err != nil {
-		t.Fatalf("create organization: %v", err)
-	}
-	of := &orgFixture{fixture: fx, orgID: aws.ToString(out.Organization.Id)}
-	for i := range n {
-		acc, err := orgs.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String(fmt.Sprint("member-", i)), Email: aws.String(fmt.Sprintf("m%d@example.com", i))})
-		if err != nil {
-			t.Fatalf("create account: %v", err)
-		}
-		id := aws.ToString(acc.CreateAccountStatus.AccountId)
-		mcfg := direct.Copy()
-		mcfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(direct), account.RoleARN("aws", id, memberRole)))
+	orgID, ids := createOrganization(t, direct, n)
+	of := &orgFixture{fixture: fx, orgID: orgID}
+	for _, id := range ids {
+		mcfg := memberConfig(direct, id)
 		ma, err := sandbox.Create(ctx, mcfg)
 		if err != nil {
 			t.Fatalf("build member %s: %v", id, err)
@@ -79,13 +69,49 @@ func newOrgFixture(t testing.TB, n int) *orgFixture {
 	return of
 }
 
-// engine is an engine in organization mode for the central account,
+// createOrganization makes the emulator's organization, whose management
+// account is the default one (the sandbox's), and n accounts in it, and
+// returns its id and theirs.
+func createOrganization(t testing.TB, direct aws.Config, n int) (string, []string) {
+	t.Helper()
+	ctx := context.Background()
+	orgs := organizations.NewFromConfig(direct)
+	out, err := orgs.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll})
+	if err != nil {
+		t.Fatalf("create organization: %v", err)
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		acc, err := orgs.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String(fmt.Sprint("member-", i)), Email: aws.String(fmt.Sprintf("m%d@example.com", i))})
+		if err != nil {
+			t.Fatalf("create account: %v", err)
+		}
+		ids[i] = aws.ToString(acc.CreateAccountStatus.AccountId)
+	}
+	return aws.ToString(out.Organization.Id), ids
+}
+
+// memberConfig acts in account id, as its member role, straight to the
+// emulator.
+func memberConfig(direct aws.Config, id string) aws.Config {
+	cfg := direct.Copy()
+	cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(direct), account.RoleARN("aws", id, memberRole)))
+	return cfg
+}
+
+// orgEngine is an engine ("Lambda instance", with its own caches) in
+// organization mode orgID for fx's sandbox as the central account,
 // through the proxy.
+func orgEngine(fx *fixture, orgID string, mutate func(*playbook.Settings)) *Engine {
+	org := &account.Organization{Home: goldenHome, ID: orgID, RoleName: memberRole,
+		Orgs: organizations.NewFromConfig(fx.cfg), STS: sts.NewFromConfig(fx.cfg)}
+	return New(fx.cfg, sandboxPlaybook(fx.acct, mutate), slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Options{LedgerTable: fx.acct.LedgerTable, Home: goldenHome, Organization: org})
+}
+
+// engine is an engine in organization mode for the central account.
 func (of *orgFixture) engine(mutate func(*playbook.Settings)) *Engine {
-	org := &account.Organization{Home: goldenHome, ID: of.orgID, RoleName: memberRole,
-		Orgs: organizations.NewFromConfig(of.cfg), STS: sts.NewFromConfig(of.cfg)}
-	return New(of.cfg, sandboxPlaybook(of.acct, mutate), slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Options{LedgerTable: of.acct.LedgerTable, Home: goldenHome, Organization: org})
+	return orgEngine(of.fixture, of.orgID, mutate)
 }
 
 // memberEvent is the AKIA MaliciousIPCaller sample about account id (the
