@@ -25,6 +25,7 @@ import (
 	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/ipset"
 	"github.com/autocontain/autocontain/internal/playbook"
+	"github.com/autocontain/autocontain/internal/protect"
 	"github.com/autocontain/autocontain/internal/sandbox"
 	"github.com/autocontain/autocontain/internal/testenv/faultproxy"
 )
@@ -320,6 +321,34 @@ func TestOrganizationAssumesOncePerAccount(t *testing.T) {
 		}
 		if st := readAccount(t, m.cfg, m.acct); len(st.blocks) != 0 {
 			t.Errorf("member %s's expired blocks stay: %v", m.id, st.blocks)
+		}
+	}
+}
+
+// TestOrganizationNeverContainsAdministratorRoles: in organization mode the
+// guard leaves alone, in a member, the member role autocontain acts
+// through and the roles administrators repair a member with
+// (OrganizationAccountAccessRole, which moto creates in every account it
+// creates, and AWSControlTowerExecution): no deny policy, a skip that says
+// why.
+func TestOrganizationNeverContainsAdministratorRoles(t *testing.T) {
+	of := newOrgFixture(t, 1)
+	ctx := context.Background()
+	m := of.members[0]
+	eng := of.engine(nil)
+	for i, role := range protect.OrganizationRoles(memberRole) {
+		raw := event(t, "guardduty-instance-credential-exfiltration-outsideaws.json",
+			`"accountId": "123456789012"`, `"accountId": "`+m.id+`"`, "web-app-role", role,
+			`"ec964d3d4496eba592913bcbacbb07b7"`, fmt.Sprintf(`"%032d"`, i))
+		rec, err := eng.Run(ctx, raw)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", role, err, rec.Text())
+		}
+		if !strings.Contains(rec.Text(), "organization mode never contains") {
+			t.Errorf("%s is not reported as protected:\n%s", role, rec.Text())
+		}
+		if role == "OrganizationAccountAccessRole" && hasRevokePolicy(t, iam.NewFromConfig(m.cfg), role, true) {
+			t.Errorf("%s got the deny:\n%s", role, rec.Text())
 		}
 	}
 }
