@@ -269,6 +269,11 @@ func localEngine(ctx context.Context, pb *playbook.Playbook, log *slog.Logger, t
 		if opts.Home, err = callerHome(ctx, sts.NewFromConfig(cfg), *want); err != nil {
 			return nil, err
 		}
+		orgID, memberRole, err := orgSettings()
+		if err != nil {
+			return nil, usagef("%v", err)
+		}
+		withOrganization(&opts, cfg, orgID, memberRole)
 	}
 	return engine.New(cfg, pb, log, opts), nil
 }

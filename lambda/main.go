@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -13,7 +14,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/engine"
 )
 
@@ -43,4 +47,26 @@ func engineOptions() engine.Options {
 	return engine.Options{SelfRoleARN: os.Getenv(engine.EnvSelfRoleARN), LedgerTable: os.Getenv(engine.EnvLedgerTable),
 		// Set by the Lambda runtime; empty from the CLI.
 		FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")}
+}
+
+// orgSettings reads organization mode's settings from the environment:
+// the organization's id ("" in single-account mode) and the member role's
+// name. The error says what is wrong with them.
+func orgSettings() (id, role string, err error) {
+	id = os.Getenv(account.EnvOrganizationID)
+	role = cmp.Or(os.Getenv(account.EnvMemberRoleName), account.DefaultMemberRoleName)
+	if id == "" {
+		return "", "", nil
+	}
+	return id, role, account.CheckOrganization(id, role)
+}
+
+// withOrganization sets organization mode on opts, for the home account,
+// when the environment asks for it (orgSettings, checked before).
+func withOrganization(opts *engine.Options, cfg aws.Config, id, role string) {
+	if id == "" {
+		return
+	}
+	opts.Organization = &account.Organization{Home: opts.Home, ID: id, RoleName: role,
+		Orgs: organizations.NewFromConfig(cfg), STS: sts.NewFromConfig(cfg)}
 }

@@ -38,10 +38,15 @@ func runLambda() {
 	if err != nil {
 		initFailed(log, "Config.Invalid", err)
 	}
-	log.Info("autocontain ready", slog.Bool("dryRun", pb.Settings.DryRun), slog.Int("rules", len(pb.Rules)))
+	orgID, memberRole, err := orgSettings()
+	if err != nil {
+		initFailed(log, "Organization.Invalid", err)
+	}
+	log.Info("autocontain ready", slog.Bool("dryRun", pb.Settings.DryRun), slog.Int("rules", len(pb.Rules)), slog.String("organization", orgID))
 	engines := &engineCache{build: func(home account.Account) *engine.Engine {
 		opts := engineOptions()
 		opts.Home = home
+		withOrganization(&opts, cfg, orgID, memberRole)
 		return engine.New(cfg, pb, log, opts)
 	}}
 	lambda.Start(func(ctx context.Context, event json.RawMessage) (any, error) {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/playbook"
 	"github.com/autocontain/autocontain/internal/sandbox"
@@ -261,27 +262,35 @@ func TestLambdaDryRun(t *testing.T) {
 }
 
 // TestLambdaInitError: a bad configuration fails the init, reported to the
-// Runtime API, rather than the first event.
+// Runtime API, rather than the first event: a bad playbook setting, or a
+// malformed organization id in organization mode.
 func TestLambdaInitError(t *testing.T) {
-	api := newRuntimeAPI(t)
-	cmd := startFunction(t, api, "http://127.0.0.1:1", playbook.EnvAllowCIDRs+"=office-network")
-	select {
-	case msg := <-api.initErr:
-		if !strings.Contains(msg, "Playbook.Invalid") || !strings.Contains(msg, "office-network") {
-			t.Errorf("init error %q", msg)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("no init error reported")
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Error("the process exited 0 after an init error")
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("the process did not exit after an init error")
+	for _, tt := range []struct{ name, env, kind, says string }{
+		{"playbook", playbook.EnvAllowCIDRs + "=office-network", "Playbook.Invalid", "office-network"},
+		{"organization", account.EnvOrganizationID + "=o-NOTANID", "Organization.Invalid", "o-NOTANID"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			api := newRuntimeAPI(t)
+			cmd := startFunction(t, api, "http://127.0.0.1:1", tt.env)
+			select {
+			case msg := <-api.initErr:
+				if !strings.Contains(msg, tt.kind) || !strings.Contains(msg, tt.says) {
+					t.Errorf("init error %q", msg)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("no init error reported")
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Error("the process exited 0 after an init error")
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("the process did not exit after an init error")
+			}
+		})
 	}
 }
 

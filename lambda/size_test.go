@@ -8,8 +8,10 @@ import (
 )
 
 // maxBootstrapSize is the budget for the deployed binary: a smaller zip
-// uploads faster and starts no slower.
-const maxBootstrapSize = 12 << 20
+// uploads faster and starts no slower. Organization mode's Organizations
+// client (membership, organizations:DescribeAccount) costs 0.6 MB: 12.45 MB
+// before it, 13.04 MB with it.
+const maxBootstrapSize = 13 << 20
 
 // buildDeployed builds the binary exactly as deployed: linux/arm64,
 // provided.al2023, Makefile BUILD_FLAGS.

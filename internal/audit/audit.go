@@ -47,10 +47,13 @@ type Record struct {
 	Finding   Finding   `json:"finding"`
 	Principal Principal `json:"principal"`
 	// Actors are the further principals an attack sequence names.
-	Actors  []Principal `json:"actors,omitempty"`
-	Rule    string      `json:"rule,omitempty"`
-	DryRun  bool        `json:"dryRun"`
-	Outcome string      `json:"outcome"`
+	Actors []Principal `json:"actors,omitempty"`
+	Rule   string      `json:"rule,omitempty"`
+	// ActsIn names the member account and role (and role session) the
+	// steps acted through, in organization mode (plan.Plan.ActsIn).
+	ActsIn  string `json:"actsIn,omitempty"`
+	DryRun  bool   `json:"dryRun"`
+	Outcome string `json:"outcome"`
 	// Error is a failure outside the steps (protection could not be
 	// verified); it makes the outcome failed.
 	Error string `json:"error,omitempty"`
@@ -140,6 +143,7 @@ func New(p plan.Plan, now time.Time) Record {
 		},
 		Principal: principal(f.Principal),
 		Rule:      p.Rule,
+		ActsIn:    p.ActsIn,
 		DryRun:    p.DryRun,
 		Steps:     make([]Step, len(p.Steps)),
 	}
@@ -298,6 +302,9 @@ func (r Record) Text() string {
 	}
 	if r.Rule != "" {
 		fmt.Fprintf(&b, "Rule: %s\n", r.Rule)
+	}
+	if r.ActsIn != "" {
+		fmt.Fprintf(&b, "Acts in: %s\n", r.ActsIn)
 	}
 	if r.DryRun {
 		b.WriteString("Dry run: nothing was changed.\n")

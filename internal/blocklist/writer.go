@@ -28,7 +28,11 @@ import (
 // concurrent writers would invalidate each other's lock tokens (WAF
 // Developer Guide, quotas; UpdateIPSet).
 type Writer struct {
-	WAF    func(region string) ipset.API
+	WAF func(region string) ipset.API
+	// In, when set, gives the WAF clients of the account a set is in:
+	// organization mode writes each member's sets through its member role.
+	// Nil writes every set with WAF.
+	In     func(ctx context.Context, account string) (func(region string) ipset.API, error)
 	Ledger *ledger.Ledger
 	// Owner names this process in leases; each Run adds its own number, so
 	// concurrent runs in one process are distinct writers too.
@@ -103,12 +107,15 @@ func (w *Writer) RunAs(ctx context.Context, setARN, owner string) (Report, error
 	if err != nil {
 		return rep, err
 	}
+	api, err := w.api(ctx, ref)
+	if err != nil {
+		return rep, err
+	}
 	tok, ok, err := w.Ledger.Acquire(ctx, setARN, owner, w.Lease)
 	if err != nil || !ok {
 		rep.Deferred = err == nil
 		return rep, err
 	}
-	api := w.WAF(ref.Region)
 	pace := w.pacer()
 	for {
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 2*w.MinInterval+time.Second {
@@ -147,7 +154,10 @@ func (w *Writer) Fast(ctx context.Context, setARN string, addrs []netip.Prefix) 
 	if err != nil {
 		return rep, nil, err
 	}
-	api := w.WAF(ref.Region)
+	api, err := w.api(ctx, ref)
+	if err != nil {
+		return rep, nil, err
+	}
 	pace := w.pacer()
 	added, _, err := ipset.Add(ctx, api, ref, w.options(pace), addrs, w.max())
 	if full := (*ipset.FullError)(nil); errors.As(err, &full) {
@@ -293,6 +303,18 @@ func (w *Writer) options(pace *ipset.Pacer) ipset.Options {
 }
 
 // pacer spaces the writes of one run MinInterval apart.
+// api is the WAF client of the set's account and Region.
+func (w *Writer) api(ctx context.Context, ref ipset.Ref) (ipset.API, error) {
+	if w.In == nil {
+		return w.WAF(ref.Region), nil
+	}
+	in, err := w.In(ctx, ref.Account)
+	if err != nil {
+		return nil, fmt.Errorf("IP set %s: %w", ref.ARN, err)
+	}
+	return in(ref.Region), nil
+}
+
 func (w *Writer) pacer() *ipset.Pacer { return &ipset.Pacer{Interval: w.MinInterval, Now: w.Now} }
 
 func (w *Writer) max() int {

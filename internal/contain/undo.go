@@ -31,6 +31,10 @@ type Undoer struct {
 	// Account is the account the IAM client reaches. A hold in another
 	// account is left alone and reported; empty means unchecked.
 	Account string
+	// In, when set, gives the actions that act in another account
+	// (organization mode: through its member role); a hold in an account
+	// it cannot reach fails the undo, to be retried.
+	In func(ctx context.Context, account string) (map[string]Reverter, error)
 }
 
 // UndoReport says what undo restored and what it left, and why.
@@ -102,7 +106,16 @@ func (u *Undoer) release(ctx context.Context, hd ledger.Hold, id string) (done, 
 		return "", "", failure.Permanent(fmt.Errorf("undo: %s is held by action %q, which this version of autocontain does not have: restore it by hand", what, hd.Action))
 	}
 	if u.Account != "" && hd.Account != "" && hd.Account != u.Account {
-		return "", fmt.Sprintf("%s is in account %s, not %s that this undo reaches: left as it is", what, hd.Account, u.Account), nil
+		if u.In == nil {
+			return "", fmt.Sprintf("%s is in account %s, not %s that this undo reaches: left as it is", what, hd.Account, u.Account), nil
+		}
+		in, err := u.In(ctx, hd.Account)
+		if err != nil {
+			return "", "", fmt.Errorf("undo: %s: %w", what, err)
+		}
+		if act, ok = in[hd.Action]; !ok {
+			return "", "", failure.Permanent(fmt.Errorf("undo: %s is held by action %q, which this version of autocontain does not have: restore it by hand", what, hd.Action))
+		}
 	}
 	r, err := u.Ledger.ReleaseHold(ctx, hd, id)
 	switch {

@@ -72,6 +72,12 @@ type Engine struct {
 	// Impact, when set, is where a run reads the privilege class of the
 	// finding's principal before planning (withImpact); nil reads nothing.
 	Impact impact.PolicyReader
+
+	// Org, when set, is organization mode: the responder also acts in the
+	// organization's accounts, each through its member role (New sets it
+	// up from Options.Organization).
+	Org *account.Organization
+	org *orgState
 }
 
 func (e *Engine) now() time.Time {
@@ -87,7 +93,13 @@ func (e *Engine) Plan(raw []byte) (plan.Plan, error) {
 	if err != nil {
 		return plan.Plan{}, err
 	}
-	return plan.BuildWith(f, e.Playbook, plan.Facts{Home: e.Home, Reach: e.Reach}), nil
+	reach := e.Reach
+	if e.Org != nil {
+		// No call: the membership of a member account is not known here,
+		// and its principals are not contained (Run looks it up).
+		reach = e.Org.Unchecked()
+	}
+	return plan.BuildWith(f, e.Playbook, plan.Facts{Home: e.Home, Reach: reach}), nil
 }
 
 // Run plans and executes one event and logs its audit record. The error is
@@ -100,14 +112,24 @@ func (e *Engine) Run(ctx context.Context, raw []byte) (audit.Record, error) {
 		e.Log.LogAttrs(ctx, slog.LevelError, "autocontain rejected an event", slog.String("error", err.Error()))
 		return audit.Record{}, fmt.Errorf("read event: %w", err)
 	}
-	p = e.withImpact(ctx, p)
+	// In organization mode the member role's session is named after the
+	// finding that needed it.
+	ctx = account.WithFinding(ctx, p.Finding.ID)
+	base, in, err := e.scope(ctx, p)
+	if e.Org != nil {
+		p = plan.BuildWith(p.Finding, e.Playbook, base)
+	}
+	if err != nil {
+		return e.finish(ctx, audit.New(p, e.now()), err)
+	}
+	p = e.withImpact(ctx, p, base, in)
 	if p.DryRun || !acts(p) {
 		// Nothing to change (or a dry run, which makes no AWS call at all).
-		return e.finish(ctx, e.Executor.Execute(ctx, p), nil)
+		return e.finish(ctx, in.executor.Execute(ctx, p), nil)
 	}
 	if e.Ledger == nil {
-		p, err := e.guard(ctx, p, &plan.Facts{Home: e.Home, Reach: e.Reach})
-		return e.finish(ctx, e.Executor.Execute(ctx, p), err)
+		p, err := e.guard(ctx, p, &base, in.guard)
+		return e.finish(ctx, in.executor.Execute(ctx, p), err)
 	}
 	f := p.Finding
 	tok := ledger.NewToken()
@@ -123,7 +145,7 @@ func (e *Engine) Run(ctx context.Context, raw []byte) (audit.Record, error) {
 		// failure: its own outcome, kept off the error alarm.
 		return e.finish(ctx, e.skipAll(f, "another delivery of this finding is being handled right now; Lambda retries this one"), ErrInProgress)
 	default:
-		rec, err := e.runClaimed(ctx, p, h, tok)
+		rec, err := e.runClaimed(ctx, p, h, tok, base, in)
 		return e.finish(ctx, rec, err)
 	}
 }
@@ -140,8 +162,8 @@ func (e *Engine) claimLease(ctx context.Context) time.Duration {
 // guard checks protection by tag and path, which needs the account, of
 // each principal that is about to be contained, and plans again with what
 // it learned. The error says why protection could not be verified.
-func (e *Engine) guard(ctx context.Context, p plan.Plan, facts *plan.Facts) (plan.Plan, error) {
-	if e.Guard == nil || !p.ContainsPrincipal() {
+func (e *Engine) guard(ctx context.Context, p plan.Plan, facts *plan.Facts, g *protect.Guard) (plan.Plan, error) {
+	if g == nil || !p.ContainsPrincipal() {
 		return p, nil
 	}
 	contained := map[string]bool{}
@@ -157,7 +179,7 @@ func (e *Engine) guard(ctx context.Context, p plan.Plan, facts *plan.Facts) (pla
 		if _, checked := facts.Protection[entity]; checked || !contained[entity] {
 			continue
 		}
-		why, err := e.Guard.Check(ctx, pr)
+		why, err := g.Check(ctx, pr)
 		known := plan.Protection{Protected: why}
 		if err != nil {
 			known.Unverified, facts.ProtectionChecked = err.Error(), false
@@ -171,10 +193,10 @@ func (e *Engine) guard(ctx context.Context, p plan.Plan, facts *plan.Facts) (pla
 // runClaimed decides with everything known about the finding, records what
 // it is about to hold and block (Prepare), acts, and records what it did
 // (Commit): three ledger round trips with the claim, on the happy path.
-func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, h ledger.History, tok string) (audit.Record, error) {
+func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, h ledger.History, tok string, facts plan.Facts, in *side) (audit.Record, error) {
 	f := p.Finding
-	facts := plan.Facts{Home: e.Home, Reach: e.Reach, Undone: h.Undone, Blocked: h.Blocked(), Done: h.Done}
-	p, runErr := e.guard(ctx, plan.BuildWith(f, e.Playbook, facts), &facts)
+	facts.Undone, facts.Blocked, facts.Done = h.Undone, h.Blocked(), h.Done
+	p, runErr := e.guard(ctx, plan.BuildWith(f, e.Playbook, facts), &facts, in.guard)
 	fail := func(err error) (audit.Record, error) {
 		rec := audit.New(p, e.now())
 		_, cerr := e.Ledger.Commit(context.WithoutCancel(ctx), ledger.Commit{Finding: f.ID, UpdatedAt: f.UpdatedAt})
@@ -204,12 +226,12 @@ func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, h ledger.History, 
 	}
 	if held.BreakerOpen {
 		max, window := e.Playbook.Settings.Breaker()
-		facts.BreakerOpen = fmt.Sprintf("%d principals were already contained in account %s in the current %s window (settings.breakerMax)", max, f.Account, window)
+		facts.BreakerOpen = e.breakerOpen(f, held.OrgBreakerOpen)
 		e.Log.LogAttrs(ctx, slog.LevelError, "AUTOCONTAIN BREAKER OPEN: principals are reported, not contained",
-			slog.String("account", f.Account), slog.Int("max", max), slog.Duration("window", window))
+			slog.String("account", f.Account), slog.Int("max", max), slog.Duration("window", window), slog.Bool("organization", held.OrgBreakerOpen))
 		p = plan.BuildWith(f, e.Playbook, facts)
 	}
-	rec := e.Executor.ExecuteHeld(ctx, p, contain.Held{Prepared: true, Leases: held.Leases})
+	rec := in.executor.ExecuteHeld(ctx, p, contain.Held{Prepared: true, Leases: held.Leases})
 	// A delivery that could not verify protection reported its principal
 	// instead of containing it: it is not handled, so the retry decides again.
 	unreleased, err := e.Ledger.Commit(context.WithoutCancel(ctx), e.commit(p, rec, held, tok, runErr == nil))
@@ -232,6 +254,9 @@ func tooMany(prep ledger.Prep) string {
 	case len(prep.Principals) > prep.BreakerMax:
 		return fmt.Sprintf("this finding names %d principals to contain, more than the breaker admits at once (settings.breakerMax %d)",
 			len(prep.Principals), prep.BreakerMax)
+	case prep.Organization != "" && len(prep.Principals) > prep.OrgBreakerMax:
+		return fmt.Sprintf("this finding names %d principals to contain, more than the organization's breaker admits at once (settings.orgBreakerMax %d)",
+			len(prep.Principals), prep.OrgBreakerMax)
 	case len(prep.Holds) > ledger.MaxHolds:
 		return fmt.Sprintf("this finding would hold %d resources, more than one ledger transaction records (%d)", len(prep.Holds), ledger.MaxHolds)
 	}
@@ -243,6 +268,9 @@ func (e *Engine) prep(p plan.Plan, tok string) (ledger.Prep, error) {
 	f := p.Finding
 	max, window := e.Playbook.Settings.Breaker()
 	prep := ledger.Prep{Finding: f.ID, Token: tok, Account: f.Account, BreakerMax: max, BreakerWindow: window, Lease: writerLease}
+	if e.Org != nil {
+		prep.Organization, prep.OrgBreakerMax = e.Org.ID, e.Playbook.Settings.OrgBreaker()
+	}
 	seen := map[string]bool{}
 	for _, s := range p.Steps {
 		if !s.Acts() {
@@ -337,7 +365,7 @@ func (e *Engine) Undo(ctx context.Context, id string) (contain.UndoReport, error
 	if e.Ledger == nil || e.Undoer == nil {
 		return contain.UndoReport{}, errors.New("undo needs the ledger: set " + EnvLedgerTable)
 	}
-	rep, err := e.Undoer.Undo(ctx, id)
+	rep, err := e.Undoer.Undo(account.WithFinding(ctx, "undo-"+id), id)
 	// The report and the error leave the process (log, Lambda result, CLI):
 	// key ids masked.
 	rep.Finding = finding.MaskKeys(rep.Finding)
@@ -395,11 +423,20 @@ func (e *Engine) Reconcile(ctx context.Context) (map[string]blocklist.Report, er
 	}
 	out := map[string]blocklist.Report{}
 	var errs []error
-	for _, set := range []string{e.Playbook.Settings.IPSets.IPv4, e.Playbook.Settings.IPSets.IPv6} {
-		if set == "" {
+	sets := []string{e.Playbook.Settings.IPSets.IPv4, e.Playbook.Settings.IPSets.IPv6}
+	if e.Org != nil {
+		// Organization mode: also every member's sets, as found.
+		members, err := e.Ledger.Sets(ctx)
+		if err != nil {
+			return out, err
+		}
+		sets = append(sets, members...)
+	}
+	for _, set := range sets {
+		if _, done := out[set]; set == "" || done {
 			continue
 		}
-		rep, err := e.Writer.Run(ctx, set)
+		rep, err := e.Writer.Run(account.WithFinding(ctx, "reconcile"), set)
 		out[set] = rep
 		errs = append(errs, err)
 		level := slog.LevelInfo

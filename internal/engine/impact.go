@@ -22,27 +22,32 @@ import (
 // another principal. Each run has its own lookup, so what it caches lives
 // only as long as the invocation. A failure to read makes the class
 // unknown, which the plan says and which never blocks containment.
-func (e *Engine) withImpact(ctx context.Context, p plan.Plan) plan.Plan {
+func (e *Engine) withImpact(ctx context.Context, p plan.Plan, facts plan.Facts, in *side) plan.Plan {
 	f := p.Finding
 	s := e.Playbook.Settings
 	switch {
-	case e.Impact == nil, p.DryRun, f.Sample && !s.ActOnSamples, f.Archived && !s.ActOnArchived:
+	case in.impact == nil, p.DryRun, f.Sample && !s.ActOnSamples, f.Archived && !s.ActOnArchived:
 		return p
 	case !acts(p) && !slices.ContainsFunc(e.Playbook.Rules, func(r playbook.Rule) bool { return len(r.Impact) > 0 }):
 		return p
 	}
-	reach := e.Reach
+	reach := facts.Reach
 	if reach == nil {
 		reach = account.Single{Home: e.Home}
 	}
+	// The account the side's IAM client reads.
+	reads := e.Home
+	if in.account != "" {
+		reads = account.Account{Partition: e.Home.Partition, ID: in.account}
+	}
 	// One lookup per run, shared by the finding's principals: what it
 	// read for one (a group, a managed policy) it does not read again.
-	l := impact.New(e.Impact)
+	l := impact.New(in.impact)
 	read := false
 	for i, pr := range f.Principals() {
 		one := f
 		one.Principal, one.Actors = pr, nil
-		if d := reach.Reach(one); !d.OK || d.Account != e.Home {
+		if d := reach.Reach(one); !d.OK || d.Account != reads {
 			continue
 		}
 		imp := l.Principal(ctx, pr)
@@ -60,7 +65,7 @@ func (e *Engine) withImpact(ctx context.Context, p plan.Plan) plan.Plan {
 	if !read {
 		return p
 	}
-	return plan.BuildWith(f, e.Playbook, plan.Facts{Home: e.Home, Reach: e.Reach})
+	return plan.BuildWith(f, e.Playbook, facts)
 }
 
 // PlanImpact is Plan with the principal's impact class read from IAM
@@ -70,5 +75,12 @@ func (e *Engine) PlanImpact(ctx context.Context, raw []byte) (plan.Plan, error) 
 	if err != nil {
 		return p, err
 	}
-	return e.withImpact(ctx, p), nil
+	facts, in, err := e.scope(ctx, p)
+	if err != nil {
+		return p, err
+	}
+	if e.Org != nil {
+		p = plan.BuildWith(p.Finding, e.Playbook, facts)
+	}
+	return e.withImpact(ctx, p, facts, in), nil
 }

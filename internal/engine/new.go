@@ -36,6 +36,9 @@ type Options struct {
 	Home account.Account
 	// FunctionName is the Lambda function's name (see Engine.FunctionName).
 	FunctionName string
+	// Organization, when set, is organization mode (see Engine.Org). Its
+	// Home must be Home.
+	Organization *account.Organization
 }
 
 // New returns an engine that acts on the account cfg reaches, with the
@@ -71,6 +74,9 @@ func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) 
 	e.Executor = contain.NewExecutor(now, actions...)
 	if e.Ledger != nil {
 		e.Undoer = &contain.Undoer{Ledger: e.Ledger, Writer: e.Writer, Actions: e.Executor.Reverters(), Now: now, Account: opts.Home.ID}
+	}
+	if opts.Organization != nil {
+		e.newOrg(cfg, opts.Organization, clients)
 	}
 	return e
 }

@@ -70,6 +70,9 @@ func IsPermanent(err error) bool {
 		if _, ok := err.(permanent); ok {
 			return true
 		}
+		if _, ok := err.(transient); ok {
+			return false
+		}
 		if api, ok := err.(smithy.APIError); ok {
 			return permanentCodes[api.ErrorCode()]
 		}
@@ -100,3 +103,18 @@ func Code(err error) string {
 	}
 	return ""
 }
+
+// Transient marks err as a failure that retrying may mend, whatever AWS
+// error code it carries: an AccessDenied from assuming a member role that
+// its StackSet has not deployed yet, say. nil stays nil.
+func Transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return transient{err}
+}
+
+type transient struct{ err error }
+
+func (t transient) Error() string { return t.err.Error() }
+func (t transient) Unwrap() error { return t.err }

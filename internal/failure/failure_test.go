@@ -36,6 +36,8 @@ func TestClassify(t *testing.T) {
 		{"joined_all_permanent", errors.Join(failure.Permanent(errors.New("a")), &iamtypes.NoSuchEntityException{}), true, "NoSuchEntity"},
 		{"joined_one_transient", errors.Join(failure.Permanent(errors.New("a")), errors.New("ledger timed out")), false, ""},
 		{"joined_with_nil", errors.Join(nil, failure.Permanent(errors.New("a"))), true, ""},
+		{"transient_access_denied", fmt.Errorf("assume: %w", failure.Transient(&smithy.GenericAPIError{Code: "AccessDenied", Fault: smithy.FaultClient})), false, "AccessDenied"},
+		{"transient_joined_with_permanent", errors.Join(failure.Transient(&smithy.GenericAPIError{Code: "AccessDenied"}), failure.Permanent(errors.New("a"))), false, "AccessDenied"},
 		{"two_verbs_one_transient", fmt.Errorf("%w; %w", failure.Permanent(errors.New("a")), &smithy.GenericAPIError{Code: "ThrottlingException"}), false, "ThrottlingException"},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -233,4 +234,35 @@ func (l *Ledger) Abandon(ctx context.Context, set, owner string) error {
 		return fmt.Errorf("ledger: abandon the writer lease of %s: %w", set, err)
 	}
 	return nil
+}
+
+// setsPK is the partition that lists the IP sets organization mode found
+// in member accounts, one item per set, so that the scheduled reconcile
+// writes them too (expiry, the limit) though no setting names them.
+const setsPK = "ipsets"
+
+// RegisterSet records that set is one of autocontain's IP sets. Recording
+// it again changes nothing.
+func (l *Ledger) RegisterSet(ctx context.Context, set string) error {
+	_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(l.Table), Key: key(setsPK, set),
+		UpdateExpression:          aws.String("SET registeredAt = if_not_exists(registeredAt, :t)"),
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":t": s(l.Now().UTC().Format(time.RFC3339))}})
+	if err != nil {
+		return fmt.Errorf("ledger: register IP set %s: %w", set, err)
+	}
+	return nil
+}
+
+// Sets lists the IP sets RegisterSet recorded, in order.
+func (l *Ledger) Sets(ctx context.Context) ([]string, error) {
+	items, err := l.query(ctx, setsPK, "")
+	if err != nil {
+		return nil, fmt.Errorf("ledger: list the IP sets: %w", err)
+	}
+	var out []string
+	for _, it := range items {
+		out = append(out, str(it, AttrSK))
+	}
+	sort.Strings(out)
+	return out, nil
 }

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,11 +21,11 @@ import (
 const fastPathMax = 50
 
 // MaxHolds is the most resources one delivery's Prepare records as held:
-// the holds go in one transaction with the breaker, the finding and one
-// write per IP set, and a transaction takes at most 100 writes. A plan
+// the holds go in one transaction with the two breakers, the finding and
+// one write per IP set (two), and a transaction takes at most 100 writes. A plan
 // that would hold more is refused before Prepare (its principals are
 // reported, not contained).
-const MaxHolds = maxTransaction - 2 - 2*2
+const MaxHolds = maxTransaction - 3 - 2
 
 // Prep is what a claimed delivery records before it changes anything.
 type Prep struct {
@@ -38,6 +39,12 @@ type Prep struct {
 	Principals    []string
 	BreakerMax    int
 	BreakerWindow time.Duration
+	// Organization, when set, also admits the principals into the
+	// organization's breaker window, shared by every account (at most
+	// OrgBreakerMax distinct principals per BreakerWindow): organization
+	// mode. Both breakers admit, or neither counts them.
+	Organization  string
+	OrgBreakerMax int
 	// Holds are the resources the delivery's principal steps will contain.
 	Holds []Hold
 	// Wants are the addresses its block steps will block.
@@ -59,6 +66,9 @@ type Prepared struct {
 	// and no hold was recorded: the principals must be reported, not
 	// contained. Wants were recorded all the same.
 	BreakerOpen bool
+	// OrgBreakerOpen: the organization's breaker did not admit them
+	// (BreakerOpen is set too; their account's may have refused as well).
+	OrgBreakerOpen bool
 	// Leases names the sets whose writer this delivery became on the fast
 	// path, with the owner to release in Commit.
 	Leases map[string]string
@@ -76,8 +86,9 @@ func (l *Ledger) Prepare(ctx context.Context, p Prep) (Prepared, error) {
 		total += len(w.Addrs)
 	}
 	// The fast path also keeps the one transaction within DynamoDB's 100
-	// writes: the breaker, the holds, the finding, an address each, a set each.
-	fast := total <= fastPathMax && 2+len(p.Holds)+total+len(p.Wants) <= maxTransaction
+	// writes: the breakers (the account's and the organization's), the
+	// holds, the finding, an address each, a set each.
+	fast := total <= fastPathMax && 3+len(p.Holds)+total+len(p.Wants) <= maxTransaction
 	if len(p.Holds) > MaxHolds {
 		return res, failure.Permanent(fmt.Errorf("ledger: prepare finding %s: %d holds, more than one transaction records (%d)", p.Finding, len(p.Holds), MaxHolds))
 	}
@@ -112,16 +123,26 @@ func (l *Ledger) Prepare(ctx context.Context, p Prep) (Prepared, error) {
 	}
 	acquire := fast
 	admit := len(p.Principals) > 0
+	org := p.Organization != ""
 	if len(p.Principals) > p.BreakerMax {
 		// More than the breaker ever admits at once.
 		admit, res.BreakerOpen = false, true
 	}
+	if admit && org && len(p.Principals) > p.OrgBreakerMax {
+		admit, res.BreakerOpen, res.OrgBreakerOpen = false, true, true
+	}
 	for {
 		var us []update
 		breakerAt := map[int]bool{}
+		orgBreakerAt := -1
 		if admit {
 			breakerAt[len(us)] = true
 			us = append(us, l.breakerUpdate(p.Account, p.Principals, p.BreakerWindow, p.BreakerMax))
+			if org {
+				orgBreakerAt = len(us)
+				breakerAt[len(us)] = true
+				us = append(us, l.breakerUpdate("org#"+p.Organization, p.Principals, p.BreakerWindow, p.OrgBreakerMax))
+			}
 		}
 		fi := update{key: key(findingPK(p.Finding), findingSK), expr: "SET #ttl = :ttl", names: map[string]string{"#ttl": AttrTTL},
 			values: map[string]ddb.AttributeValue{":ttl": n(now.Add(Retention).Unix())}}
@@ -180,6 +201,7 @@ func (l *Ledger) Prepare(ctx context.Context, p Prep) (Prepared, error) {
 			switch {
 			case breakerAt[i] && admit:
 				admit, res.BreakerOpen, progress = false, true, true
+				res.OrgBreakerOpen = slices.Contains(failed, orgBreakerAt)
 			case metaAt[i] != "" && acquire:
 				// Another writer holds the set, or it has other work
 				// pending: the block step runs the full writer.

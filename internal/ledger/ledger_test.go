@@ -287,3 +287,54 @@ func TestPrepareStaysWithinOneTransaction(t *testing.T) {
 		t.Errorf("%d holds: %v, want a permanent error", ledger.MaxHolds+1, err)
 	}
 }
+
+// TestOrganizationBreaker: in organization mode a principal is admitted
+// only when both its account's window and the organization's have room;
+// the organization's counts principals of every account, and a refusal by
+// either counts the principal in neither.
+func TestOrganizationBreaker(t *testing.T) {
+	now := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	l := newLedger(t, &now)
+	ctx := context.Background()
+	prep := func(finding, account string, orgMax int) ledger.Prepared {
+		t.Helper()
+		h := ledger.Hold{Action: "revoke-sessions", Account: account, Principal: "user/alice", Resource: "policy/P"}
+		res, err := l.Prepare(ctx, ledger.Prep{Finding: finding, Token: "t-" + finding, Account: account, Principals: []string{h.PrincipalKey()},
+			BreakerMax: min(orgMax, 2), BreakerWindow: time.Hour, Organization: "o-abcdefghij", OrgBreakerMax: orgMax, Holds: []ledger.Hold{h}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	// Same-named users of two accounts are two principals of the organization.
+	for i, acct := range []string{"111111111111", "222222222222"} {
+		if res := prep(fmt.Sprint("f", i), acct, 2); res.BreakerOpen {
+			t.Fatalf("account %s refused: %+v", acct, res)
+		}
+	}
+	res := prep("f3", "333333333333", 2)
+	if !res.BreakerOpen || !res.OrgBreakerOpen {
+		t.Fatalf("the organization's third principal was admitted past orgBreakerMax 2: %+v", res)
+	}
+	if h, _, _ := l.History(ctx, "f3"); len(h.Holds) != 0 {
+		t.Errorf("a refused principal holds %+v", h.Holds)
+	}
+	// Refused by the organization's window, it was not counted in its
+	// account's either: without the organization's breaker it is admitted
+	// (an account window of 10 that had counted it would still admit it,
+	// so a max of 1 proves it).
+	h := ledger.Hold{Action: "revoke-sessions", Account: "333333333333", Principal: "user/bob", Resource: "policy/P"}
+	res, err := l.Prepare(ctx, ledger.Prep{Finding: "f4", Token: "t-f4", Account: "333333333333", Principals: []string{h.PrincipalKey()},
+		BreakerMax: 1, BreakerWindow: time.Hour, Holds: []ledger.Hold{h}})
+	if err != nil || res.BreakerOpen {
+		t.Fatalf("account 333333333333 counted a principal the organization refused: %+v %v", res, err)
+	}
+	// An account breaker's refusal is not the organization's: alice is
+	// account 333333333333's second principal, past its max of 1.
+	al := ledger.Hold{Action: "revoke-sessions", Account: "333333333333", Principal: "user/alice", Resource: "policy/P"}
+	res, err = l.Prepare(ctx, ledger.Prep{Finding: "f5", Token: "t-f5", Account: "333333333333", Principals: []string{al.PrincipalKey()},
+		BreakerMax: 1, BreakerWindow: time.Hour, Organization: "o-abcdefghij", OrgBreakerMax: 5, Holds: []ledger.Hold{al}})
+	if err != nil || !res.BreakerOpen || res.OrgBreakerOpen {
+		t.Errorf("account breaker: %+v %v", res, err)
+	}
+}

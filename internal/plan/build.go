@@ -42,6 +42,12 @@ type Facts struct {
 	Blocked map[string]bool
 	// Undone: an operator undid this finding's containment; nothing is done again.
 	Undone bool
+	// IPSets, when set, are the IP sets block-ip writes to instead of
+	// settings.ipSets: in organization mode, the ones the member stack
+	// made in the finding's account and Region, found by name (IPSetsWhere
+	// says where, for a skip's reason).
+	IPSets      *playbook.IPSets
+	IPSetsWhere string
 }
 
 // Protection is what the account says of one principal (package protect).
@@ -92,6 +98,13 @@ func BuildWith(f finding.Finding, pb *playbook.Playbook, facts Facts) Plan {
 		return p
 	}
 	p.Rule = rule.Name
+	if facts.Reach != nil {
+		if d := facts.Reach.Reach(f); d.OK && d.How != "own" {
+			// Organization mode: the plan names the account it acts in
+			// and the role it acts through.
+			p.ActsIn = "account " + d.Account.ID + " " + d.How
+		}
+	}
 	p.safetyNet(f, pb, rule)
 	principalsPlanned := false
 	for _, spec := range playbook.Specs {
@@ -108,7 +121,7 @@ func BuildWith(f finding.Finding, pb *playbook.Playbook, facts Facts) Plan {
 				p.principalSteps(rule, pb, facts)
 			}
 		case playbook.OnAddresses:
-			p.blockSteps(action, f, pb, facts.Blocked)
+			p.blockSteps(action, f, pb, facts)
 		case playbook.OnTopic:
 			if s.TopicARN == "" {
 				p.skip(action, Target{Kind: TargetTopic}, "no SNS topic is configured (settings.topicArn)")
@@ -326,7 +339,8 @@ func carried(spec playbook.ActionSpec, st Step, s playbook.Settings, partition s
 
 // blockSteps plans block-ip: one step per address family with every
 // blockable address, and a skip step for each address left alone.
-func (p *Plan) blockSteps(action string, f finding.Finding, pb *playbook.Playbook, done map[string]bool) {
+func (p *Plan) blockSteps(action string, f finding.Finding, pb *playbook.Playbook, facts Facts) {
+	done := facts.Blocked
 	if len(f.Addresses) == 0 {
 		p.skip(action, Target{Kind: TargetAddresses}, "the finding carries no remote address")
 		return
@@ -355,12 +369,17 @@ func (p *Plan) blockSteps(action string, f finding.Finding, pb *playbook.Playboo
 			v6 = append(v6, hostPrefix(a))
 		}
 	}
+	sets, v4Field, v6Field := pb.Settings.IPSets, "settings.ipSets.ipv4", "settings.ipSets.ipv6"
+	if facts.IPSets != nil {
+		sets = *facts.IPSets
+		v4Field, v6Field = "none named "+IPSetV4Name+" in "+facts.IPSetsWhere, "none named "+IPSetV6Name+" in "+facts.IPSetsWhere
+	}
 	for _, fam := range []struct {
 		name, field, arn string
 		addrs            []netip.Prefix
 	}{
-		{"IPv4", "settings.ipSets.ipv4", pb.Settings.IPSets.IPv4, v4},
-		{"IPv6", "settings.ipSets.ipv6", pb.Settings.IPSets.IPv6, v6},
+		{"IPv4", v4Field, sets.IPv4, v4},
+		{"IPv6", v6Field, sets.IPv6, v6},
 	} {
 		if len(fam.addrs) == 0 {
 			continue

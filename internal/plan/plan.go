@@ -31,9 +31,20 @@ type Plan struct {
 	// Rule is the playbook rule that matched, if any.
 	Rule string `json:"rule,omitempty"`
 	// DryRun plans are recorded, never executed.
-	DryRun bool   `json:"dryRun"`
+	DryRun bool `json:"dryRun"`
+	// ActsIn, in organization mode, names the member account the plan acts
+	// in and the role it acts through (and, once assumed, the role
+	// session); empty when it acts in the responder's own account.
+	ActsIn string `json:"actsIn,omitempty"`
 	Steps  []Step `json:"steps"`
 }
+
+// The names of the IP sets the member stack makes in each member account
+// and Region (REGIONAL), by which organization mode finds them.
+const (
+	IPSetV4Name = "autocontain-blocklist-v4"
+	IPSetV6Name = "autocontain-blocklist-v6"
+)
 
 // Step is one decision.
 type Step struct {

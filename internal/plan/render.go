@@ -51,6 +51,9 @@ func (p Plan) WriteTable(w io.Writer) error {
 		rule = "(none)"
 	}
 	fmt.Fprintf(&b, "rule      %s\n", rule)
+	if p.ActsIn != "" {
+		fmt.Fprintf(&b, "acts in   %s\n", p.ActsIn)
+	}
 	if p.DryRun {
 		b.WriteString("mode      dry run: nothing will be changed\n")
 	}

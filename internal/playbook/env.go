@@ -21,6 +21,7 @@ const (
 	EnvActOnSamples  = "AUTOCONTAIN_ACT_ON_SAMPLES"  // true or false
 	EnvActOnArchived = "AUTOCONTAIN_ACT_ON_ARCHIVED" // true or false
 	EnvBreakerMax    = "AUTOCONTAIN_BREAKER_MAX"     // principals per window
+	EnvOrgBreakerMax = "AUTOCONTAIN_ORG_BREAKER_MAX" // principals per window, organization-wide
 	EnvBreakerWindow = "AUTOCONTAIN_BREAKER_WINDOW"  // a Go duration
 	EnvBlockTTL      = "AUTOCONTAIN_BLOCK_TTL"       // a Go duration
 

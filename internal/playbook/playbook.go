@@ -43,6 +43,10 @@ type Settings struct {
 	// BreakerMax is the most principals contained per BreakerWindow per
 	// account; past it principals are reported, not contained. 0 means 10.
 	BreakerMax int `json:"breakerMax,omitempty"`
+	// OrgBreakerMax is the most principals contained per BreakerWindow in
+	// the whole organization, in organization mode; 0 means
+	// DefaultOrgBreakerMax.
+	OrgBreakerMax int `json:"orgBreakerMax,omitempty"`
 	// BreakerWindow is a Go duration ("1h"); empty means one hour.
 	BreakerWindow string `json:"breakerWindow,omitempty"`
 	// BlockTTL is how long a block lasts after the address was last seen,
@@ -59,10 +63,24 @@ type Settings struct {
 
 // Defaults of the settings whose zero value means "the default".
 const (
-	DefaultBreakerMax    = 10
+	DefaultBreakerMax = 10
+	// DefaultOrgBreakerMax: two and a half accounts' worth of a full
+	// account window. A real campaign against an organization touches a
+	// few accounts' credentials in an hour; a rule that matches wrongly
+	// touches every account's, and stops here.
+	DefaultOrgBreakerMax = 25
 	DefaultBreakerWindow = time.Hour
 	DefaultBlockTTL      = 7 * 24 * time.Hour
 )
+
+// OrgBreaker returns the organization-wide breaker's limit, default
+// applied; its window is the account breaker's.
+func (s Settings) OrgBreaker() int {
+	if s.OrgBreakerMax == 0 {
+		return DefaultOrgBreakerMax
+	}
+	return s.OrgBreakerMax
+}
 
 // Breaker returns the breaker's limit and window, defaults applied.
 func (s Settings) Breaker() (max int, window time.Duration) {

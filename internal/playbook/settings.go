@@ -76,6 +76,9 @@ var SettingsTable = []Setting{
 	{JSON: "breakerMax", Env: EnvBreakerMax, Context: "breakerMax", Default: "`10`",
 		Doc:   "at most this many principals contained per window per account; past it they are reported, not contained",
 		field: func(s *Settings) any { return &s.BreakerMax }, check: checkBreakerMax},
+	{JSON: "orgBreakerMax", Env: EnvOrgBreakerMax, Context: "orgBreakerMax", Default: "`25`",
+		Doc:   "organization mode only: at most this many principals contained per window in the whole organization, every account together; past it they are reported, not contained",
+		field: func(s *Settings) any { return &s.OrgBreakerMax }, check: checkOrgBreakerMax},
 	{JSON: "breakerWindow", Env: EnvBreakerWindow, Context: "breakerWindow", Default: "`1h`",
 		Doc:   "the breaker's window, a Go duration of a minute or more",
 		field: func(s *Settings) any { return &s.BreakerWindow }, check: func(s *Settings) error { return checkDuration(s.BreakerWindow) }},
@@ -283,6 +286,13 @@ func checkTopic(s *Settings) error {
 func checkBreakerMax(s *Settings) error {
 	if s.BreakerMax < 0 {
 		return fmt.Errorf("%d is negative", s.BreakerMax)
+	}
+	return nil
+}
+
+func checkOrgBreakerMax(s *Settings) error {
+	if s.OrgBreakerMax < 0 {
+		return fmt.Errorf("%d is negative", s.OrgBreakerMax)
 	}
 	return nil
 }

@@ -52,6 +52,19 @@ type Guard struct {
 	SelfRoleARN string
 	// Patterns are ARN globs from the playbook (settings.protect).
 	Patterns []playbook.Pattern
+	// Roles are role names never contained in any account: in
+	// organization mode, OrganizationRoles.
+	Roles []string
+}
+
+// OrganizationRoles are the roles organization mode never contains, in any
+// account: the member role autocontain acts through (containing it would
+// lock autocontain out of the account), the role Organizations creates for
+// the management account (OrganizationAccountAccessRole) and Control
+// Tower's (AWSControlTowerExecution), which administrators use to repair a
+// member account.
+func OrganizationRoles(memberRole string) []string {
+	return []string{memberRole, "OrganizationAccountAccessRole", "AWSControlTowerExecution"}
 }
 
 // Check returns why p is protected, or "" when it is not. The error is
@@ -82,6 +95,11 @@ func containedEntity(p finding.Principal) (user, role string) {
 func (g *Guard) checkRole(ctx context.Context, name, arn string) (string, error) {
 	if self := roleName(g.SelfRoleARN); self != "" && self == name {
 		return "it is autocontain's own role", nil
+	}
+	for _, r := range g.Roles {
+		if r == name {
+			return fmt.Sprintf("role %s is one that organization mode never contains (autocontain's member role, or an organization administrator's)", name), nil
+		}
 	}
 	if strings.HasPrefix(name, "AWSServiceRoleFor") || strings.Contains(arn, ":role"+serviceLinkedPath) {
 		return "it is a service-linked role, owned by AWS", nil

@@ -99,3 +99,22 @@ func TestGuard(t *testing.T) {
 		})
 	}
 }
+
+// TestOrganizationRoles: organization mode never contains the member role
+// it acts through, nor the roles administrators use to repair a member
+// (OrganizationAccountAccessRole, AWSControlTowerExecution), without any
+// IAM read; another role is read as usual.
+func TestOrganizationRoles(t *testing.T) {
+	g := &protect.Guard{Roles: protect.OrganizationRoles("autocontain-member")}
+	for _, name := range []string{"autocontain-member", "OrganizationAccountAccessRole", "AWSControlTowerExecution"} {
+		why, err := g.Check(context.Background(), finding.Principal{Kind: finding.KindAssumedRole, RoleName: name})
+		if err != nil || !strings.Contains(why, "organization mode never contains") {
+			t.Errorf("role %s: %q, %v", name, why, err)
+		}
+	}
+	emu := testenv.Moto(t)
+	g.IAM = iam.NewFromConfig(emu.Config(t))
+	if why, err := g.Check(context.Background(), finding.Principal{Kind: finding.KindAssumedRole, RoleName: "web-app-role"}); why != "" || err == nil {
+		t.Errorf("another role: %q, %v; want the read of a role that does not exist to fail", why, err)
+	}
+}

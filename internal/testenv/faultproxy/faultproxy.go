@@ -112,11 +112,16 @@ type rule struct {
 	delay time.Duration // InjectDelay's: how long a Pass holds the call
 }
 
-// window counts calls within the current one-second window, for a quota.
+// window counts calls within the current one-second window, for a quota,
+// per caller and Region (scope).
 type window struct {
 	perSecond int
-	start     time.Time
-	n         int
+	slots     map[string]*slot
+}
+
+type slot struct {
+	start time.Time
+	n     int
 }
 
 // New starts a proxy on 127.0.0.1 that forwards to target, the moto
@@ -184,7 +189,11 @@ func (p *Proxy) add(op string, r rule, times int) {
 // that answers the generic ThrottlingException ("Rate exceeded", HTTP 400),
 // not WAFLimitsExceededException, which is about resource counts (WAF
 // Developer Guide, "AWS WAF quotas"; the wafv2 model has no throttling
-// error of its own):
+// error of its own). The quota is kept per caller and Region, as AWS keeps
+// it per account and Region: the caller is the access key id of the
+// request's signature, which stands for its account (each account's
+// credentials are their own, an assumed role's included), and the Region
+// is the signature's too:
 //
 //	p.Limit("UpdateIPSet", 1)
 //
@@ -196,7 +205,7 @@ func (p *Proxy) Limit(op string, perSecond int) {
 		delete(p.limit, op)
 		return
 	}
-	p.limit[op] = &window{perSecond: perSecond}
+	p.limit[op] = &window{perSecond: perSecond, slots: map[string]*slot{}}
 }
 
 // Count returns how many calls of op reached the proxy, those answered
@@ -250,7 +259,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, "InvalidParameter", http.StatusBadRequest, "Invalid parameter: Message too long", true)
 		return
 	}
-	rl, inject := p.next(op)
+	rl, inject := p.next(op, scope(r))
 	if !inject {
 		p.rp.ServeHTTP(w, r)
 		return
@@ -279,8 +288,25 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// next counts a call of op and returns the fault to answer it with, if any.
-func (p *Proxy) next(op string) (rule, bool) {
+// scope is the caller and Region of a signed request: the access key id
+// and the Region of the SigV4 credential scope
+// (Credential=AKID/DATE/REGION/SERVICE/aws4_request).
+func scope(r *http.Request) string {
+	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	if !ok {
+		return ""
+	}
+	cred, _, _ = strings.Cut(cred, ",")
+	parts := strings.Split(cred, "/")
+	if len(parts) < 3 {
+		return cred
+	}
+	return parts[0] + "/" + parts[2]
+}
+
+// next counts a call of op from scope (the caller and Region) and returns
+// the fault to answer it with, if any.
+func (p *Proxy) next(op, scope string) (rule, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.count[op]++
@@ -299,12 +325,17 @@ func (p *Proxy) next(op string) (rule, bool) {
 		if w == nil {
 			continue
 		}
-		now := time.Now()
-		if now.Sub(w.start) >= time.Second {
-			w.start, w.n = now, 0
+		sl := w.slots[scope]
+		if sl == nil {
+			sl = &slot{}
+			w.slots[scope] = sl
 		}
-		w.n++
-		if w.n > w.perSecond {
+		now := time.Now()
+		if now.Sub(sl.start) >= time.Second {
+			sl.start, sl.n = now, 0
+		}
+		sl.n++
+		if sl.n > w.perSecond {
 			return rule{fault: Throttling}, true
 		}
 		break

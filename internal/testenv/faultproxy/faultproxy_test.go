@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -457,5 +458,37 @@ func TestSNSMessageSizeInBytes(t *testing.T) {
 	}
 	if got := p.Count("Publish"); got != 2 {
 		t.Errorf("Publish counted %d times, want 2", got)
+	}
+}
+
+// TestLimitPerCallerAndRegion: WAF's quota is per account and Region, so
+// the proxy keeps one window per caller (the signature's access key) and
+// Region: within one second, another Region's update and another caller's
+// go through, the same caller's second update in the same Region does not.
+func TestLimitPerCallerAndRegion(t *testing.T) {
+	p, cfg := setup(t)
+	cfg.RetryMaxAttempts = 1
+	ctx := context.Background()
+	west := cfg.Copy()
+	west.Region = "us-west-2"
+	other := cfg.Copy()
+	other.Credentials = credentials.NewStaticCredentialsProvider("AKIAOTHERCALLER00001", "secret", "")
+	sets := []*ipSet{newIPSet(t, wafv2.NewFromConfig(cfg)), newIPSet(t, wafv2.NewFromConfig(west)), newIPSet(t, wafv2.NewFromConfig(other))}
+	p.Limit("UpdateIPSet", 1)
+	update := func(set *ipSet, addr string) error {
+		cur, err := set.get(ctx)
+		if err != nil {
+			return err
+		}
+		return set.update(ctx, *cur.LockToken, addr)
+	}
+	for i, set := range sets {
+		if err := update(set, fmt.Sprintf("192.0.2.%d/32", i+1)); err != nil {
+			t.Errorf("first update of caller and Region %d: %v", i, err)
+		}
+	}
+	var api smithy.APIError
+	if err := update(sets[0], "192.0.2.9/32"); !errors.As(err, &api) || api.ErrorCode() != "ThrottlingException" {
+		t.Errorf("the same caller's second update in the same Region within the second: %v, want ThrottlingException", err)
 	}
 }
