@@ -205,6 +205,20 @@ func cloudTrail(pb *playbook.Playbook, account string) shape {
 	return s
 }
 
+// CloudTrailFromOthers returns the patterns of CloudTrail rules for the
+// events of every account but account: the organization's bus, whose
+// members forward their CloudTrail events to it, leaves out the central
+// account's own, which its default bus delivers (a member stack in the
+// central account would forward them a second time).
+func CloudTrailFromOthers(pb *playbook.Playbook, account string) ([]Pattern, error) {
+	s := cloudTrail(pb, "")
+	if len(s.branches) > 0 {
+		s.account = account
+		s.envelope["account"] = []any{map[string]any{"anything-but": account}}
+	}
+	return s.split()
+}
+
 // CheckQuotas checks the quotas that bind the rules of one event bus
 // together: at most MaxWildcardRules of them may hold a wildcard filter.
 func CheckQuotas(ps []Pattern) error {
