@@ -52,6 +52,11 @@ func run() error {
 			return err
 		}
 	}
+	if cfg.Org.On() && stackEnv == nil {
+		// The forwarders name the home Region, and each is pinned to a
+		// Region of the central account.
+		return fmt.Errorf("context organizationId: organization mode deploys to the central account's Regions: run with its credentials and Region (CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION, which the CDK CLI sets)")
+	}
 	if err := checkPatterns(cfg.Playbook); err != nil {
 		return err
 	}
@@ -59,11 +64,6 @@ func run() error {
 	assets := filepath.Join(outdir, "autocontain-function")
 	if err := buildFunction(assets); err != nil {
 		return err
-	}
-	if cfg.Org.On() && stackEnv == nil {
-		// The forwarders name the home Region, and each is pinned to a
-		// Region of the central account.
-		return fmt.Errorf("context organizationId: organization mode deploys to the central account's Regions: run with its credentials and Region (CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION, which the CDK CLI sets)")
 	}
 	central := NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{
 		StackProps: awscdk.StackProps{
