@@ -78,23 +78,12 @@ func orgOptions() []option {
 		{"organizationId", "none (single-account mode)", "the AWS Organization's id, `o-…`: switches organization mode on (a central bus for the organization, the member StackSet, the GuardDuty forwarders; see \"Organization mode\")",
 			into(func(c *Config) any { return &c.Org.ID })},
 		{"memberTargets", "none", "organization mode: the OUs (`ou-…`, comma-separated) the member StackSet deploys to, accounts that join them later included",
-			func(c *Config, text string) error { c.Org.MemberTargets = splitList(text); return nil }},
+			into(func(c *Config) any { return &c.Org.MemberTargets })},
 		{"regions", "none", "organization mode: the Regions (comma-separated) of the member stacks and of the GuardDuty forwarders; they include the stack's own Region, and `us-east-1` when the playbook acts on IAM or sign-in events",
-			func(c *Config, text string) error { c.Org.Regions = splitList(text); return nil }},
+			into(func(c *Config) any { return &c.Org.Regions })},
 		{"memberRoleName", "`" + DefaultMemberRoleName + "`", "organization mode: the name of the role the member stack creates in each member account and the function assumes",
 			into(func(c *Config) any { return &c.Org.MemberRoleName })},
 	}
-}
-
-// splitList reads a comma-separated list, without blanks.
-func splitList(text string) []string {
-	var out []string
-	for _, p := range strings.Split(text, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // validate checks organization mode's options; pb is the effective

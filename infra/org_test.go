@@ -193,6 +193,14 @@ func TestSingleAccountHasNoOrganizationResources(t *testing.T) {
 				t.Errorf("%s: the function has $%s", name, k)
 			}
 		}
+		// Not a word of it anywhere, metadata (cdk-nag's suppressions)
+		// included: the template is single-account mode's as it was.
+		raw, _ := json.Marshal(s.json)
+		for _, word := range []string{"organization", "member"} {
+			if strings.Contains(strings.ToLower(string(raw)), word) {
+				t.Errorf("%s: the template mentions %q", name, word)
+			}
+		}
 		allow, _ := policyStatements(t, s)
 		for _, st := range allow {
 			for _, a := range asList(st["Action"]) {

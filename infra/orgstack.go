@@ -147,16 +147,9 @@ func organization(stack awscdk.Stack, cfg Config, role awsiam.Role, target func(
 // them) and every account's CloudTrail events but the central account's
 // own, which its default bus delivers.
 func orgBusPatterns(pb *playbook.Playbook, account string) (guardDuty, cloudTrail []patterns.Pattern, err error) {
-	if guardDuty, err = patterns.GuardDuty(pb, ""); err != nil {
-		return nil, nil, err
-	}
-	if cloudTrail, err = patterns.CloudTrailFromOthers(pb, account); err != nil {
-		return nil, nil, err
-	}
-	if err := patterns.CheckQuotas(append(append([]patterns.Pattern{}, guardDuty...), cloudTrail...)); err != nil {
-		return nil, nil, err
-	}
-	return guardDuty, cloudTrail, nil
+	return busPatterns(
+		func() ([]patterns.Pattern, error) { return patterns.GuardDuty(pb, "") },
+		func() ([]patterns.Pattern, error) { return patterns.CloudTrailFromOthers(pb, account) })
 }
 
 // The member template's parameters, which the StackSet sets.
@@ -222,19 +215,9 @@ func NewMemberStack(scope constructs.Construct, id string, props *MemberStackPro
 	if err != nil {
 		awscdk.Annotations_Of(stack).AddError(jsii.String(err.Error()))
 	}
-	if len(cloudTrail) > 0 {
-		busTarget := awsevents.EventBus_FromEventBusArn(stack, jsii.String("CentralBus"), centralBus.ValueAsString())
-		forwarder := awsiam.NewRole(stack, jsii.String("ForwarderRole"), &awsiam.RoleProps{
-			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
-			Description: jsii.String("autocontain: EventBridge forwards this account's CloudTrail events the playbook acts on to the central bus"),
-		})
-		for i, p := range cloudTrail {
-			rule(stack, nil, ruleID("ForwardCloudTrailEvents", i),
-				partOf("forward CloudTrail events the playbook acts on to the central account", i, len(cloudTrail)), p).
-				AddTarget(awseventstargets.NewEventBus(busTarget, &awseventstargets.EventBusProps{Role: forwarder}))
-		}
-	}
-	suppressNagFindings(stack)
+	forward(stack, centralBus.ValueAsString(), "ForwardCloudTrailEvents", "forward CloudTrail events the playbook acts on to the central account",
+		"autocontain: EventBridge forwards this account's CloudTrail events the playbook acts on to the central bus", cloudTrail)
+	suppressNagFindings(stack, true)
 	return stack
 }
 
@@ -320,16 +303,8 @@ func NewForwarderStack(scope constructs.Construct, id string, props *ForwarderSt
 		Service: jsii.String("events"), Region: jsii.String(props.HomeRegion),
 		Resource: jsii.String("event-bus"), ResourceName: jsii.String(props.BusName), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
 	})
-	bus := awsevents.EventBus_FromEventBusArn(stack, jsii.String("OrganizationBus"), busARN)
-	role := awsiam.NewRole(stack, jsii.String("ForwarderRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
-		Description: jsii.String("autocontain: EventBridge forwards GuardDuty findings of this Region to the home Region's organization bus"),
-	})
-	for i, p := range guardDuty {
-		rule(stack, nil, ruleID("ForwardGuardDutyFindings", i),
-			partOf("forward GuardDuty findings the playbook acts on to the home Region", i, len(guardDuty)), p).
-			AddTarget(awseventstargets.NewEventBus(bus, &awseventstargets.EventBusProps{Role: role}))
-	}
+	forward(stack, busARN, "ForwardGuardDutyFindings", "forward GuardDuty findings the playbook acts on to the home Region",
+		"autocontain: EventBridge forwards GuardDuty findings of this Region to the home Region's organization bus", guardDuty)
 	return stack
 }
 
@@ -351,4 +326,22 @@ func NewForwarderStacks(scope constructs.Construct, central awscdk.Stack, cfg Co
 		}))
 	}
 	return out
+}
+
+// forward adds rules on the stack's default bus, one per pattern, whose
+// target is the bus busARN, through one role EventBridge assumes and that
+// may put events on that bus only (the target grants it).
+func forward(stack awscdk.Stack, busARN *string, id, description, roleDescription string, ps []patterns.Pattern) {
+	if len(ps) == 0 {
+		return
+	}
+	bus := awsevents.EventBus_FromEventBusArn(stack, jsii.String("TargetBus"), busARN)
+	role := awsiam.NewRole(stack, jsii.String("ForwarderRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
+		Description: jsii.String(roleDescription),
+	})
+	for i, p := range ps {
+		rule(stack, nil, ruleID(id, i), partOf(description, i, len(ps)), p).
+			AddTarget(awseventstargets.NewEventBus(bus, &awseventstargets.EventBusProps{Role: role}))
+	}
 }

@@ -206,13 +206,17 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	// function; the function checks again (package account).
 	// A playbook too large for one pattern gets several rules (package
 	// patterns); one that no split fits fails synthesis (checkPatterns).
-	guardDuty, cloudTrail, err := rulePatterns(pb, *stack.Account())
-	if cfg.Org.On() && err == nil {
+	guardDutyAccount := *stack.Account()
+	if cfg.Org.On() {
 		// In organization mode the default bus also carries the members'
 		// findings, GuardDuty's administrator aggregation: the function's
-		// account rule decides on them (see organizationRules).
-		guardDuty, err = patterns.GuardDuty(pb, "")
+		// account rule decides on them (infra/README.md, "Organization
+		// mode").
+		guardDutyAccount = ""
 	}
+	guardDuty, cloudTrail, err := busPatterns(
+		func() ([]patterns.Pattern, error) { return patterns.GuardDuty(pb, guardDutyAccount) },
+		func() ([]patterns.Pattern, error) { return patterns.CloudTrail(pb, *stack.Account()) })
 	if err != nil {
 		awscdk.Annotations_Of(stack).AddError(jsii.String(err.Error()))
 	}
@@ -278,7 +282,7 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	} {
 		awscdk.NewCfnOutput(stack, jsii.String(k), &awscdk.CfnOutputProps{Value: v})
 	}
-	suppressNagFindings(stack) // infra/nag.go
+	suppressNagFindings(stack, cfg.Org.On()) // infra/nag.go
 	return stack
 }
 
