@@ -302,6 +302,14 @@ func TestOrgCentralStack(t *testing.T) {
 			t.Errorf("sts:AssumeRole on %s: allowed=%v (%s), want %v", tc.what, got, why, tc.want)
 		}
 	}
+	for _, name := range []string{DefaultMemberRoleName, "OrganizationAccountAccessRole", "AWSControlTowerExecution"} {
+		for _, action := range mutatingIAMActions() {
+			res := "arn:aws:iam::" + testAccount + ":role/" + name
+			if got, why := s.evaluate(t, policy, request{action: action, resource: res, context: map[string]string{"iam:PolicyARN": playbook.DefaultQuarantinePolicy("aws")}}); got {
+				t.Errorf("the central role may %s on %s (%s)", action, res, why)
+			}
+		}
+	}
 	for _, tc := range []struct {
 		resource string
 		want     bool
@@ -403,6 +411,8 @@ func TestMemberTemplate(t *testing.T) {
 			context: map[string]string{"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}}, false, ""},
 		{"attach the quarantine policy", request{action: "iam:AttachUserPolicy", resource: own + "user/alice", context: ctx}, true, ""},
 		{"assume a role", request{action: "sts:AssumeRole", resource: other + "role/x"}, false, ""},
+		{"change the management account's role", request{action: "iam:PutRolePolicy", resource: own + "role/OrganizationAccountAccessRole"}, false, sidDenyOrganizationRoles},
+		{"change Control Tower's role", request{action: "iam:UpdateAccessKey", resource: own + "role/AWSControlTowerExecution"}, false, ""},
 	} {
 		got, why := m.evaluate(t, policy, tc.req)
 		if got != tc.want || (tc.reason != "" && !strings.Contains(why, tc.reason)) {

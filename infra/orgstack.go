@@ -38,6 +38,7 @@ const (
 func orgStatements(stack awscdk.Stack, o OrgConfig) []awsiam.PolicyStatement {
 	partition := *stack.Partition()
 	return []awsiam.PolicyStatement{
+		organizationRolesDeny(stack, o.MemberRoleName),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String(sidAssumeMemberRoles), Effect: awsiam.Effect_ALLOW,
 			Actions:    jsii.Strings("sts:AssumeRole"),
@@ -50,6 +51,32 @@ func orgStatements(stack awscdk.Stack, o OrgConfig) []awsiam.PolicyStatement {
 			Resources: jsii.Strings(fmt.Sprintf("arn:%s:organizations::*:account/%s/*", partition, o.ID)),
 		}),
 	}
+}
+
+// sidDenyOrganizationRoles is the Sid of the deny that keeps both roles,
+// the central one and each member's, off the organization's own roles.
+const sidDenyOrganizationRoles = "NeverChangeTheOrganizationsRoles"
+
+// organizationRoles are the roles organization mode never contains, in
+// any account (the function half's protect.OrganizationRoles, which the
+// code applies; here IAM enforces them too): the member role autocontain
+// acts through, the role Organizations creates for the management account,
+// and Control Tower's, which administrators use to repair an account.
+func organizationRoles(memberRole string) []string {
+	return []string{memberRole, "OrganizationAccountAccessRole", "AWSControlTowerExecution"}
+}
+
+// organizationRolesDeny denies every IAM action that changes a principal
+// on the organization's roles of the stack's account.
+func organizationRolesDeny(stack awscdk.Stack, memberRole string) awsiam.PolicyStatement {
+	var arns []string
+	for _, name := range organizationRoles(memberRole) {
+		arns = append(arns, fmt.Sprintf("arn:%s:iam::%s:role/%s", *stack.Partition(), *stack.Account(), name))
+	}
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String(sidDenyOrganizationRoles), Effect: awsiam.Effect_DENY,
+		Actions: jsii.Strings(mutatingIAMActions()...), Resources: jsii.Strings(arns...),
+	})
 }
 
 // orgBusName is the name of the central account's bus for the
@@ -188,7 +215,7 @@ func NewMemberStack(scope constructs.Construct, id string, props *MemberStackPro
 	})
 	roleARN := jsii.String(fmt.Sprintf("arn:%s:iam::%s:role/%s", *stack.Partition(), *stack.Account(), o.MemberRoleName))
 	doc := awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{})
-	for _, st := range memberStatements(stack, roleARN, pb) {
+	for _, st := range memberStatements(stack, roleARN, o.MemberRoleName, pb) {
 		doc.AddStatements(st)
 	}
 	role := awsiam.NewRole(stack, jsii.String("MemberRole"), &awsiam.RoleProps{
@@ -227,8 +254,8 @@ func NewMemberStack(scope constructs.Construct, id string, props *MemberStackPro
 // the member's own account and its IP sets of that name in any Region;
 // the IP sets' discovery by name; the quarantine policy only; and the
 // central role's denies (never delete a key, never change itself, never
-// touch a protected principal).
-func memberStatements(stack awscdk.Stack, roleARN *string, pb *playbook.Playbook) []awsiam.PolicyStatement {
+// touch a protected principal or one of the organization's roles).
+func memberStatements(stack awscdk.Stack, roleARN *string, memberRole string, pb *playbook.Playbook) []awsiam.PolicyStatement {
 	ipSets := make([]string, 0, 2)
 	for _, name := range []string{MemberIPSetV4, MemberIPSetV6} {
 		ipSets = append(ipSets, fmt.Sprintf("arn:%s:wafv2:*:%s:regional/ipset/%s/*", *stack.Partition(), *stack.Account(), name))
@@ -242,7 +269,8 @@ func memberStatements(stack awscdk.Stack, roleARN *string, pb *playbook.Playbook
 		Sid: jsii.String("FindTheIPSetsByName"), Effect: awsiam.Effect_ALLOW,
 		Actions: jsii.Strings("wafv2:ListIPSets"), Resources: jsii.Strings("*"),
 	}))
-	return append(out, protectionDenies(stack, protectPatterns(pb))...)
+	out = append(out, protectionDenies(stack, protectPatterns(pb))...)
+	return append(out, organizationRolesDeny(stack, memberRole))
 }
 
 // memberTemplate synthesizes the member stack on its own, as the
