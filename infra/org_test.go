@@ -608,6 +608,13 @@ func TestOrgEventRuler(t *testing.T) {
 		} else {
 			cases["default_bus"].events["member:"+name] = ruled{ofMember, false}
 			cases["organization_bus"].events["member:"+name] = ruled{ofMember, want}
+			// The central account's events of another Region, forwarded
+			// by its own member stack: no default-bus rule here sees them.
+			var ev map[string]any
+			_ = json.Unmarshal([]byte(own), &ev)
+			ev["region"] = testOtherReg
+			elsewhere, _ := json.Marshal(ev)
+			cases["organization_bus"].events["own-elsewhere:"+name] = ruled{string(elsewhere), want}
 		}
 	}
 	for name, c := range cases {

@@ -105,7 +105,7 @@ func organization(stack awscdk.Stack, cfg Config, role awsiam.Role, target func(
 		},
 	})
 	pb := cfg.Playbook
-	guardDuty, cloudTrail, err := orgBusPatterns(pb, *stack.Account())
+	guardDuty, cloudTrail, err := orgBusPatterns(pb, *stack.Account(), *stack.Region())
 	if err != nil {
 		awscdk.Annotations_Of(stack).AddError(jsii.String(err.Error()))
 	}
@@ -171,12 +171,12 @@ func organization(stack awscdk.Stack, cfg Config, role awsiam.Role, target func(
 // orgBusPatterns derives the patterns of the organization bus's rules:
 // every account's GuardDuty findings (forwarded from the central account's
 // other Regions, where GuardDuty's administrator aggregation published
-// them) and every account's CloudTrail events but the central account's
-// own, which its default bus delivers.
-func orgBusPatterns(pb *playbook.Playbook, account string) (guardDuty, cloudTrail []patterns.Pattern, err error) {
+// them) and every account's CloudTrail events but those of the central
+// account in its own Region, which its default bus delivers.
+func orgBusPatterns(pb *playbook.Playbook, account, region string) (guardDuty, cloudTrail []patterns.Pattern, err error) {
 	return busPatterns(
 		func() ([]patterns.Pattern, error) { return patterns.GuardDuty(pb, "") },
-		func() ([]patterns.Pattern, error) { return patterns.CloudTrailFromOthers(pb, account) })
+		func() ([]patterns.Pattern, error) { return patterns.CloudTrailFromOthers(pb, account, region) })
 }
 
 // The member template's parameters, which the StackSet sets.

@@ -305,13 +305,19 @@ func rule(stack awscdk.Stack, bus awsevents.IEventBus, id, description string, p
 	ep := &awsevents.EventPattern{
 		Source:     strs(p["source"]),
 		DetailType: strs(p["detail-type"]),
-		Account:    accountMatch(p["account"]),
+		Account:    strs(p["account"]),
 	}
 	detail := withNullMatchers(p["detail"]).(map[string]any)
 	ep.Detail = &detail
-	return awsevents.NewRule(stack, jsii.String(id), &awsevents.RuleProps{
+	r := awsevents.NewRule(stack, jsii.String(id), &awsevents.RuleProps{
 		Description: jsii.String("autocontain: " + description), EventPattern: ep, EventBus: bus,
 	})
+	if or, ok := p["$or"]; ok {
+		// CDK's EventPattern has no top-level $or (the organization bus's
+		// CloudTrail rules, patterns.CloudTrailFromOthers).
+		r.Node().DefaultChild().(awsevents.CfnRule).AddPropertyOverride(jsii.String("EventPattern.$or"), or)
+	}
+	return r
 }
 
 // withNullMatchers replaces the pattern's [null] lists by CDK's null
@@ -335,18 +341,6 @@ func withNullMatchers(v any) any {
 		return out
 	}
 	return v
-}
-
-// accountMatch is the pattern's account filter as CDK takes it: the
-// accounts, or CDK's anything-but matcher (the organization bus's
-// CloudTrail rules, patterns.CloudTrailFromOthers).
-func accountMatch(v any) *[]*string {
-	if l, ok := v.([]any); ok && len(l) == 1 {
-		if m, ok := l[0].(map[string]any); ok {
-			return awsevents.Match_AnythingBut(m["anything-but"])
-		}
-	}
-	return strs(v)
 }
 
 func strs(v any) *[]*string {

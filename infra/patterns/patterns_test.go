@@ -121,18 +121,18 @@ func TestPatternsMatchTheAccount(t *testing.T) {
 }
 
 // TestCloudTrailFromOthers: the organization bus's CloudTrail pattern
-// matches every account but the central one, and a playbook without
-// CloudTrail rules has none.
+// matches every account's events but the central account's of the home
+// Region, and a playbook without CloudTrail rules has none.
 func TestCloudTrailFromOthers(t *testing.T) {
 	pb := mustPlaybook(t, `{"version":1,"rules":[
 		{"name":"b","source":"cloudtrail","eventSource":"cloudtrail.amazonaws.com","types":["StopLogging"],"actions":["notify"]}]}`)
-	ct, err := CloudTrailFromOthers(pb, "123456789012")
+	ct, err := CloudTrailFromOthers(pb, "123456789012", "us-east-1")
 	if got, want := one(t, ct, err),
-		`{"account":[{"anything-but":"123456789012"}],"detail":{"eventName":["StopLogging"],"eventSource":["cloudtrail.amazonaws.com"]},"detail-type":["AWS API Call via CloudTrail"],"source":["aws.cloudtrail"]}`; got != want {
+		`{"$or":[{"account":[{"anything-but":"123456789012"}]},{"region":[{"anything-but":"us-east-1"}]}],"detail":{"eventName":["StopLogging"],"eventSource":["cloudtrail.amazonaws.com"]},"detail-type":["AWS API Call via CloudTrail"],"source":["aws.cloudtrail"]}`; got != want {
 		t.Errorf("CloudTrailFromOthers\n got %s\nwant %s", got, want)
 	}
 	none := mustPlaybook(t, `{"version":1,"rules":[{"name":"a","source":"guardduty","types":["A:B/C"],"actions":["notify"]}]}`)
-	if ps, err := CloudTrailFromOthers(none, "123456789012"); err != nil || len(ps) != 0 {
+	if ps, err := CloudTrailFromOthers(none, "123456789012", "us-east-1"); err != nil || len(ps) != 0 {
 		t.Errorf("no CloudTrail rule: %v, %v", ps, err)
 	}
 }
