@@ -49,6 +49,9 @@ type Config struct {
 	ReservedConcurrency int
 	// LogRetentionDays of the function's log group (and the web ACL's).
 	LogRetentionDays int
+	// Org is organization mode's options (infra/org.go); its zero value,
+	// no organization, is single-account mode.
+	Org OrgConfig
 }
 
 // option is a context key of the stack's own, one that is no playbook
@@ -88,14 +91,14 @@ func options() []option {
 				return nil
 			}})
 	}
-	return append(out,
+	return append(append(out,
 		option{"webAclLogging", "`false`", "log the web ACL's requests to a CloudWatch log group `aws-waf-logs-<stack>-<stack id>`, kept `logRetentionDays` and retained on stack deletion",
 			into(func(c *Config) any { return &c.WebACLLogging })},
 		option{"reservedConcurrency", "`5`", "reserved concurrency of the function; `0` for none (accounts with a concurrency limit of 10 cannot reserve any)",
 			into(func(c *Config) any { return &c.ReservedConcurrency })},
 		option{"logRetentionDays", "`365`", "retention of the function's log group (and of the web ACL's), rounded up to a value CloudWatch accepts",
 			into(func(c *Config) any { return &c.LogRetentionDays })},
-	)
+	), orgOptions()...)
 }
 
 // DefaultConfig is the configuration of a deploy without context.
@@ -173,7 +176,8 @@ func contextText(v any) string {
 // value). Every value goes through the one reader of its kind; errors name
 // the key, in the tables' order.
 func configFrom(get func(string) (any, bool)) (Config, error) {
-	c := Config{Scope: ipset.ScopeRegional, ReservedConcurrency: 5, LogRetentionDays: 365, WAFRuleGroups: map[string]string{}}
+	c := Config{Scope: ipset.ScopeRegional, ReservedConcurrency: 5, LogRetentionDays: 365, WAFRuleGroups: map[string]string{},
+		Org: OrgConfig{MemberRoleName: DefaultMemberRoleName}}
 	for _, k := range WAFRuleGroupKeys {
 		c.WAFRuleGroups[k] = WAFBlock
 	}
@@ -266,6 +270,9 @@ func (c Config) validate() error {
 			return fmt.Errorf("context %s: the set's scope is %s, the stack's %s", set.key, ref.Scope, c.Scope)
 		}
 	}
+	if err := c.Org.validate(c.Playbook); err != nil {
+		return err
+	}
 	if c.WebACL && c.IPSetV4ARN != "" {
 		return fmt.Errorf("context webAcl: the stack makes a web ACL only for IP sets it creates; reference existing sets from your own web ACL")
 	}
@@ -307,7 +314,7 @@ func (c Config) CheckRegion(region string) error {
 	if c.Scope == ipset.ScopeCloudFront && region != "" && region != "us-east-1" {
 		return fmt.Errorf("context scope: CLOUDFRONT IP sets exist only in us-east-1, and this stack is in %s: deploy it in us-east-1 (AWS_REGION=us-east-1 or the profile's Region) or use scope=REGIONAL", region)
 	}
-	return nil
+	return c.Org.checkHomeRegion(region)
 }
 
 // validateWebACL checks the web ACL's options: each managed rule group is

@@ -52,6 +52,11 @@ func run() error {
 			return err
 		}
 	}
+	if cfg.Org.On() && stackEnv == nil {
+		// The forwarders name the home Region, and each is pinned to a
+		// Region of the central account.
+		return fmt.Errorf("context organizationId: organization mode deploys to the central account's Regions: run with its credentials and Region (CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION, which the CDK CLI sets)")
+	}
 	if err := checkPatterns(cfg.Playbook); err != nil {
 		return err
 	}
@@ -60,7 +65,7 @@ func run() error {
 	if err := buildFunction(assets); err != nil {
 		return err
 	}
-	NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{
+	central := NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{
 		StackProps: awscdk.StackProps{
 			Description: jsii.String("autocontain: automatic containment of abused AWS credentials and addresses"),
 			Env:         stackEnv,
@@ -68,6 +73,9 @@ func run() error {
 		Config:   cfg,
 		AssetDir: assets,
 	})
+	if cfg.Org.On() {
+		NewForwarderStacks(app, central, cfg)
+	}
 	app.Synth(nil)
 	return nil
 }

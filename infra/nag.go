@@ -20,6 +20,9 @@ type nagSuppression struct {
 	// expressions; empty for the whole rule.
 	appliesTo []string
 	reason    string
+	// orgOnly: the finding exists in organization mode only, so a
+	// single-account stack carries no word of it.
+	orgOnly bool
 }
 
 // nagSuppressions are the stack's explained cdk-nag findings, by resource.
@@ -45,15 +48,34 @@ var nagSuppressions = []nagSuppression{
 	{construct: "Role", rule: "AwsSolutions-IAM5",
 		appliesTo: []string{`/^Resource::<Logs[0-9A-F]+\.Arn>:\*$/`},
 		reason:    "The log streams of the function's own log group: Lambda names a stream per execution environment at run time."},
+	{construct: "Role", rule: "AwsSolutions-IAM5",
+		appliesTo: []string{`/^Resource::arn:<AWS::Partition>:iam::\*:role\/[\w+=,.@-]+$/`, `/^Resource::arn:<AWS::Partition>:organizations::\*:account\/o-[a-z0-9]+\/\*$/`},
+		orgOnly:   true,
+		reason: "Organization mode: the function assumes the member role, by its one name, in whichever account of the organization a finding is about, " +
+			"and only a role of the organization (condition aws:ResourceOrgID); it asks Organizations whether that account is a member " +
+			"(DescribeAccount on the organization's accounts; the management account's id is not the stack's to know)."},
+
+	// The member role (organization mode's member stack).
+	{construct: "MemberRole", rule: "AwsSolutions-IAM5",
+		appliesTo: []string{`/^Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:(user|role|group|policy)\/\*$/`,
+			`/^Resource::arn:<AWS::Partition>:iam::aws:policy\/\*$/`},
+		reason: "The central function contains, through this role, the member's IAM user or role a finding names, known only when the finding arrives: " +
+			"the code's declared IAM actions (tested against the role) apply to this account's users and roles, the impact reads to its groups and policies. " +
+			"The role carries the central role's denies: no key deleted, itself never changed, protected principals never touched."},
+	{construct: "MemberRole", rule: "AwsSolutions-IAM5",
+		appliesTo: []string{`/^Resource::arn:<AWS::Partition>:wafv2:\*:<AWS::AccountId>:regional\/ipset\/autocontain-blocklist-v[46]\/\*$/`, `/^Resource::\*$/`},
+		reason: "The member's two IP sets, by their fixed names, in every Region the StackSet deploys to (the one role serves them all; WAF adds an id to the ARN); " +
+			"wafv2:ListIPSets, which finds them by name, names no IP set and takes no set's ARN."},
 }
 
 // suppressNagFindings attaches nagSuppressions to the stack's constructs,
 // as cdk-nag metadata on their CloudFormation resources. A construct the
-// stack lacks (a variant without it) is skipped.
-func suppressNagFindings(stack awscdk.Stack) {
+// stack lacks (a variant without it) is skipped, and so are organization
+// mode's entries unless org.
+func suppressNagFindings(stack awscdk.Stack, org bool) {
 	for _, s := range nagSuppressions {
 		c := stack.Node().TryFindChild(jsii.String(s.construct))
-		if c == nil {
+		if c == nil || (s.orgOnly && !org) {
 			continue
 		}
 		sup := &cdknag.NagPackSuppression{Id: jsii.String(s.rule), Reason: jsii.String(s.reason)}

@@ -26,44 +26,58 @@ type nagRow struct {
 // resource it applies to, errors and warnings alike.
 func nagReport(t *testing.T, cfg Config, region string) []nagRow {
 	t.Helper()
+	return nagReportOf(t, func(app awscdk.App, assets string) {
+		var env *awscdk.Environment
+		if region != "" {
+			env = &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String(region)}
+		}
+		NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{StackProps: awscdk.StackProps{Env: env}, Config: cfg, AssetDir: assets})
+	})
+}
+
+// nagReportOf is nagReport for the stacks build adds to app (assets holds
+// a stand-in bootstrap): the rows of every stack's report.
+func nagReportOf(t *testing.T, build func(app awscdk.App, assets string)) []nagRow {
+	t.Helper()
 	dir, out := t.TempDir(), t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
-	var env *awscdk.Environment
-	if region != "" {
-		env = &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String(region)}
-	}
-	NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{StackProps: awscdk.StackProps{Env: env}, Config: cfg, AssetDir: dir})
+	build(app, dir)
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Reports: jsii.Bool(true)}), nil)
 	app.Synth(nil)
 	// The findings' messages name the item (an IAM5 wildcard) the report
 	// leaves out: shown when the test is about to fail.
 	t.Cleanup(func() {
 		if t.Failed() {
-			logNagMessages(t, filepath.Join(out, "Autocontain.metadata.json"))
+			metadata, _ := filepath.Glob(filepath.Join(out, "*.metadata.json"))
+			for _, m := range metadata {
+				logNagMessages(t, m)
+			}
 		}
 	})
 	files, err := filepath.Glob(filepath.Join(out, "AwsSolutions-*NagReport.csv"))
-	if err != nil || len(files) != 1 {
+	if err != nil || len(files) == 0 {
 		t.Fatalf("cdk-nag report: %v, %v", files, err)
 	}
-	f, err := os.Open(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	records, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatalf("cdk-nag report %s: %v", files[0], err)
-	}
-	if len(records) < 2 || strings.Join(records[0], ",") != "Rule ID,Resource ID,Compliance,Exception Reason,Rule Level,Rule Info" {
-		t.Fatalf("cdk-nag report %s: unexpected header or no rows: %v", files[0], records)
-	}
 	var rows []nagRow
-	for _, r := range records[1:] {
-		rows = append(rows, nagRow{rule: r[0], resource: r[1], compliance: r[2], reason: r[3], level: r[4]})
+	for _, file := range files {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records, err := csv.NewReader(f).ReadAll()
+		f.Close()
+		if err != nil {
+			t.Fatalf("cdk-nag report %s: %v", file, err)
+		}
+		if len(records) < 2 || strings.Join(records[0], ",") != "Rule ID,Resource ID,Compliance,Exception Reason,Rule Level,Rule Info" {
+			t.Fatalf("cdk-nag report %s: unexpected header or no rows: %v", file, records)
+		}
+		for _, r := range records[1:] {
+			rows = append(rows, nagRow{rule: r[0], resource: r[1], compliance: r[2], reason: r[3], level: r[4]})
+		}
 	}
 	return rows
 }
@@ -99,18 +113,40 @@ func TestNagAwsSolutions(t *testing.T) {
 	full := DefaultConfig()
 	full.WebACL, full.WebACLLogging, full.Scope = true, true, "CLOUDFRONT"
 	full.NotificationEmail, full.Playbook.Settings.Protect = "secops@example.com", []playbook.Pattern{"arn:aws:iam::*:role/break-glass-*"}
+	org, err := configFromMap(orgContext())
+	if err != nil {
+		t.Fatal(err)
+	}
 	variants := []struct {
 		name   string
 		cfg    Config
 		region string
+		build  func(app awscdk.App, assets string) // other stacks than the central one alone
 	}{
-		{"default", DefaultConfig(), ""},
-		{"web_acl_logging_pinned", full, "us-east-1"},
+		{"default", DefaultConfig(), "", nil},
+		{"web_acl_logging_pinned", full, "us-east-1", nil},
+		{"organization", org, "", func(app awscdk.App, assets string) {
+			central := NewAutocontainStack(app, "Autocontain", &AutocontainStackProps{
+				StackProps: awscdk.StackProps{Env: &awscdk.Environment{Account: jsii.String(testAccount), Region: jsii.String(testRegion)}},
+				Config:     org, AssetDir: assets,
+			})
+			NewForwarderStacks(app, central, org)
+			// The member stack as the StackSet's body holds it (memberTemplate).
+			NewMemberStack(app, "AutocontainMember", &MemberStackProps{
+				StackProps: awscdk.StackProps{Synthesizer: awscdk.NewBootstraplessSynthesizer(&awscdk.BootstraplessSynthesizerProps{})},
+				Config:     org,
+			})
+		}},
 	}
 	used := map[int]bool{}      // nagSuppressions entries that explained a finding
 	usedRe := map[string]bool{} // appliesTo patterns that matched a finding
 	for _, v := range variants {
-		rows := nagReport(t, v.cfg, v.region)
+		var rows []nagRow
+		if v.build != nil {
+			rows = nagReportOf(t, v.build)
+		} else {
+			rows = nagReport(t, v.cfg, v.region)
+		}
 		count := map[string]int{}
 		for _, r := range rows {
 			count[r.compliance]++
@@ -158,7 +194,9 @@ func explaining(r nagRow) (int, string) {
 		}
 	}
 	for i, s := range nagSuppressions {
-		if s.rule == r.rule && s.reason == reason && strings.HasPrefix(r.resource, "Autocontain/"+s.construct+"/") {
+		// The resource is the construct's path in its stack, any stack's.
+		_, path, _ := strings.Cut(r.resource, "/")
+		if s.rule == r.rule && s.reason == reason && strings.HasPrefix(path, s.construct+"/") {
 			return i, item
 		}
 	}

@@ -545,6 +545,13 @@ func TestAppLikeTheCLI(t *testing.T) {
 		{"cloudfront_outside_us_east_1", func(t *testing.T) string { return t.TempDir() },
 			[]string{`CDK_CONTEXT_JSON={"scope":"CLOUDFRONT"}`, "CDK_DEFAULT_ACCOUNT=" + testAccount, "CDK_DEFAULT_REGION=eu-west-1"},
 			[]string{"context scope", "us-east-1", "eu-west-1"}},
+		{"organization_needs_the_central_account", func(t *testing.T) string { return t.TempDir() },
+			[]string{`CDK_CONTEXT_JSON={"organizationId":"` + testOrg + `","memberTargets":"` + testOU1 + `","regions":"us-east-1"}`},
+			[]string{"context organizationId", "CDK_DEFAULT_ACCOUNT"}},
+		{"organization_home_region_not_listed", func(t *testing.T) string { return t.TempDir() },
+			[]string{`CDK_CONTEXT_JSON={"organizationId":"` + testOrg + `","memberTargets":"` + testOU1 + `","regions":"us-east-1"}`,
+				"CDK_DEFAULT_ACCOUNT=" + testAccount, "CDK_DEFAULT_REGION=eu-west-1"},
+			[]string{"context regions", "eu-west-1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

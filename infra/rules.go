@@ -7,14 +7,23 @@ import (
 	"github.com/autocontain/autocontain/internal/playbook"
 )
 
-// rulePatterns derives the patterns of the GuardDuty and CloudTrail rules,
-// each list split as EventBridge's size quota needs (package patterns), and
-// checks the quotas that bind the rules of the bus together.
+// rulePatterns derives the patterns of the GuardDuty and CloudTrail rules
+// of one account's default bus, each list split as EventBridge's size quota
+// needs (package patterns), and checks the quotas that bind the rules of
+// the bus together.
 func rulePatterns(pb *playbook.Playbook, account string) (guardDuty, cloudTrail []patterns.Pattern, err error) {
-	if guardDuty, err = patterns.GuardDuty(pb, account); err != nil {
+	return busPatterns(
+		func() ([]patterns.Pattern, error) { return patterns.GuardDuty(pb, account) },
+		func() ([]patterns.Pattern, error) { return patterns.CloudTrail(pb, account) })
+}
+
+// busPatterns derives the GuardDuty and CloudTrail patterns of one bus's
+// rules and checks the quotas that bind them together.
+func busPatterns(gd, ct func() ([]patterns.Pattern, error)) (guardDuty, cloudTrail []patterns.Pattern, err error) {
+	if guardDuty, err = gd(); err != nil {
 		return nil, nil, err
 	}
-	if cloudTrail, err = patterns.CloudTrail(pb, account); err != nil {
+	if cloudTrail, err = ct(); err != nil {
 		return nil, nil, err
 	}
 	if err := patterns.CheckQuotas(append(append([]patterns.Pattern{}, guardDuty...), cloudTrail...)); err != nil {

@@ -83,6 +83,9 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 			panic(err.Error())
 		}
 	}
+	if cfg.Org.On() && *awscdk.Token_IsUnresolved(stack.Region()) {
+		awscdk.Annotations_Of(stack).AddError(jsii.String("organization mode needs the stack pinned to the central account and its Region (env)"))
+	}
 	if err := cfg.validate(); err != nil {
 		awscdk.Annotations_Of(stack).AddError(jsii.String(err.Error()))
 	}
@@ -138,7 +141,7 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String("autocontain: contains abused credentials and addresses; least privilege"),
 	})
-	for _, st := range statements(stack, role, resources{
+	for _, st := range statements(stack, role.RoleArn(), resources{
 		ipSets: []string{v4, v6}, topic: *topic.TopicArn(), table: *table.TableArn(), key: *key.KeyArn(), logs: *logs.LogGroupArn(),
 		quarantinePolicy: pb.Settings.QuarantinePolicy(*stack.Partition()),
 	}) {
@@ -146,6 +149,11 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	}
 	for _, st := range protectionDenies(stack, protectPatterns(pb)) {
 		role.AddToPrincipalPolicy(st)
+	}
+	if cfg.Org.On() {
+		for _, st := range orgStatements(stack, cfg.Org) {
+			role.AddToPrincipalPolicy(st)
+		}
 	}
 	// The key's encrypt and decrypt family, as one grant: the failure
 	// destination's grant on the dead-letter queue is the same statement,
@@ -159,6 +167,10 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 		playbook.EnvTopicARN:     topic.TopicArn(),
 		engine.EnvLedgerTable:    table.TableName(),
 		engine.EnvSelfRoleARN:    role.RoleArn(),
+	}
+	if cfg.Org.On() {
+		env[EnvOrganizationID] = jsii.String(cfg.Org.ID)
+		env[EnvMemberRoleName] = jsii.String(cfg.Org.MemberRoleName)
 	}
 	fnProps := &awslambda.FunctionProps{
 		Description:   jsii.String("autocontain: contains abused AWS credentials and addresses"),
@@ -194,15 +206,28 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	// function; the function checks again (package account).
 	// A playbook too large for one pattern gets several rules (package
 	// patterns); one that no split fits fails synthesis (checkPatterns).
-	guardDuty, cloudTrail, err := rulePatterns(pb, *stack.Account())
+	guardDutyAccount := *stack.Account()
+	if cfg.Org.On() {
+		// In organization mode the default bus also carries the members'
+		// findings, GuardDuty's administrator aggregation: the function's
+		// account rule decides on them (infra/README.md, "Organization
+		// mode").
+		guardDutyAccount = ""
+	}
+	guardDuty, cloudTrail, err := busPatterns(
+		func() ([]patterns.Pattern, error) { return patterns.GuardDuty(pb, guardDutyAccount) },
+		func() ([]patterns.Pattern, error) { return patterns.CloudTrail(pb, *stack.Account()) })
 	if err != nil {
 		awscdk.Annotations_Of(stack).AddError(jsii.String(err.Error()))
 	}
 	for i, p := range guardDuty {
-		rule(stack, ruleID("GuardDutyFindings", i), partOf("GuardDuty findings the playbook acts on", i, len(guardDuty)), p).AddTarget(target(nil))
+		rule(stack, nil, ruleID("GuardDutyFindings", i), partOf("GuardDuty findings the playbook acts on", i, len(guardDuty)), p).AddTarget(target(nil))
 	}
 	for i, p := range cloudTrail {
-		rule(stack, ruleID("CloudTrailEvents", i), partOf("CloudTrail events the playbook acts on (global services: us-east-1 only)", i, len(cloudTrail)), p).AddTarget(target(nil))
+		rule(stack, nil, ruleID("CloudTrailEvents", i), partOf("CloudTrail events the playbook acts on (global services: us-east-1 only)", i, len(cloudTrail)), p).AddTarget(target(nil))
+	}
+	if cfg.Org.On() {
+		organization(stack, cfg, role, func() awsevents.IRuleTarget { return target(nil) })
 	}
 	awsevents.NewRule(stack, jsii.String("Reconcile"), &awsevents.RuleProps{
 		Description: jsii.String("autocontain: write the IP sets from the ledger; expire and evict blocks"),
@@ -257,7 +282,7 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 	} {
 		awscdk.NewCfnOutput(stack, jsii.String(k), &awscdk.CfnOutputProps{Value: v})
 	}
-	suppressNagFindings(stack) // infra/nag.go
+	suppressNagFindings(stack, cfg.Org.On()) // infra/nag.go
 	return stack
 }
 
@@ -275,7 +300,8 @@ func bundlePlaybook(dir string, pb *playbook.Playbook) error {
 	return nil
 }
 
-func rule(stack awscdk.Stack, id, description string, p patterns.Pattern) awsevents.Rule {
+// rule makes a rule on bus (nil: the default bus) that matches p.
+func rule(stack awscdk.Stack, bus awsevents.IEventBus, id, description string, p patterns.Pattern) awsevents.Rule {
 	ep := &awsevents.EventPattern{
 		Source:     strs(p["source"]),
 		DetailType: strs(p["detail-type"]),
@@ -283,9 +309,15 @@ func rule(stack awscdk.Stack, id, description string, p patterns.Pattern) awseve
 	}
 	detail := withNullMatchers(p["detail"]).(map[string]any)
 	ep.Detail = &detail
-	return awsevents.NewRule(stack, jsii.String(id), &awsevents.RuleProps{
-		Description: jsii.String("autocontain: " + description), EventPattern: ep,
+	r := awsevents.NewRule(stack, jsii.String(id), &awsevents.RuleProps{
+		Description: jsii.String("autocontain: " + description), EventPattern: ep, EventBus: bus,
 	})
+	if or, ok := p["$or"]; ok {
+		// CDK's EventPattern has no top-level $or (the organization bus's
+		// CloudTrail rules, patterns.CloudTrailFromOthers).
+		r.Node().DefaultChild().(awsevents.CfnRule).AddPropertyOverride(jsii.String("EventPattern.$or"), or)
+	}
+	return r
 }
 
 // withNullMatchers replaces the pattern's [null] lists by CDK's null
@@ -340,11 +372,15 @@ func ipSets(stack awscdk.Stack, cfg Config) (v4, v6 string) {
 // resources are the ARNs the role's statements are scoped to.
 type resources struct {
 	ipSets            []string
-	topic, table, key string
-	logs              string
+	topic, table, key string // key: none for a role without the stack's key
+	logs              string // none for a role without a log group
 	// quarantinePolicy is the one managed policy the role may attach and
 	// detach.
 	quarantinePolicy string
+	// services, when set, are the only services whose declared
+	// permissions are granted (the member role: iam and wafv2; the
+	// ledger and the topic are the central account's).
+	services []string
 }
 
 // sidQuarantinePolicyOnly is the Sid of the grant to attach and detach
@@ -355,7 +391,7 @@ const sidQuarantinePolicyOnly = "AutocontainAttachOnlyTheQuarantinePolicy"
 // (engine.Permissions: the actions', the guard's, undo's, the IP-set
 // writer's and the ledger's), each scoped to the resources its API allows,
 // and the explicit denies.
-func statements(stack awscdk.Stack, role awsiam.Role, r resources) []awsiam.PolicyStatement {
+func statements(stack awscdk.Stack, roleARN *string, r resources) []awsiam.PolicyStatement {
 	byService := map[string][]string{}
 	scoped := engine.PolicyScopedPermissions()
 	for _, p := range engine.Permissions() {
@@ -363,6 +399,9 @@ func statements(stack awscdk.Stack, role awsiam.Role, r resources) []awsiam.Poli
 			continue // granted below, on one policy only
 		}
 		svc, _, _ := strings.Cut(p, ":")
+		if r.services != nil && !slices.Contains(r.services, svc) {
+			continue
+		}
 		byService[svc] = append(byService[svc], p)
 	}
 	account := *stack.Account()
@@ -410,13 +449,24 @@ func statements(stack awscdk.Stack, role awsiam.Role, r resources) []awsiam.Poli
 			Conditions: &map[string]any{"ArnEquals": map[string]any{"iam:PolicyARN": r.quarantinePolicy}},
 		}))
 	}
-	out = append(out,
+	if r.key != "" {
 		// The stack's key encrypts the topic, the dead letters and the ledger.
 		// DynamoDB and SNS need of a customer-managed key the encrypt and
 		// decrypt family (key.GrantEncryptDecrypt, one statement shared with
 		// the dead-letter destination's grant) and DescribeKey.
-		allow("DescribeTheStackKey", []string{"kms:DescribeKey"}, []string{r.key}),
-		allow("WriteLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{r.logs, r.logs + ":*"}),
+		out = append(out, allow("DescribeTheStackKey", []string{"kms:DescribeKey"}, []string{r.key}))
+	}
+	if r.logs != "" {
+		out = append(out, allow("WriteLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{r.logs, r.logs + ":*"}))
+	}
+	return append(out, ownDenies(roleARN)...)
+}
+
+// ownDenies are the denies every role of autocontain carries, the central
+// function's and each member's: no access key is ever deleted, and the
+// role never changes itself.
+func ownDenies(roleARN *string) []awsiam.PolicyStatement {
+	return []awsiam.PolicyStatement{
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("NeverDeleteAccessKeys"), Effect: awsiam.Effect_DENY,
 			Actions: jsii.Strings("iam:DeleteAccessKey"), Resources: jsii.Strings("*"),
@@ -425,10 +475,9 @@ func statements(stack awscdk.Stack, role awsiam.Role, r resources) []awsiam.Poli
 			Sid: jsii.String("NeverChangeOwnRole"), Effect: awsiam.Effect_DENY,
 			Actions: jsii.Strings("iam:AttachRolePolicy", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary", "iam:DeleteRolePolicy",
 				"iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole"),
-			Resources: &[]*string{role.RoleArn()},
+			Resources: &[]*string{roleARN},
 		}),
-	)
-	return out
+	}
 }
 
 // retention maps days to the log retention CloudWatch accepts, rounding up.

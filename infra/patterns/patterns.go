@@ -205,6 +205,25 @@ func cloudTrail(pb *playbook.Playbook, account string) shape {
 	return s
 }
 
+// CloudTrailFromOthers returns the patterns of CloudTrail rules for the
+// events of the organization bus, in region: every account's, but the
+// central account's (account) of region itself, which its default bus
+// there delivers (the member stack in the central account, when it is in
+// a target OU, forwards them a second time). The central account's events
+// of its other Regions, forwarded the same way, reach no other rule, so
+// they match.
+func CloudTrailFromOthers(pb *playbook.Playbook, account, region string) ([]Pattern, error) {
+	s := cloudTrail(pb, "")
+	if len(s.branches) > 0 {
+		s.account = account
+		s.envelope["$or"] = []any{
+			map[string]any{"account": []any{map[string]any{"anything-but": account}}},
+			map[string]any{"region": []any{map[string]any{"anything-but": region}}},
+		}
+	}
+	return s.split()
+}
+
 // CheckQuotas checks the quotas that bind the rules of one event bus
 // together: at most MaxWildcardRules of them may hold a wildcard filter.
 func CheckQuotas(ps []Pattern) error {

@@ -120,6 +120,23 @@ func TestPatternsMatchTheAccount(t *testing.T) {
 	}
 }
 
+// TestCloudTrailFromOthers: the organization bus's CloudTrail pattern
+// matches every account's events but the central account's of the home
+// Region, and a playbook without CloudTrail rules has none.
+func TestCloudTrailFromOthers(t *testing.T) {
+	pb := mustPlaybook(t, `{"version":1,"rules":[
+		{"name":"b","source":"cloudtrail","eventSource":"cloudtrail.amazonaws.com","types":["StopLogging"],"actions":["notify"]}]}`)
+	ct, err := CloudTrailFromOthers(pb, "123456789012", "us-east-1")
+	if got, want := one(t, ct, err),
+		`{"$or":[{"account":[{"anything-but":"123456789012"}]},{"region":[{"anything-but":"us-east-1"}]}],"detail":{"eventName":["StopLogging"],"eventSource":["cloudtrail.amazonaws.com"]},"detail-type":["AWS API Call via CloudTrail"],"source":["aws.cloudtrail"]}`; got != want {
+		t.Errorf("CloudTrailFromOthers\n got %s\nwant %s", got, want)
+	}
+	none := mustPlaybook(t, `{"version":1,"rules":[{"name":"a","source":"guardduty","types":["A:B/C"],"actions":["notify"]}]}`)
+	if ps, err := CloudTrailFromOthers(none, "123456789012", "us-east-1"); err != nil || len(ps) != 0 {
+		t.Errorf("no CloudTrail rule: %v, %v", ps, err)
+	}
+}
+
 // TestSize: the measure counts the spaces a spaced serialization would add
 // (none inside strings), and the account as 12 digits.
 func TestSize(t *testing.T) {

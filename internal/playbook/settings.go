@@ -113,7 +113,7 @@ func (st Setting) Check(s *Settings) error {
 
 // ParseText reads text into dst, the one way a setting's variable or a
 // CDK context value is read. dst is a *bool ("true", "false", "1", "0"),
-// *int, *float64, *string (trimmed), *Networks or *[]Pattern
+// *int, *float64, *string (trimmed), *Networks, *[]Pattern or *[]string
 // (comma-separated lists, empty items dropped), or *SafetyNet (a number or
 // "off"). Empty text leaves a bool or a number unchanged, and empties a
 // string or a list.
@@ -162,6 +162,8 @@ func ParseText(dst any, text string) error {
 		for _, v := range splitList(text) {
 			*d = append(*d, Pattern(v))
 		}
+	case *[]string:
+		*d = splitList(text)
 	default:
 		// A programming error in a table, which the tests exercise.
 		panic(fmt.Sprintf("playbook.ParseText: no reader for %T", dst))
