@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/finding"
+	"github.com/autocontain/autocontain/internal/plan"
 	"github.com/autocontain/autocontain/internal/playbook"
 )
 
@@ -17,16 +19,16 @@ import (
 // and IP sets, by which the function finds them.
 const (
 	// EnvOrganizationID switches the function's organization mode on.
-	EnvOrganizationID = "AUTOCONTAIN_ORGANIZATION_ID"
+	EnvOrganizationID = account.EnvOrganizationID
 	// EnvMemberRoleName names the member role the function assumes.
-	EnvMemberRoleName = "AUTOCONTAIN_MEMBER_ROLE_NAME"
+	EnvMemberRoleName = account.EnvMemberRoleName
 	// DefaultMemberRoleName is the member role's name without context
 	// memberRoleName.
-	DefaultMemberRoleName = "autocontain-member"
+	DefaultMemberRoleName = account.DefaultMemberRoleName
 	// MemberIPSetV4 and MemberIPSetV6 are the names of each member's
 	// REGIONAL IP sets, in each Region the StackSet deploys to.
-	MemberIPSetV4 = "autocontain-blocklist-v4"
-	MemberIPSetV6 = "autocontain-blocklist-v6"
+	MemberIPSetV4 = plan.IPSetV4Name
+	MemberIPSetV6 = plan.IPSetV6Name
 )
 
 // OrgConfig is organization mode's options: context organizationId

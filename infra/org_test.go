@@ -395,6 +395,20 @@ func TestMemberTemplate(t *testing.T) {
 			}
 		}
 	}
+	// Everything the function does inside a member is granted there.
+	for _, action := range engine.MemberPermissions() {
+		svc, _, _ := strings.Cut(action, ":")
+		resource := own + "user/alice"
+		switch {
+		case action == "wafv2:ListIPSets":
+			resource = "*"
+		case svc == "wafv2":
+			resource = "arn:aws:wafv2:" + testOtherReg + ":" + testAccount + ":regional/ipset/" + MemberIPSetV6 + "/3333"
+		}
+		if got, why := m.evaluate(t, policy, request{action: action, resource: resource, context: ctx}); !got {
+			t.Errorf("the function needs %s in a member, on %s: denied (%s)", action, resource, why)
+		}
+	}
 	for _, tc := range []struct {
 		what   string
 		req    request

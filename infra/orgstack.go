@@ -16,6 +16,7 @@ import (
 
 	"github.com/autocontain/autocontain/infra/patterns"
 	"github.com/autocontain/autocontain/internal/playbook"
+	"github.com/autocontain/autocontain/internal/protect"
 )
 
 // Sids of the central role's organization-mode grants.
@@ -57,20 +58,14 @@ func orgStatements(stack awscdk.Stack, o OrgConfig) []awsiam.PolicyStatement {
 // the central one and each member's, off the organization's own roles.
 const sidDenyOrganizationRoles = "NeverChangeTheOrganizationsRoles"
 
-// organizationRoles are the roles organization mode never contains, in
-// any account (the function half's protect.OrganizationRoles, which the
-// code applies; here IAM enforces them too): the member role autocontain
-// acts through, the role Organizations creates for the management account,
-// and Control Tower's, which administrators use to repair an account.
-func organizationRoles(memberRole string) []string {
-	return []string{memberRole, "OrganizationAccountAccessRole", "AWSControlTowerExecution"}
-}
-
 // organizationRolesDeny denies every IAM action that changes a principal
 // on the organization's roles of the stack's account.
 func organizationRolesDeny(stack awscdk.Stack, memberRole string) awsiam.PolicyStatement {
 	var arns []string
-	for _, name := range organizationRoles(memberRole) {
+	// The roles organization mode never contains, in any account
+	// (protect.OrganizationRoles, which the code applies; here IAM
+	// enforces them too).
+	for _, name := range protect.OrganizationRoles(memberRole) {
 		arns = append(arns, fmt.Sprintf("arn:%s:iam::%s:role/%s", *stack.Partition(), *stack.Account(), name))
 	}
 	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
