@@ -30,6 +30,13 @@ import (
 // delivery is handling at the same moment; retrying it later is safe.
 var ErrInProgress = errors.New("another delivery of this finding is in progress; retry later")
 
+// ErrOutsider is returned, in organization mode, for a finding about an
+// account that is not an active account of the organization: it is
+// reported and notified, nothing is changed, and the delivery fails so
+// that Lambda retries it and its dead-letter queue alarms (the account may
+// be joining; if not, a human must know that findings arrive for it).
+var ErrOutsider = errors.New("the finding's account is not an active account of the organization")
+
 // Claim leases. A delivery owns its finding until its function's deadline
 // plus claimMargin, so that a delivery that died holding its claim (the
 // function timed out) does not keep Lambda's first asynchronous retry,
@@ -123,6 +130,13 @@ func (e *Engine) Run(ctx context.Context, raw []byte) (audit.Record, error) {
 		return e.finish(ctx, audit.New(p, e.now()), err)
 	}
 	p = e.withImpact(ctx, p, base, in)
+	if org, ok := base.Reach.(account.Org); ok && !p.DryRun {
+		if m, asked := org.Members[p.Finding.Account]; asked && !m.Member {
+			// Nothing to hold or block: no ledger claim, and every retry
+			// reports again until the account joins or the retries end.
+			return e.finish(ctx, in.executor.Execute(ctx, p), failure.Transient(fmt.Errorf("%w: %s", ErrOutsider, m.Why)))
+		}
+	}
 	if p.DryRun || !acts(p) {
 		// Nothing to change (or a dry run, which makes no AWS call at all).
 		return e.finish(ctx, in.executor.Execute(ctx, p), nil)

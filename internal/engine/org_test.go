@@ -208,9 +208,16 @@ func TestOrganizationReportsAnOutsider(t *testing.T) {
 	of := newOrgFixture(t, 1)
 	ctx := context.Background()
 	of.proxy.Reset()
-	rec, err := of.engine(nil).Run(ctx, of.memberEvent(t, "999999999999", "1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f", of.members[0].acct.Keys))
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, rec.Text())
+	raw := of.memberEvent(t, "999999999999", "1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f", of.members[0].acct.Keys)
+	rec, err := of.engine(nil).Run(ctx, raw)
+	// Reported, and the delivery fails, retried: not a permanent failure,
+	// so Lambda retries it and its dead-letter queue alarms; each retry
+	// reports again.
+	if !errors.Is(err, ErrOutsider) || failure.IsPermanent(err) {
+		t.Fatalf("run: %v (permanent %v), want a retried ErrOutsider\n%s", err, failure.IsPermanent(err), rec.Text())
+	}
+	if _, err := of.engine(nil).Run(ctx, raw); !errors.Is(err, ErrOutsider) {
+		t.Errorf("the retry: %v, want ErrOutsider again", err)
 	}
 	if !strings.Contains(rec.Text(), "account 999999999999 is not an account of organization "+of.orgID) {
 		t.Errorf("the outsider is not reported by name:\n%s", rec.Text())
