@@ -64,14 +64,7 @@ func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) 
 			MinInterval: time.Second, Lease: 30 * time.Second, TTL: pb.Settings.TTL(),
 		}
 	}
-	actions := contain.Registry(clients, e.Writer)
-	for _, a := range actions {
-		if r, ok := a.(*contain.SourceRestrictor); ok {
-			// What undo's re-containment of a restriction allows.
-			r.Networks = pb.Settings.AllowCIDRs
-		}
-	}
-	e.Executor = contain.NewExecutor(now, actions...)
+	e.Executor = e.executor(clients)
 	if e.Ledger != nil {
 		e.Undoer = &contain.Undoer{Ledger: e.Ledger, Writer: e.Writer, Actions: e.Executor.Reverters(), Now: now, Account: opts.Home.ID}
 	}
@@ -79,6 +72,19 @@ func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) 
 		e.newOrg(cfg, opts.Organization, clients)
 	}
 	return e
+}
+
+// executor runs the registry's actions with clients, in whichever account
+// they reach (the home account, or a member's in organization mode).
+func (e *Engine) executor(clients contain.Clients) *contain.Executor {
+	actions := contain.Registry(clients, e.Writer)
+	for _, a := range actions {
+		if r, ok := a.(*contain.SourceRestrictor); ok {
+			// What undo's re-containment of a restriction allows.
+			r.Networks = e.Playbook.Settings.AllowCIDRs
+		}
+	}
+	return contain.NewExecutor(e.Now, actions...)
 }
 
 // owner names this process as an IP set writer.

@@ -203,7 +203,7 @@ func (e *Engine) newOrg(cfg aws.Config, org *account.Organization, home contain.
 		c.SNS = home.SNS
 		iamc := iam.NewFromConfig(mcfg)
 		return &side{
-			executor: contain.NewExecutor(e.Now, contain.Registry(c, e.Writer)...),
+			executor: e.executor(c),
 			guard:    &protect.Guard{IAM: iamc, SelfRoleARN: e.Guard.SelfRoleARN, Patterns: e.Guard.Patterns, Roles: roles},
 			impact:   iamc,
 			waf:      c.WAF,

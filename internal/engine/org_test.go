@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -22,8 +23,10 @@ import (
 	waftypes "github.com/aws/aws-sdk-go-v2/service/wafv2/types"
 
 	"github.com/autocontain/autocontain/internal/account"
+	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/ipset"
+	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/playbook"
 	"github.com/autocontain/autocontain/internal/protect"
 	"github.com/autocontain/autocontain/internal/sandbox"
@@ -356,6 +359,26 @@ func TestOrganizationNeverContainsAdministratorRoles(t *testing.T) {
 		}
 		if role == "OrganizationAccountAccessRole" && hasRevokePolicy(t, iam.NewFromConfig(m.cfg), role, true) {
 			t.Errorf("%s got the deny:\n%s", role, rec.Text())
+		}
+	}
+}
+
+// TestEveryAccountRestrictsToTheSameNetworks: the restrict-source action a
+// member's side runs is built as the home account's is, so that undo's
+// re-containment of a restriction in a member rebuilds it with the
+// configured networks too.
+func TestEveryAccountRestrictsToTheSameNetworks(t *testing.T) {
+	pb := playbook.Default()
+	pb.Settings.AllowCIDRs = playbook.Networks{netip.MustParsePrefix("198.51.100.0/24")}
+	cfg := aws.Config{Region: "us-east-1"}
+	org := &account.Organization{Home: goldenHome, ID: "o-abcdefghij", RoleName: memberRole,
+		Orgs: organizations.NewFromConfig(cfg), STS: sts.NewFromConfig(cfg)}
+	e := New(cfg, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), Options{Home: goldenHome, Organization: org})
+	hold := ledger.Hold{Action: playbook.ActionRestrictSource, Account: "222233334444", Principal: "user/alice", Resource: "policy/" + contain.RestrictPolicyName}
+	for name, ex := range map[string]*contain.Executor{"home": e.Executor, "member": e.org.build("222233334444").executor} {
+		st, err := ex.Reverters()[playbook.ActionRestrictSource].Step(hold)
+		if err != nil || !slices.Equal(st.Target.Addresses, pb.Settings.AllowCIDRs) {
+			t.Errorf("%s: the step rebuilt from a hold allows %v (%v), want %v", name, st.Target.Addresses, err, pb.Settings.AllowCIDRs)
 		}
 	}
 }
