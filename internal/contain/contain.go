@@ -44,12 +44,6 @@ type Reverter interface {
 	UndoPermissions() []string
 }
 
-// Principals in holds (ledger.Hold.Principal).
-const (
-	userPrincipal = "user/"
-	rolePrincipal = "role/"
-)
-
 // Request is what an action gets to work with.
 type Request struct {
 	Step plan.Step

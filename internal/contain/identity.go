@@ -3,7 +3,6 @@ package contain
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
@@ -32,29 +31,13 @@ func identityOf(action string, t plan.Target) (identity, error) {
 
 // heldIdentity is the target of the role or user a hold names ("role/X",
 // "user/X"); ok is false for any other principal.
-func heldIdentity(h ledger.Hold) (t plan.Target, ok bool) {
-	if role, ok := strings.CutPrefix(h.Principal, rolePrincipal); ok {
-		return plan.Target{Kind: plan.TargetRole, RoleName: role}, true
-	}
-	if user, ok := strings.CutPrefix(h.Principal, userPrincipal); ok {
-		return plan.Target{Kind: plan.TargetUser, UserName: user}, true
-	}
-	return plan.Target{}, false
-}
+func heldIdentity(h ledger.Hold) (t plan.Target, ok bool) { return plan.EntityTarget(h.Principal) }
 
 func (i identity) who() string {
 	if i.role {
 		return "role " + i.owner
 	}
 	return "user " + i.owner
-}
-
-// principal names the identity as a hold does.
-func (i identity) principal() string {
-	if i.role {
-		return rolePrincipal + i.owner
-	}
-	return userPrincipal + i.owner
 }
 
 // changeError is the error of a call that changed an identity, prefixed

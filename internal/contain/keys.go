@@ -100,17 +100,17 @@ func (*KeyDeactivator) Hold(account string, s plan.Step) (ledger.Hold, error) {
 	if t.Kind != plan.TargetAccessKey || t.UserName == "" || t.AccessKeyID == "" {
 		return ledger.Hold{}, fmt.Errorf("deactivate-key holds a user's access key, not %s", t)
 	}
-	return ledger.Hold{Action: playbook.ActionDeactivateKey, Account: account, Principal: userPrincipal + t.UserName, Resource: keyResource + t.AccessKeyID}, nil
+	return ledger.Hold{Action: playbook.ActionDeactivateKey, Account: account, Principal: t.Entity(), Resource: keyResource + t.AccessKeyID}, nil
 }
 
 // Step implements Reverter.
 func (*KeyDeactivator) Step(h ledger.Hold) (plan.Step, error) {
-	user, okU := strings.CutPrefix(h.Principal, userPrincipal)
+	user, okU := plan.EntityTarget(h.Principal)
 	id, okK := strings.CutPrefix(h.Resource, keyResource)
-	if !okU || !okK {
+	if !okU || user.Kind != plan.TargetUser || !okK {
 		return plan.Step{}, fmt.Errorf("deactivate-key cannot read hold %s", finding.MaskKeys(h.String()))
 	}
-	return plan.Step{Action: playbook.ActionDeactivateKey, Target: plan.Target{Kind: plan.TargetAccessKey, UserName: user, AccessKeyID: id}}, nil
+	return plan.Step{Action: playbook.ActionDeactivateKey, Target: plan.Target{Kind: plan.TargetAccessKey, UserName: user.UserName, AccessKeyID: id}}, nil
 }
 
 // UndoPermissions implements Reverter: undo needs no more than the action.

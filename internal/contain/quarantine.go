@@ -221,7 +221,7 @@ func (q *Quarantiner) Hold(account string, s plan.Step) (ledger.Hold, error) {
 	if err != nil {
 		return ledger.Hold{}, err
 	}
-	return ledger.Hold{Action: playbook.ActionQuarantine, Account: account, Principal: a.principal(), Resource: attachedResource + a.policy}, nil
+	return ledger.Hold{Action: playbook.ActionQuarantine, Account: account, Principal: s.Target.Entity(), Resource: attachedResource + a.policy}, nil
 }
 
 // Step implements Reverter.

@@ -196,12 +196,13 @@ func (r *SourceRestrictor) Hold(account string, s plan.Step) (ledger.Hold, error
 	if err != nil {
 		return ledger.Hold{}, err
 	}
-	return ledger.Hold{Action: playbook.ActionRestrictSource, Account: account, Principal: p.principal(), Resource: policyResource + p.name}, nil
+	return ledger.Hold{Action: playbook.ActionRestrictSource, Account: account, Principal: s.Target.Entity(), Resource: policyResource + p.name}, nil
 }
 
-// Step implements Reverter. The hold does not record the networks, so
-// the step carries none: executing it again (undo's recontain) fails
-// rather than guess them, and says so.
+// Step implements Reverter. The hold does not record the networks: the
+// step carries r.Networks, the allowCidrs in force, so that undo's
+// re-containment writes the restriction again (without them, executing
+// it fails, and says why).
 func (r *SourceRestrictor) Step(h ledger.Hold) (plan.Step, error) {
 	s, err := inlinePolicyStep(playbook.ActionRestrictSource, RestrictPolicyName, h)
 	s.Target.Addresses = slices.Clone(r.Networks)

@@ -209,7 +209,7 @@ func (a *SessionRevoker) Hold(account string, s plan.Step) (ledger.Hold, error) 
 	if err != nil {
 		return ledger.Hold{}, err
 	}
-	return ledger.Hold{Action: playbook.ActionRevokeSessions, Account: account, Principal: p.principal(), Resource: policyResource + p.name}, nil
+	return ledger.Hold{Action: playbook.ActionRevokeSessions, Account: account, Principal: s.Target.Entity(), Resource: policyResource + p.name}, nil
 }
 
 // Step implements Reverter.

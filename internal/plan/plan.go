@@ -133,11 +133,30 @@ func (t Target) ID() string {
 func (t Target) Entity() string {
 	switch t.Kind {
 	case TargetAccessKey, TargetUser:
-		return "user/" + t.UserName
+		return userEntity + t.UserName
 	case TargetRole:
-		return "role/" + t.RoleName
+		return roleEntity + t.RoleName
 	}
 	return ""
+}
+
+// Prefixes of the entities Target.Entity names.
+const (
+	userEntity = "user/"
+	roleEntity = "role/"
+)
+
+// EntityTarget is the target of the user or the role an entity names
+// ("user/NAME", "role/NAME"), the inverse of Target.Entity; ok is false
+// for anything else. The ledger's holds name their principals so.
+func EntityTarget(entity string) (t Target, ok bool) {
+	if role, ok := strings.CutPrefix(entity, roleEntity); ok && role != "" {
+		return Target{Kind: TargetRole, RoleName: role}, true
+	}
+	if user, ok := strings.CutPrefix(entity, userEntity); ok && user != "" {
+		return Target{Kind: TargetUser, UserName: user}, true
+	}
+	return Target{}, false
 }
 
 func joinPrefixes(ps []netip.Prefix) string {
