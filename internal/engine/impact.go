@@ -45,9 +45,7 @@ func (e *Engine) withImpact(ctx context.Context, p plan.Plan, facts plan.Facts, 
 	l := impact.New(in.impact)
 	read := false
 	for i, pr := range f.Principals() {
-		one := f
-		one.Principal, one.Actors = pr, nil
-		if d := reach.Reach(one); !d.OK || d.Account != reads {
+		if d := reach.Reach(f.About(pr)); !d.OK || d.Account != reads {
 			continue
 		}
 		imp := l.Principal(ctx, pr)

@@ -91,6 +91,13 @@ func (f Finding) Principals() []Principal {
 	return append([]Principal{f.Principal}, f.Actors...)
 }
 
+// About is f as a finding about pr alone: what the account rule decides
+// for each principal of a finding that names several.
+func (f Finding) About(pr Principal) Finding {
+	f.Principal, f.Actors = pr, nil
+	return f
+}
+
 // SeverityLabel returns AWS's label for a GuardDuty severity: low 1.0–3.9,
 // medium 4.0–6.9, high 7.0–8.9, critical 9.0–10.0 (GuardDuty User Guide,
 // "Severity levels of findings"). Below 1.0 there is no label: "none".

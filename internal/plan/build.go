@@ -231,9 +231,7 @@ func (p *Plan) principalGate(pr finding.Principal, pb *playbook.Playbook, facts 
 	if reach == nil {
 		reach = account.Single{Home: facts.Home}
 	}
-	f := p.Finding
-	f.Principal, f.Actors = pr, nil
-	if d := reach.Reach(f); !d.OK {
+	if d := reach.Reach(p.Finding.About(pr)); !d.OK {
 		why := d.Reason + "; a human must act in that account (addresses are still blocked)"
 		if d.Unchecked {
 			why = d.Reason + ": not contained, to be safe (addresses are still blocked)"
