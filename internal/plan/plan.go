@@ -73,6 +73,14 @@ type Target struct {
 	Addresses []netip.Prefix `json:"addresses,omitempty"`
 	// Policy is the managed policy a quarantine step attaches.
 	Policy string `json:"policy,omitempty"`
+	// InstanceID is the EC2 instance an isolate-instance step isolates.
+	InstanceID string `json:"instanceId,omitempty"`
+	// Snapshot: the isolate-instance step also snapshots the instance's
+	// EBS volumes.
+	Snapshot bool `json:"snapshot,omitempty"`
+	// AutoScaling: the isolate-instance step may isolate an instance of an
+	// Auto Scaling group.
+	AutoScaling bool `json:"autoScaling,omitempty"`
 }
 
 // Target kinds.
@@ -86,6 +94,7 @@ const (
 	TargetAddresses = "addresses"
 	TargetTopic     = "topic"
 	TargetFinding   = "finding"
+	TargetInstance  = "instance"
 )
 
 // String renders the target for people; access keys are masked.
@@ -110,12 +119,14 @@ func (t Target) String() string {
 		return "topic " + lastSegment(t.ARN, ":")
 	case TargetFinding:
 		return "finding"
+	case TargetInstance:
+		return "instance " + t.InstanceID
 	}
 	return "-"
 }
 
-// ID names what a principal step changes: "key/AKIA...", "user/NAME" or
-// "role/NAME"; "" for targets that are not principals.
+// ID names what a principal or instance step changes: "key/AKIA...",
+// "user/NAME", "role/NAME" or "instance/i-..."; "" for other targets.
 func (t Target) ID() string {
 	switch t.Kind {
 	case TargetAccessKey:
@@ -124,18 +135,23 @@ func (t Target) ID() string {
 		return "user/" + t.UserName
 	case TargetRole:
 		return "role/" + t.RoleName
+	case TargetInstance:
+		return instanceEntity + t.InstanceID
 	}
 	return ""
 }
 
 // Entity names the IAM user or role a principal step changes, as
-// finding.Principal.Entity does ("user/NAME", "role/NAME"): a key's user.
+// finding.Principal.Entity does ("user/NAME", "role/NAME"): a key's user;
+// or the instance an instance step changes ("instance/i-...").
 func (t Target) Entity() string {
 	switch t.Kind {
 	case TargetAccessKey, TargetUser:
 		return userEntity + t.UserName
 	case TargetRole:
 		return roleEntity + t.RoleName
+	case TargetInstance:
+		return instanceEntity + t.InstanceID
 	}
 	return ""
 }
@@ -144,6 +160,8 @@ func (t Target) Entity() string {
 const (
 	userEntity = "user/"
 	roleEntity = "role/"
+	// instanceEntity names an EC2 instance in the ledger's holds.
+	instanceEntity = "instance/"
 )
 
 // EntityTarget is the target of the user or the role an entity names
@@ -155,6 +173,9 @@ func EntityTarget(entity string) (t Target, ok bool) {
 	}
 	if user, ok := strings.CutPrefix(entity, userEntity); ok && user != "" {
 		return Target{Kind: TargetUser, UserName: user}, true
+	}
+	if id, ok := strings.CutPrefix(entity, instanceEntity); ok && id != "" {
+		return Target{Kind: TargetInstance, InstanceID: id}, true
 	}
 	return Target{}, false
 }

@@ -20,6 +20,10 @@ const (
 	// ActionRestrictSource denies the user or role every request that does
 	// not come from settings.allowCidrs (or from an AWS service on its behalf).
 	ActionRestrictSource = "restrict-source"
+	// ActionIsolateInstance moves every network interface of an EC2 instance
+	// to an isolation security group (through an all-allow group first, so
+	// that tracked connections are cut too), keeping the instance running.
+	ActionIsolateInstance = "isolate-instance"
 	// ActionBlockIP adds the finding's attacker addresses to the WAF IP sets.
 	ActionBlockIP = "block-ip"
 	// ActionNotify publishes the decision and its outcome to the SNS topic.
@@ -39,6 +43,8 @@ const (
 	OnPrincipal Category = "principal"
 	// OnAddresses actions block the finding's remote addresses.
 	OnAddresses Category = "addresses"
+	// OnInstance actions contain the EC2 instance the finding is about.
+	OnInstance Category = "instance"
 	// OnTopic actions tell people; they contain nothing.
 	OnTopic Category = "topic"
 )
@@ -79,6 +85,12 @@ type Carried struct {
 	Policy string
 	// Networks are the only networks the step leaves the principal usable from.
 	Networks []netip.Prefix
+	// Snapshot: an isolate-instance step also snapshots the instance's EBS
+	// volumes (settings.snapshotVolumes).
+	Snapshot bool
+	// AutoScaling: an isolate-instance step may isolate an instance of an
+	// Auto Scaling group (settings.isolateAutoScaling).
+	AutoScaling bool
 }
 
 // identityWhy is the reason of a step that does what to the identity
@@ -124,6 +136,7 @@ var Specs = []ActionSpec{
 		Why: identityWhy("attach the quarantine policy (a managed deny of what abused credentials do) to")},
 	{Name: ActionRestrictSource, Category: OnPrincipal, Contains: PartIdentity, Carry: restrictSourceCarry,
 		Why: identityWhy("deny requests from outside settings.allowCidrs (not those AWS services make for it) to")},
+	{Name: ActionIsolateInstance, Category: OnInstance},
 	{Name: ActionBlockIP, Category: OnAddresses},
 	{Name: ActionNotify, Category: OnTopic},
 }
