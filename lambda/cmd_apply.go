@@ -35,13 +35,16 @@ func runApply(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wr
 	}
 	var failed []string
 	for i, raw := range in.events {
-		rec, runErr := eng.Run(ctx, raw)
-		if rec.Finding.ID == "" && runErr != nil {
+		// One record per finding: a Security Hub event may carry several.
+		recs, runErr := eng.RunAll(ctx, raw)
+		if len(recs) == 0 && runErr != nil {
 			return fmt.Errorf("%s: %w", in.names[i], runErr)
 		}
-		text := func(w io.Writer) error { _, err := io.WriteString(w, rec.Text()); return err }
-		if err := in.write(stdout, i, rec, text); err != nil {
-			return err
+		for _, rec := range recs {
+			text := func(w io.Writer) error { _, err := io.WriteString(w, rec.Text()); return err }
+			if err := in.write(stdout, i, rec, text); err != nil {
+				return err
+			}
 		}
 		if runErr != nil {
 			failed = append(failed, in.names[i])

@@ -35,12 +35,15 @@ func runPlan(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Wri
 		eng.Impact = iam.NewFromConfig(cfg)
 	}
 	for i, raw := range in.events {
-		p, err := eng.PlanImpact(ctx, raw)
+		ps, err := eng.PlanAllImpact(ctx, raw)
 		if err != nil {
 			return fmt.Errorf("%s: %w", in.names[i], err)
 		}
-		if err := in.write(stdout, i, p, p.WriteTable); err != nil {
-			return err
+		// One plan per finding: a Security Hub event may carry several.
+		for _, p := range ps {
+			if err := in.write(stdout, i, p, p.WriteTable); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -79,7 +79,7 @@ func readEvents(names []string) ([][]byte, error) {
 		if err != nil {
 			return nil, usageError{err}
 		}
-		if _, err := finding.Parse(raw); err != nil {
+		if _, err := finding.ParseAll(raw); err != nil {
 			return nil, usagef("%s: %w", name, err)
 		}
 		events[i] = raw

@@ -23,7 +23,7 @@ func BenchmarkParsePlan(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := eng.Plan(raw); err != nil {
+				if _, err := eng.PlanAll(raw); err != nil {
 					b.Fatal(err)
 				}
 			}

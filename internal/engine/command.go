@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/failure"
 )
 
@@ -68,11 +69,25 @@ func ParseCommand(raw []byte) (Command, bool, error) {
 	return c, true, nil
 }
 
+// deliver runs an event's findings (RunAll). Its result is the audit
+// record of the one finding most events carry, or the list of records, one
+// per finding, of a Security Hub event that carries several.
+func (e *Engine) deliver(ctx context.Context, raw []byte) (any, error) {
+	recs, err := e.RunAll(ctx, raw)
+	if len(recs) == 1 {
+		return recs[0], err
+	}
+	if len(recs) == 0 {
+		return audit.Record{}, err
+	}
+	return recs, err
+}
+
 // Handle serves one invocation: a command, or an event to contain.
 func (e *Engine) Handle(ctx context.Context, raw []byte) (any, error) {
 	c, ok, err := ParseCommand(raw)
 	if !ok {
-		rec, err := e.Run(ctx, raw)
+		rec, err := e.deliver(ctx, raw)
 		if failure.IsPermanent(err) {
 			// Retrying cannot mend it (the principal is gone, IAM refuses
 			// the change): the record says what failed, and the metric,

@@ -94,31 +94,81 @@ func (e *Engine) now() time.Time {
 	return time.Now().UTC()
 }
 
-// Plan parses an event and decides what to do, without any AWS call.
+// Plan parses an event and decides what to do, without any AWS call. An
+// event that carries several findings (Security Hub's) is an error here:
+// PlanAll decides for each.
 func (e *Engine) Plan(raw []byte) (plan.Plan, error) {
 	f, err := finding.Parse(raw)
 	if err != nil {
 		return plan.Plan{}, err
 	}
+	return e.planOf(f), nil
+}
+
+// PlanAll parses an event and decides, for each finding it carries, what
+// to do, without any AWS call.
+func (e *Engine) PlanAll(raw []byte) ([]plan.Plan, error) {
+	fs, err := finding.ParseAll(raw)
+	if err != nil {
+		return nil, err
+	}
+	ps := make([]plan.Plan, len(fs))
+	for i, f := range fs {
+		ps[i] = e.planOf(f)
+	}
+	return ps, nil
+}
+
+// planOf decides what to do about f, without any AWS call.
+func (e *Engine) planOf(f finding.Finding) plan.Plan {
 	reach := e.Reach
 	if e.Org != nil {
 		// No call: the membership of a member account is not known here,
 		// and its principals are not contained (Run looks it up).
 		reach = e.Org.Unchecked()
 	}
-	return plan.BuildWith(f, e.Playbook, plan.Facts{Home: e.Home, Reach: reach}), nil
+	return plan.BuildWith(f, e.Playbook, plan.Facts{Home: e.Home, Reach: reach})
 }
 
 // Run plans and executes one event and logs its audit record. The error is
 // non-nil when the event cannot be read or a step failed, so that Lambda's
 // asynchronous retries apply; every action is idempotent and the ledger
-// remembers finished work, so retrying is safe.
+// remembers finished work, so retrying is safe. An event that carries
+// several findings is refused here: RunAll handles it.
 func (e *Engine) Run(ctx context.Context, raw []byte) (audit.Record, error) {
-	p, err := e.Plan(raw)
+	f, err := finding.Parse(raw)
 	if err != nil {
-		e.Log.LogAttrs(ctx, slog.LevelError, "autocontain rejected an event", slog.String("error", err.Error()))
-		return audit.Record{}, fmt.Errorf("read event: %w", err)
+		return audit.Record{}, e.rejected(ctx, err)
 	}
+	return e.run(ctx, f)
+}
+
+// RunAll runs each finding an event carries as a delivery of its own, in
+// order: its own ledger claim and deduplication, its own audit record. The
+// error joins each finding's (each names its finding); an event any of
+// whose findings cannot be read is refused whole, and nothing is done.
+func (e *Engine) RunAll(ctx context.Context, raw []byte) ([]audit.Record, error) {
+	fs, err := finding.ParseAll(raw)
+	if err != nil {
+		return nil, e.rejected(ctx, err)
+	}
+	recs := make([]audit.Record, len(fs))
+	errs := make([]error, len(fs))
+	for i, f := range fs {
+		recs[i], errs[i] = e.run(ctx, f)
+	}
+	return recs, errors.Join(errs...)
+}
+
+// rejected logs an event that cannot be read, and returns its error.
+func (e *Engine) rejected(ctx context.Context, err error) error {
+	e.Log.LogAttrs(ctx, slog.LevelError, "autocontain rejected an event", slog.String("error", err.Error()))
+	return fmt.Errorf("read event: %w", err)
+}
+
+// run plans and executes one finding and logs its audit record.
+func (e *Engine) run(ctx context.Context, f finding.Finding) (audit.Record, error) {
+	p := e.planOf(f)
 	// In organization mode the member role's session is named after the
 	// finding that needed it.
 	ctx = account.WithFinding(ctx, p.Finding.ID)
@@ -145,7 +195,7 @@ func (e *Engine) Run(ctx context.Context, raw []byte) (audit.Record, error) {
 		p, err := e.guard(ctx, p, &base, in.guard)
 		return e.finish(ctx, in.executor.Execute(ctx, p), err)
 	}
-	f := p.Finding
+	f = p.Finding
 	tok := ledger.NewToken()
 	switch v, h, err := e.Ledger.Claim(ctx, f.ID, f.UpdatedAt, e.claimLease(ctx), tok); {
 	case err != nil:

@@ -34,28 +34,34 @@ func goldenPlaybook() *playbook.Playbook {
 }
 
 // TestGoldenPlans replays every sample event through parse and plan and
-// compares the plan, as a table and as JSON, with events/NAME.plan.golden.
+// compares the plan of each of its findings, as a table and as JSON, with events/NAME.plan.golden.
 // Run with -update to rewrite them after a deliberate change, then review
 // the diff.
 func TestGoldenPlans(t *testing.T) {
 	eng := &Engine{Playbook: goldenPlaybook(), Home: goldenHome}
 	for _, ev := range testenv.SampleEvents(t) {
 		t.Run(ev.Name, func(t *testing.T) {
-			p, err := eng.Plan(ev.Raw)
+			ps, err := eng.PlanAll(ev.Raw)
 			if err != nil {
 				t.Fatalf("plan: %v", err)
 			}
+			// One plan per finding; a Security Hub event may carry several.
 			var got bytes.Buffer
-			if err := p.WriteTable(&got); err != nil {
-				t.Fatal(err)
+			for i, p := range ps {
+				if i > 0 {
+					got.WriteString("\n")
+				}
+				if err := p.WriteTable(&got); err != nil {
+					t.Fatal(err)
+				}
+				got.WriteString("\n")
+				js, err := json.MarshalIndent(p, "", "  ")
+				if err != nil {
+					t.Fatal(err)
+				}
+				got.Write(js)
+				got.WriteString("\n")
 			}
-			got.WriteString("\n")
-			js, err := json.MarshalIndent(p, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got.Write(js)
-			got.WriteString("\n")
 			golden := strings.TrimSuffix(ev.Path, ".json") + ".plan.golden"
 			if *update {
 				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {

@@ -73,6 +73,25 @@ func (e *Engine) PlanImpact(ctx context.Context, raw []byte) (plan.Plan, error) 
 	if err != nil {
 		return p, err
 	}
+	return e.planImpact(ctx, p)
+}
+
+// PlanAllImpact is PlanAll with each principal's impact class read from
+// IAM, as PlanImpact reads it. It changes nothing.
+func (e *Engine) PlanAllImpact(ctx context.Context, raw []byte) ([]plan.Plan, error) {
+	ps, err := e.PlanAll(raw)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ps {
+		if ps[i], err = e.planImpact(ctx, ps[i]); err != nil {
+			return nil, err
+		}
+	}
+	return ps, nil
+}
+
+func (e *Engine) planImpact(ctx context.Context, p plan.Plan) (plan.Plan, error) {
 	facts, in, err := e.scope(ctx, p)
 	if err != nil {
 		return p, err

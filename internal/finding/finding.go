@@ -21,6 +21,11 @@ const (
 // Finding is one normalized report of suspicious activity, whatever produced it.
 type Finding struct {
 	Source Source `json:"source"`
+	// Via is how a finding of Source arrived when not from Source itself:
+	// "securityhub" (ViaSecurityHub) for a GuardDuty finding read from a
+	// Security Hub event; empty for GuardDuty's and CloudTrail's own events.
+	// It never changes a decision.
+	Via string `json:"via,omitempty"`
 	// ID is the GuardDuty finding id, or the CloudTrail eventID.
 	ID string `json:"id"`
 	// Type is the GuardDuty finding type, or the CloudTrail eventName.

@@ -25,7 +25,7 @@ const (
 const SourceGuardDutyEvents = "aws.guardduty"
 
 // ErrUnsupported is wrapped by Parse's error for well-formed events that are
-// not a GuardDuty finding or a CloudTrail record.
+// not a GuardDuty finding (from GuardDuty or Security Hub) or a CloudTrail record.
 var ErrUnsupported = errors.New("unsupported event")
 
 // envelope is the EventBridge event around a finding.
@@ -41,36 +41,60 @@ type envelope struct {
 }
 
 // Parse reads one EventBridge event and returns the finding it carries.
-// Errors name the field that is wrong; ErrUnsupported marks events of other kinds.
+// Errors name the field that is wrong; ErrUnsupported marks events of other
+// kinds. A Security Hub event that carries several findings is an error
+// here: ParseAll reads it.
 func Parse(raw []byte) (Finding, error) {
+	fs, err := ParseAll(raw)
+	if err != nil {
+		return Finding{}, err
+	}
+	if len(fs) != 1 {
+		return Finding{}, fmt.Errorf("the event carries %d findings; read it with ParseAll", len(fs))
+	}
+	return fs[0], nil
+}
+
+// ParseAll reads one EventBridge event and returns every finding it
+// carries: one for a GuardDuty finding or a CloudTrail record, one or more
+// for a Security Hub event (detail.findings[]), in their order. An event
+// any of whose findings cannot be read is refused whole, with an error
+// naming the finding's JSON path: nothing of it is acted on.
+func ParseAll(raw []byte) ([]Finding, error) {
 	if len(raw) > MaxEventSize {
-		return Finding{}, fmt.Errorf("event is %d bytes, more than the %d that EventBridge delivers", len(raw), MaxEventSize)
+		return nil, fmt.Errorf("event is %d bytes, more than the %d that EventBridge delivers", len(raw), MaxEventSize)
 	}
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
-		return Finding{}, errors.New("event is empty")
+		return nil, errors.New("event is empty")
 	}
 	if raw[0] != '{' {
-		return Finding{}, errors.New("event is not a JSON object")
+		return nil, errors.New("event is not a JSON object")
 	}
 	if err := checkRaw(raw); err != nil {
-		return Finding{}, err
+		return nil, err
 	}
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
-		return Finding{}, fmt.Errorf("event is not a valid EventBridge envelope: %w", describe(err))
+		return nil, fmt.Errorf("event is not a valid EventBridge envelope: %w", describe(err))
 	}
 	if env.Source == "" {
-		return Finding{}, errors.New("event has no \"source\": not an EventBridge event")
+		return nil, errors.New("event has no \"source\": not an EventBridge event")
 	}
 	if env.DetailType == "" {
-		return Finding{}, errors.New("event has no \"detail-type\": not an EventBridge event")
+		return nil, errors.New("event has no \"detail-type\": not an EventBridge event")
 	}
 	if !isObject(env.Detail) {
-		return Finding{}, fmt.Errorf("event %q from %s has no \"detail\" object", env.DetailType, env.Source)
+		return nil, fmt.Errorf("event %q from %s has no \"detail\" object", env.DetailType, env.Source)
 	}
 	if err := checkText([2]string{"account", env.Account}); err != nil {
-		return Finding{}, err
+		return nil, err
+	}
+	one := func(f Finding, err error) ([]Finding, error) {
+		if err != nil {
+			return nil, err
+		}
+		return []Finding{f}, nil
 	}
 	switch {
 	case env.DetailType == DetailTypeGuardDuty:
@@ -78,14 +102,20 @@ func Parse(raw []byte) (Finding, error) {
 		// only GuardDuty can send source aws.guardduty (EventBridge User
 		// Guide: the aws. prefix is reserved for AWS services).
 		if env.Source != SourceGuardDutyEvents {
-			return Finding{}, fmt.Errorf("a %q event from source %q: only %s sends them; refused", env.DetailType, env.Source, SourceGuardDutyEvents)
+			return nil, fmt.Errorf("a %q event from source %q: only %s sends them; refused", env.DetailType, env.Source, SourceGuardDutyEvents)
 		}
-		return parseGuardDuty(env)
+		return one(parseGuardDuty(env))
+	case env.DetailType == DetailTypeSecurityHub:
+		// The same reservation: only Security Hub sends aws.securityhub.
+		if env.Source != SourceSecurityHubEvents {
+			return nil, fmt.Errorf("a %q event from source %q: only %s sends them; refused", env.DetailType, env.Source, SourceSecurityHubEvents)
+		}
+		return parseSecurityHub(env)
 	case env.DetailType == DetailTypeAPICall, env.DetailType == DetailTypeConsoleSignIn:
-		return parseCloudTrail(env)
+		return one(parseCloudTrail(env))
 	}
-	return Finding{}, fmt.Errorf("%w: source %q with detail-type %q (want %q from aws.guardduty, %q or %q)",
-		ErrUnsupported, env.Source, env.DetailType, DetailTypeGuardDuty, DetailTypeAPICall, DetailTypeConsoleSignIn)
+	return nil, fmt.Errorf("%w: source %q with detail-type %q (want %q from aws.guardduty, %q from aws.securityhub, %q or %q)",
+		ErrUnsupported, env.Source, env.DetailType, DetailTypeGuardDuty, DetailTypeSecurityHub, DetailTypeAPICall, DetailTypeConsoleSignIn)
 }
 
 // isObject reports whether raw holds a JSON object.

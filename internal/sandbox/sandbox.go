@@ -192,14 +192,16 @@ func (a *Account) Env() []string {
 // replaced by the sandbox's first key of the same user: the emulator makes
 // up its own key ids, the sample events carry realistic ones.
 func (a *Account) Rewrite(event []byte) []byte {
-	f, err := finding.Parse(event)
+	fs, err := finding.ParseAll(event)
 	if err != nil {
 		return event
 	}
-	for _, pr := range f.Principals() {
-		keys := a.Keys[pr.UserName]
-		if pr.Kind == finding.KindIAMUserKey && len(keys) > 0 && pr.AccessKeyID != "" {
-			event = bytes.ReplaceAll(event, []byte(pr.AccessKeyID), []byte(keys[0]))
+	for _, f := range fs {
+		for _, pr := range f.Principals() {
+			keys := a.Keys[pr.UserName]
+			if pr.Kind == finding.KindIAMUserKey && len(keys) > 0 && pr.AccessKeyID != "" {
+				event = bytes.ReplaceAll(event, []byte(pr.AccessKeyID), []byte(keys[0]))
+			}
 		}
 	}
 	return event

@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/autocontain/autocontain/internal/audit"
+	"github.com/autocontain/autocontain/internal/plan"
+)
+
+// securityHubPairs names each Security Hub sample with the GuardDuty
+// samples whose findings it carries, in order.
+var securityHubPairs = []struct {
+	copy      string
+	originals []string
+}{
+	{"securityhub-guardduty-maliciousipcaller-custom-akia.json", []string{"guardduty-maliciousipcaller-custom-akia.json"}},
+	{"securityhub-guardduty-instance-credential-exfiltration-outsideaws.json", []string{"guardduty-instance-credential-exfiltration-outsideaws.json"}},
+	{"securityhub-guardduty-root-credential-usage.json", []string{"guardduty-root-credential-usage.json"}},
+	{"securityhub-guardduty-ipv6-caller.json", []string{"guardduty-ipv6-caller.json"}},
+	{"securityhub-two-findings.json", []string{"guardduty-maliciousipcaller-custom-akia.json", "guardduty-ipv6-caller.json"}},
+}
+
+// TestSecurityHubCopiesGetTheSamePlans: a GuardDuty finding read from
+// Security Hub's event gets the plan its GuardDuty original gets, step for
+// step. Two fields of the finding legitimately differ and are left out of
+// the comparison: Via (securityhub) and Accounts (the JSON paths the
+// accounts were read from: detail.findings[0].AwsAccountId and .Id instead
+// of detail.accountId).
+func TestSecurityHubCopiesGetTheSamePlans(t *testing.T) {
+	eng := &Engine{Playbook: goldenPlaybook(), Home: goldenHome}
+	for _, pair := range securityHubPairs {
+		t.Run(pair.copy, func(t *testing.T) {
+			copies, err := eng.PlanAll(event(t, pair.copy))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(copies) != len(pair.originals) {
+				t.Fatalf("%d findings, want %d", len(copies), len(pair.originals))
+			}
+			for i, name := range pair.originals {
+				orig, err := eng.Plan(event(t, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := copies[i]
+				if got.Finding.Via != "securityhub" || orig.Finding.Via != "" {
+					t.Errorf("via: copy %q, original %q", got.Finding.Via, orig.Finding.Via)
+				}
+				if len(got.Steps) != len(orig.Steps) {
+					t.Fatalf("finding %d: %d steps, the original %s has %d", i, len(got.Steps), name, len(orig.Steps))
+				}
+				for j := range got.Steps {
+					if a, b := asJSON(t, got.Steps[j]), asJSON(t, orig.Steps[j]); a != b {
+						t.Errorf("finding %d, step %d:\n%s\nthe original's:\n%s", i, j+1, a, b)
+					}
+				}
+				if a, b := asJSON(t, comparable(got)), asJSON(t, comparable(orig)); a != b {
+					t.Errorf("finding %d: plan\n%s\nthe original's (%s):\n%s", i, a, name, b)
+				}
+			}
+		})
+	}
+}
+
+// comparable is p without the finding fields a Security Hub copy
+// legitimately has of its own.
+func comparable(p plan.Plan) plan.Plan {
+	p.Finding.Via, p.Finding.Accounts = "", nil
+	return p
+}
+
+func asJSON(t *testing.T, v any) string {
+	t.Helper()
+	raw, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+// TestSecurityHubCopyIsADuplicate: a responder subscribed to both GuardDuty
+// and Security Hub receives each finding twice; the ledger treats the copy
+// as the original (the same finding id and updatedAt), so it acts once,
+// whichever arrives first. An event of two findings is two deliveries, each
+// with its own claim and record.
+func TestSecurityHubCopyIsADuplicate(t *testing.T) {
+	fx := newFixture(t)
+	eng := fx.engine(nil)
+	ctx := context.Background()
+	original := fx.acct.Rewrite(event(t, "guardduty-maliciousipcaller-custom-akia.json"))
+	copyOf := fx.acct.Rewrite(event(t, "securityhub-guardduty-maliciousipcaller-custom-akia.json"))
+	both := fx.acct.Rewrite(event(t, "securityhub-two-findings.json"))
+	ipv6Original := fx.acct.Rewrite(event(t, "guardduty-ipv6-caller.json"))
+
+	rec, err := eng.Run(ctx, original)
+	if err != nil || rec.Outcome != audit.OutcomeContained {
+		t.Fatalf("the original: %v\n%s", err, rec.Text())
+	}
+	calls := mutatingCalls(fx.proxy)
+	out, err := eng.Handle(ctx, copyOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup, ok := out.(audit.Record)
+	if !ok {
+		t.Fatalf("the result of a one-finding event is %T, want an audit.Record", out)
+	}
+	if !handledBefore(dup) {
+		t.Errorf("the Security Hub copy was not a duplicate:\n%s", dup.Text())
+	}
+	if extra := mutatingCalls(fx.proxy) - calls; extra != 0 {
+		t.Errorf("the copy made %d mutating calls, want 0", extra)
+	}
+
+	// Two findings in one event: the first was handled (above), the
+	// second is new and contained; then its GuardDuty original is a
+	// duplicate in turn.
+	out, err = eng.Handle(ctx, both)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, ok := out.([]audit.Record)
+	if !ok || len(recs) != 2 {
+		t.Fatalf("the result of a two-finding event is %T %v, want two audit records", out, out)
+	}
+	if !handledBefore(recs[0]) {
+		t.Errorf("finding 1 of 2 was not a duplicate:\n%s", recs[0].Text())
+	}
+	if recs[1].Outcome != audit.OutcomeContained || recs[1].Finding.ID != "a8feba18beb8daac6a27805dada8dc3a" {
+		t.Errorf("finding 2 of 2 was not contained:\n%s", recs[1].Text())
+	}
+	calls = mutatingCalls(fx.proxy)
+	rec, err = eng.Run(ctx, ipv6Original)
+	if err != nil || !handledBefore(rec) {
+		t.Errorf("the original of finding 2, after its copy: %v\n%s", err, rec.Text())
+	}
+	if extra := mutatingCalls(fx.proxy) - calls; extra != 0 {
+		t.Errorf("the original after its copy made %d mutating calls, want 0", extra)
+	}
+}
+
+// handledBefore reports whether rec is the record of a delivery the ledger
+// found already handled.
+func handledBefore(rec audit.Record) bool {
+	return rec.Outcome != audit.OutcomeContained && len(rec.Steps) == 1 && rec.Steps[0].Action == plan.ActionSkip &&
+		strings.Contains(rec.Steps[0].Reason, "was already handled")
+}
+
+// TestSecurityHubEventOfTwoFindings replays the two-finding sample against
+// a fresh account: both findings are contained, each with its own record.
+func TestSecurityHubEventOfTwoFindings(t *testing.T) {
+	fx := newFixture(t)
+	eng := fx.engine(nil)
+	recs, err := eng.RunAll(context.Background(), fx.acct.Rewrite(event(t, "securityhub-two-findings.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
+	}
+	for i, rec := range recs {
+		if rec.Outcome != audit.OutcomeContained {
+			t.Errorf("finding %d: %s", i+1, rec.Text())
+		}
+	}
+	st := fx.state(t)
+	if strings.Join(st.IPv4, ",") != "185.220.101.42/32" || strings.Join(st.IPv6, ",") != "2a0b:f4c2:2::1/128" {
+		t.Errorf("IP sets: %v %v", st.IPv4, st.IPv6)
+	}
+}
