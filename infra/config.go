@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/aws/constructs-go/constructs/v10"
@@ -52,6 +53,25 @@ type Config struct {
 	// Org is organization mode's options (infra/org.go); its zero value,
 	// no organization, is single-account mode.
 	Org OrgConfig
+	// FindingSources are where the stack takes GuardDuty's findings from:
+	// SourceGuardDuty (its own events), SourceSecurityHub (Security Hub's
+	// imported findings), or both. Empty is SourceGuardDuty alone.
+	FindingSources []string
+}
+
+// The finding sources of context findingSources.
+const (
+	SourceGuardDuty   = "guardduty"
+	SourceSecurityHub = "securityhub"
+)
+
+// Takes reports whether the stack subscribes to source (SourceGuardDuty,
+// SourceSecurityHub).
+func (c Config) Takes(source string) bool {
+	if len(c.FindingSources) == 0 {
+		return source == SourceGuardDuty
+	}
+	return slices.Contains(c.FindingSources, source)
 }
 
 // option is a context key of the stack's own, one that is no playbook
@@ -98,6 +118,14 @@ func options() []option {
 			into(func(c *Config) any { return &c.ReservedConcurrency })},
 		option{"logRetentionDays", "`365`", "retention of the function's log group (and of the web ACL's), rounded up to a value CloudWatch accepts",
 			into(func(c *Config) any { return &c.LogRetentionDays })},
+		option{"findingSources", "`guardduty`", "where GuardDuty's findings come from: `guardduty` (its own events), `securityhub` (Security Hub's imported findings, see \"Security Hub as the input\" in README.md), or both, comma-separated; each finding is acted on once either way",
+			func(c *Config, text string) error {
+				c.FindingSources = nil
+				for _, s := range strings.Split(text, ",") {
+					c.FindingSources = append(c.FindingSources, strings.ToLower(strings.TrimSpace(s)))
+				}
+				return nil
+			}},
 	), orgOptions()...)
 }
 
@@ -270,6 +298,9 @@ func (c Config) validate() error {
 			return fmt.Errorf("context %s: the set's scope is %s, the stack's %s", set.key, ref.Scope, c.Scope)
 		}
 	}
+	if err := c.validateSources(); err != nil {
+		return err
+	}
 	if err := c.Org.validate(c.Playbook); err != nil {
 		return err
 	}
@@ -337,6 +368,27 @@ func (c Config) validateWebACL() error {
 	}
 	if c.WebACLLogging && !c.WebACL {
 		return fmt.Errorf("context webAclLogging: logs the stack's web ACL, which only webAcl=true creates")
+	}
+	return nil
+}
+
+// validateSources checks context findingSources: guardduty, securityhub or
+// both, once each. Organization mode takes GuardDuty's own events through
+// its forwarders and organization bus, so there it must include guardduty.
+func (c Config) validateSources() error {
+	seen := map[string]bool{}
+	for _, s := range c.FindingSources {
+		switch {
+		case s != SourceGuardDuty && s != SourceSecurityHub:
+			return fmt.Errorf("context findingSources: %q is neither %s nor %s", s, SourceGuardDuty, SourceSecurityHub)
+		case seen[s]:
+			return fmt.Errorf("context findingSources: %s is named twice", s)
+		}
+		seen[s] = true
+	}
+	if c.Org.On() && !c.Takes(SourceGuardDuty) {
+		return fmt.Errorf("context findingSources: organization mode takes GuardDuty's findings of every Region through its forwarders: name %s too (%s,%s)",
+			SourceGuardDuty, SourceGuardDuty, SourceSecurityHub)
 	}
 	return nil
 }

@@ -158,6 +158,11 @@ func TestEventRulerAcceptsThePatternsAndMatchesTheSamples(t *testing.T) {
 		{"actOnArchived", func(c *Config) { c.Playbook.Settings.ActOnArchived = true }},
 		{"safetyNet-7", func(c *Config) { c.Playbook.Settings.SafetyNet = 7 }},
 		{"safetyNet-off", func(c *Config) { c.Playbook.Settings.SafetyNet = playbook.SafetyNetOff }},
+		{"findingSources-securityhub", func(c *Config) { c.FindingSources = []string{SourceSecurityHub} }},
+		{"findingSources-both-actOnArchived", func(c *Config) {
+			c.FindingSources = []string{SourceGuardDuty, SourceSecurityHub}
+			c.Playbook.Settings.ActOnArchived = true
+		}},
 	} {
 		t.Run(variant.name, func(t *testing.T) {
 			cfg := DefaultConfig()
@@ -167,30 +172,39 @@ func TestEventRulerAcceptsThePatternsAndMatchesTheSamples(t *testing.T) {
 				s = synth(t, "eventruler-"+variant.name, cfg, "")
 			}
 			ps := templatePatterns(t, s)
-			sizes := eventRuler(t, ps, sampleEvents(t, cfg.Playbook))
+			sizes := eventRuler(t, ps, sampleEvents(t, cfg))
 			t.Logf("pattern sizes (compact): %v", sizes)
 		})
 	}
 }
 
 // sampleEvents reads events/, adds a member account's finding and the
-// archived-flag variants, and says which the function must receive.
-func sampleEvents(t *testing.T, pb *playbook.Playbook) map[string]ruled {
+// archived-flag variants, and says which the function must receive: those
+// the playbook acts on, of a finding source cfg takes (findingSources).
+func sampleEvents(t *testing.T, cfg Config) map[string]ruled {
 	t.Helper()
+	pb := cfg.Playbook
 	home := account.Account{Partition: "aws", ID: "123456789012"}
 	events := map[string]ruled{}
 	want := func(name string) bool { return events[name].Want }
 	add := func(name string, raw []byte) {
-		f, err := finding.Parse(raw)
+		fs, err := finding.ParseAll(raw)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		// A sample finding reaches the function when the playbook would act
-		// on it were it real: the function skips it itself.
+		// on it were it real: the function skips it itself. An event of
+		// several findings reaches it when it acts on one.
 		withSamples := *pb
 		withSamples.Settings.ActOnSamples = true
-		p := plan.BuildWith(f, &withSamples, plan.Facts{Home: home})
-		events[name] = ruled{Event: string(raw), Want: p.Rule != "" && f.Account == home.ID}
+		acts := false
+		for _, f := range fs {
+			p := plan.BuildWith(f, &withSamples, plan.Facts{Home: home})
+			taken := (f.Via == finding.ViaSecurityHub && cfg.Takes(SourceSecurityHub)) ||
+				(f.Via == "" && (f.Source != finding.SourceGuardDuty || cfg.Takes(SourceGuardDuty)))
+			acts = acts || (p.Rule != "" && f.Account == home.ID && taken)
+		}
+		events[name] = ruled{Event: string(raw), Want: acts}
 	}
 	for _, ev := range testenv.SampleEvents(t) {
 		name, raw := filepath.Base(ev.Path), ev.Raw
@@ -207,9 +221,33 @@ func sampleEvents(t *testing.T, pb *playbook.Playbook) map[string]ruled {
 					t.Fatalf("%s has no \"archived\": false", name)
 				}
 				add(variant+":"+name, []byte(changed))
-				if !want(variant + ":" + name) {
+				if !want(variant+":"+name) && cfg.Takes(SourceGuardDuty) {
 					t.Fatalf("%s: the playbook must act on it", variant)
 				}
+			}
+		}
+		if name == "securityhub-guardduty-maliciousipcaller-custom-akia.json" {
+			// Security Hub's copy: of a member account (an administrator's
+			// aggregated findings), archived in Security Hub, or of
+			// another product, it must not reach the function.
+			for variant, repl := range map[string][2]string{
+				"member":    {`"AwsAccountId": "123456789012"`, `"AwsAccountId": "210987654321"`},
+				"archived":  {`"RecordState": "ACTIVE"`, `"RecordState": "ARCHIVED"`},
+				"inspector": {`"ProductArn": "arn:aws:securityhub:us-east-1::product/aws/guardduty"`, `"ProductArn": "arn:aws:securityhub:us-east-1::product/aws/inspector"`},
+			} {
+				changed := strings.Replace(string(raw), repl[0], repl[1], 1)
+				if changed == string(raw) {
+					t.Fatalf("%s has no %s", name, repl[0])
+				}
+				if variant == "inspector" {
+					// The function refuses it (not GuardDuty's): never wanted.
+					events[variant+":"+name] = ruled{Event: changed}
+					continue
+				}
+				add(variant+":"+name, []byte(changed))
+			}
+			if want("member:"+name) || (want("archived:"+name) && !pb.Settings.ActOnArchived) {
+				t.Fatalf("%s: the playbook must not act on its member or archived variants", name)
 			}
 		}
 	}
@@ -324,10 +362,10 @@ func TestPatternsThatCannotFitFailSynthesis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := checkPatterns(pb); err == nil || !strings.Contains(err.Error(), `playbook rule "too-long"`) {
+	if err := checkPatterns(Config{Playbook: pb}); err == nil || !strings.Contains(err.Error(), `playbook rule "too-long"`) {
 		t.Errorf("checkPatterns: %v, want an error naming the rule", err)
 	}
-	if err := checkPatterns(DefaultConfig().Playbook); err != nil {
+	if err := checkPatterns(DefaultConfig()); err != nil {
 		t.Errorf("checkPatterns(default): %v", err)
 	}
 	dir := t.TempDir()

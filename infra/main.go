@@ -57,7 +57,7 @@ func run() error {
 		// Region of the central account.
 		return fmt.Errorf("context organizationId: organization mode deploys to the central account's Regions: run with its credentials and Region (CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION, which the CDK CLI sets)")
 	}
-	if err := checkPatterns(cfg.Playbook); err != nil {
+	if err := checkPatterns(cfg); err != nil {
 		return err
 	}
 	outdir := *app.Outdir()

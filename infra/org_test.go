@@ -589,7 +589,7 @@ func asAccount(t *testing.T, raw []byte, envelope, detail string) (string, strin
 func TestOrgEventRuler(t *testing.T) {
 	o := synthOrg(t)
 	acts := map[string]bool{} // by sample, as single-account mode decides
-	for name, r := range sampleEvents(t, DefaultConfig().Playbook) {
+	for name, r := range sampleEvents(t, DefaultConfig()) {
 		acts[name] = r.Want
 	}
 	defaultBus, orgBus := onBus(t, o.central)

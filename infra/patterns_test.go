@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/autocontain/autocontain/internal/playbook"
 	"github.com/autocontain/autocontain/internal/testenv"
 )
 
@@ -73,7 +72,7 @@ func TestRulesDeliverExactlyWhatThePlaybookActsOn(t *testing.T) {
 	// The samples, a member account's finding (a GuardDuty administrator's
 	// bus also receives its members' findings: it must not reach the
 	// function), and a finding whose service.archived is null or missing.
-	events := sampleEvents(t, playbook.Default())
+	events := sampleEvents(t, DefaultConfig())
 	for _, name := range slices.Sorted(maps.Keys(events)) {
 		t.Run(name, func(t *testing.T) {
 			raw, want := []byte(events[name].Event), events[name].Want

@@ -32,11 +32,35 @@ func busPatterns(gd, ct func() ([]patterns.Pattern, error)) (guardDuty, cloudTra
 	return guardDuty, cloudTrail, nil
 }
 
+// sourcePatterns derives the patterns of a default bus's rules for the
+// finding sources cfg takes (context findingSources): GuardDuty's own
+// events (of guardDutyAccount, every account when empty), Security Hub's
+// imported findings (the same accounts), and CloudTrail's events (of
+// cloudTrailAccount); and checks the quotas that bind them together.
+func sourcePatterns(cfg Config, guardDutyAccount, cloudTrailAccount string) (guardDuty, securityHub, cloudTrail []patterns.Pattern, err error) {
+	pb := cfg.Playbook
+	gd := func() ([]patterns.Pattern, error) { return nil, nil }
+	if cfg.Takes(SourceGuardDuty) {
+		gd = func() ([]patterns.Pattern, error) { return patterns.GuardDuty(pb, guardDutyAccount) }
+	}
+	guardDuty, cloudTrail, err = busPatterns(gd, func() ([]patterns.Pattern, error) { return patterns.CloudTrail(pb, cloudTrailAccount) })
+	if err != nil || !cfg.Takes(SourceSecurityHub) {
+		return guardDuty, nil, cloudTrail, err
+	}
+	if securityHub, err = patterns.SecurityHub(pb, guardDutyAccount); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := patterns.CheckQuotas(append(append(append([]patterns.Pattern{}, guardDuty...), securityHub...), cloudTrail...)); err != nil {
+		return nil, nil, nil, err
+	}
+	return guardDuty, securityHub, cloudTrail, nil
+}
+
 // checkPatterns fails before synthesis when the effective playbook cannot
 // be expressed in EventBridge rules; the stack itself records the same
 // error as an annotation, which the CDK CLI reports.
-func checkPatterns(pb *playbook.Playbook) error {
-	if _, _, err := rulePatterns(pb, "123456789012"); err != nil {
+func checkPatterns(cfg Config) error {
+	if _, _, _, err := sourcePatterns(cfg, "123456789012", "123456789012"); err != nil {
 		return fmt.Errorf("event patterns: %w", err)
 	}
 	return nil

@@ -214,14 +214,17 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 		// mode").
 		guardDutyAccount = ""
 	}
-	guardDuty, cloudTrail, err := busPatterns(
-		func() ([]patterns.Pattern, error) { return patterns.GuardDuty(pb, guardDutyAccount) },
-		func() ([]patterns.Pattern, error) { return patterns.CloudTrail(pb, *stack.Account()) })
+	// Security Hub's imported findings (context findingSources) are
+	// matched as GuardDuty's are: the same accounts, the same rules.
+	guardDuty, securityHub, cloudTrail, err := sourcePatterns(cfg, guardDutyAccount, *stack.Account())
 	if err != nil {
 		awscdk.Annotations_Of(stack).AddError(jsii.String(err.Error()))
 	}
 	for i, p := range guardDuty {
 		rule(stack, nil, ruleID("GuardDutyFindings", i), partOf("GuardDuty findings the playbook acts on", i, len(guardDuty)), p).AddTarget(target(nil))
+	}
+	for i, p := range securityHub {
+		rule(stack, nil, ruleID("SecurityHubFindings", i), partOf("GuardDuty findings imported by Security Hub the playbook acts on", i, len(securityHub)), p).AddTarget(target(nil))
 	}
 	for i, p := range cloudTrail {
 		rule(stack, nil, ruleID("CloudTrailEvents", i), partOf("CloudTrail events the playbook acts on (global services: us-east-1 only)", i, len(cloudTrail)), p).AddTarget(target(nil))

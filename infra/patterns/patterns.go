@@ -13,6 +13,7 @@ package patterns
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -249,11 +250,14 @@ func EventBridgeSource(eventSource string) string {
 // detail fields every rule keeps, and the branches, one per playbook rule,
 // that the rules share out.
 type shape struct {
-	source   string // "GuardDuty" or "CloudTrail", for errors
+	source   string // "GuardDuty", "Security Hub" or "CloudTrail", for errors
 	account  string
 	envelope Pattern        // source, detail-type, account
 	common   map[string]any // detail fields outside $or
 	branches []branch
+	// nest, when set, is the detail field that holds the fields
+	// ("findings": Security Hub's detail.findings[]).
+	nest string
 }
 
 // branch is one playbook rule's part of a pattern: its types, which may be
@@ -261,10 +265,13 @@ type shape struct {
 // (a safety net).
 type branch struct {
 	rule     string
-	typesKey string
+	typesKey string // a field, or a dotted path to a nested one
 	types    []any
 	fields   map[string]any
 	min      float64 // GuardDuty: the severity floor in fields, 0 for none
+	// sevKey is the field of fields that holds the severity floor:
+	// "severity" when empty.
+	sevKey string
 }
 
 func (b branch) detail() map[string]any {
@@ -273,9 +280,26 @@ func (b branch) detail() map[string]any {
 		d[k] = v
 	}
 	if b.types != nil {
-		d[b.typesKey] = b.types
+		put(d, strings.Split(b.typesKey, "."), b.types)
 	}
 	return d
+}
+
+// put sets the field at path in d, copying the maps on the way rather
+// than changing maps that d shares with other branches.
+func put(d map[string]any, path []string, v any) {
+	if len(path) == 1 {
+		d[path[0]] = v
+		return
+	}
+	inner := map[string]any{}
+	if m, ok := d[path[0]].(map[string]any); ok {
+		for k, x := range m {
+			inner[k] = x
+		}
+	}
+	put(inner, path[1:], v)
+	d[path[0]] = inner
 }
 
 // withoutCovered drops each branch that another branch already matches:
@@ -290,7 +314,7 @@ func withoutCovered(bs []branch) []branch {
 			return false
 		}
 		for k, v := range n.fields {
-			if k != "severity" && !reflect.DeepEqual(b.fields[k], v) {
+			if k != cmp.Or(n.sevKey, "severity") && !reflect.DeepEqual(b.fields[k], v) {
 				return false
 			}
 		}
@@ -335,10 +359,12 @@ func (s shape) pattern(bs []branch) Pattern {
 		detail = bs[0].detail()
 	} else {
 		// A field every branch has alike moves out of $or: (a AND x) OR
-		// (b AND x) is (a OR b) AND x, and shorter.
+		// (b AND x) is (a OR b) AND x, and shorter. A field that also
+		// holds a branch's types (a nested types key) stays.
 		detail = map[string]any{}
+		typesIn, _, _ := strings.Cut(bs[0].typesKey, ".")
 		for k, v := range bs[0].fields {
-			if all(bs, func(b branch) bool { return reflect.DeepEqual(b.fields[k], v) }) {
+			if k != typesIn && all(bs, func(b branch) bool { return reflect.DeepEqual(b.fields[k], v) }) {
 				detail[k] = v
 			}
 		}
@@ -354,6 +380,9 @@ func (s shape) pattern(bs []branch) Pattern {
 	}
 	for k, v := range s.common {
 		detail[k] = v
+	}
+	if s.nest != "" {
+		detail = map[string]any{s.nest: detail}
 	}
 	p := make(Pattern, len(s.envelope)+1)
 	for k, v := range s.envelope {
