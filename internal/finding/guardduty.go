@@ -126,22 +126,8 @@ func parseGuardDuty(env envelope) (Finding, error) {
 		return Finding{}, fmt.Errorf("GuardDuty finding: %w", err)
 	}
 	if det := d.Service.Detection; det != nil && det.Sequence != nil {
-		actors, err := sequenceActors(det.Sequence, f.Partition, f.Account)
-		if err != nil {
+		if err := f.addSequence(&addrs, det.Sequence, "detail.service.detection.sequence"); err != nil {
 			return Finding{}, fmt.Errorf("GuardDuty finding: %w", err)
-		}
-		if f.Principal.Kind == KindNone && len(actors) > 0 {
-			f.Principal, actors = actors[0], actors[1:]
-		}
-		for _, a := range actors {
-			if a.identity() != f.Principal.identity() {
-				f.Actors = append(f.Actors, a)
-			}
-		}
-		for i, e := range det.Sequence.Endpoints {
-			if err := addrs.add(fmt.Sprintf("detail.service.detection.sequence.endpoints[%d].ip", i), e.IP); err != nil {
-				return Finding{}, fmt.Errorf("GuardDuty finding: %w", err)
-			}
 		}
 	}
 	f.Addresses = addrs.addrs

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"regexp"
 	"sort"
 	"strconv"
@@ -62,6 +61,9 @@ type asffFinding struct {
 		SourceIPV4 string `json:"SourceIpV4"`
 		SourceIPV6 string `json:"SourceIpV6"`
 	} `json:"Network"`
+	Detection *struct {
+		Sequence *gdSequence `json:"Sequence"`
+	} `json:"Detection"`
 	Action *struct {
 		AwsAPICallAction        *asffRemote `json:"AwsApiCallAction"`
 		NetworkConnectionAction *asffRemote `json:"NetworkConnectionAction"`
@@ -258,9 +260,18 @@ func parseASFF(env envelope, base string, raw json.RawMessage) (Finding, error) 
 		break
 	}
 	f.Accounts = refs
-	if f.Addresses, err = asffAddresses(base, a); err != nil {
+	addrs, err := asffAddresses(base, a)
+	if err != nil {
 		return Finding{}, err
 	}
+	if det := a.Detection; det != nil && det.Sequence != nil {
+		// An attack sequence, as GuardDuty's own event names its resource.
+		f.ResourceType, f.Resource = "AttackSequence", ""
+		if err := f.addSequence(&addrs, det.Sequence, base+".Detection.Sequence"); err != nil {
+			return Finding{}, err
+		}
+	}
+	f.Addresses = addrs.addrs
 	return f, nil
 }
 
@@ -433,7 +444,7 @@ func asffPrincipal(base string, r asffResource, partition, account string) (p Pr
 // (GuardDuty's flattened service.action, IPv4 and IPv6), then the port
 // probes', then the retired Network object's source (not of an outbound
 // connection, whose source is the account's own resource).
-func asffAddresses(base string, a asffFinding) ([]netip.Addr, error) {
+func asffAddresses(base string, a asffFinding) (addressList, error) {
 	var l addressList
 	pf := a.ProductFields
 	fromPF := func(key string) error {
@@ -452,20 +463,20 @@ func asffAddresses(base string, a asffFinding) ([]netip.Addr, error) {
 			}
 			if r != nil && r.RemoteIPDetails != nil {
 				if err := l.add(base+".Action."+field+".RemoteIpDetails.IpAddressV4", r.RemoteIPDetails.IPAddressV4); err != nil {
-					return nil, err
+					return l, err
 				}
 			}
 		}
 		prefix := pfService + "action/" + kind + "/remoteIpDetails/"
 		for _, v := range []string{"ipAddressV4", "ipAddressV6"} {
 			if err := fromPF(prefix + v); err != nil {
-				return nil, err
+				return l, err
 			}
 		}
 		if kind == "kubernetesApiCallAction" {
 			for _, key := range indexedKeys(pf, pfService+"action/kubernetesApiCallAction/sourceIPs", "") {
 				if err := fromPF(key); err != nil {
-					return nil, err
+					return l, err
 				}
 			}
 		}
@@ -474,7 +485,7 @@ func asffAddresses(base string, a asffFinding) ([]netip.Addr, error) {
 		for i, d := range act.PortProbeAction.PortProbeDetails {
 			if d.RemoteIPDetails != nil {
 				if err := l.add(fmt.Sprintf("%s.Action.PortProbeAction.PortProbeDetails[%d].RemoteIpDetails.IpAddressV4", base, i), d.RemoteIPDetails.IPAddressV4); err != nil {
-					return nil, err
+					return l, err
 				}
 			}
 		}
@@ -482,19 +493,19 @@ func asffAddresses(base string, a asffFinding) ([]netip.Addr, error) {
 	for _, v := range []string{"ipAddressV4", "ipAddressV6"} {
 		for _, key := range indexedKeys(pf, pfService+"action/portProbeAction/portProbeDetails", "/remoteIpDetails/"+v) {
 			if err := fromPF(key); err != nil {
-				return nil, err
+				return l, err
 			}
 		}
 	}
 	if n := a.Network; n != nil && n.Direction != "OUT" {
 		if err := l.add(base+".Network.SourceIpV4", n.SourceIPV4); err != nil {
-			return nil, err
+			return l, err
 		}
 		if err := l.add(base+".Network.SourceIpV6", n.SourceIPV6); err != nil {
-			return nil, err
+			return l, err
 		}
 	}
-	return l.addrs, nil
+	return l, nil
 }
 
 // indexedKeys returns the ProductFields keys PREFIX/N SUFFIX (a flattened

@@ -392,3 +392,80 @@ func TestParseOneOfSeveral(t *testing.T) {
 		}
 	}
 }
+
+// pascal writes a GuardDuty sequence in ASFF's names: PascalCase, and a
+// user account's name is Name, not account.
+func pascal(v any, key string) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, x := range t {
+			name := strings.ToUpper(k[:1]) + k[1:]
+			if key == "account" && k == "account" {
+				name = "Name"
+			}
+			out[name] = pascal(x, k)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = pascal(x, key)
+		}
+		return out
+	}
+	return v
+}
+
+// TestParseSecurityHubAttackSequence: an attack sequence in ASFF
+// (Detection.Sequence, the GuardDuty sequence in PascalCase) names the
+// principals, actors and endpoints its GuardDuty original names.
+func TestParseSecurityHubAttackSequence(t *testing.T) {
+	for _, name := range []string{"guardduty-attacksequence-iam-compromisedcredentials.json", "guardduty-attacksequence-s3-compromiseddata.json",
+		"guardduty-attacksequence-eks-compromisedcluster.json", "guardduty-attacksequence-ecs-compromisedcluster.json"} {
+		t.Run(name, func(t *testing.T) {
+			raw := testenv.Event(t, name)
+			orig, err := Parse(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev struct {
+				Detail map[string]any `json:"detail"`
+			}
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				t.Fatal(err)
+			}
+			d := ev.Detail
+			seq := d["service"].(map[string]any)["detection"].(map[string]any)["sequence"]
+			typ := d["type"].(string)
+			asffType := "TTPs/" + strings.Replace(typ, "/", "-", 1)
+			f := shFinding(func(f map[string]any) {
+				f["Id"], f["UpdatedAt"], f["Title"] = d["arn"], d["updatedAt"], d["title"]
+				f["FindingProviderFields"] = map[string]any{"Types": []any{asffType}, "Severity": map[string]any{"Label": "CRITICAL", "Original": "9"}}
+				f["Resources"] = []any{map[string]any{"Type": "Other", "Id": d["arn"]}}
+				f["ProductFields"] = map[string]any{}
+				delete(f, "Action")
+				f["Detection"] = map[string]any{"Sequence": pascal(seq, "")}
+			})
+			got, err := Parse(shEvent(t, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Type != orig.Type || got.ResourceType != orig.ResourceType || got.ID != orig.ID {
+				t.Errorf("type %q %q id %q, the original's %q %q %q", got.Type, got.ResourceType, got.ID, orig.Type, orig.ResourceType, orig.ID)
+			}
+			if !reflect.DeepEqual(got.Principals(), orig.Principals()) {
+				t.Errorf("principals\n%+v\nthe original's\n%+v", got.Principals(), orig.Principals())
+			}
+			if !reflect.DeepEqual(got.Addresses, orig.Addresses) {
+				t.Errorf("addresses %v, the original's %v", got.Addresses, orig.Addresses)
+			}
+		})
+	}
+	bad := shFinding(func(f map[string]any) {
+		f["Detection"] = map[string]any{"Sequence": map[string]any{"Endpoints": []any{map[string]any{"Id": "e", "Ip": "300.1.1.1"}}}}
+	})
+	if _, err := Parse(shEvent(t, bad)); err == nil || !strings.Contains(err.Error(), "detail.findings[0].Detection.Sequence.endpoints[0].ip") {
+		t.Errorf("error %v, want one naming the endpoint", err)
+	}
+}

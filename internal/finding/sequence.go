@@ -24,7 +24,10 @@ const AttackSequencePrefix = "AttackSequence:"
 // names are GuardDuty's REST-JSON wire names (aws-sdk-go-v2
 // service/guardduty types.Sequence, Actor, User, Session, NetworkEndpoint;
 // GuardDuty API Reference, "Sequence"): lower camelCase, and the account's
-// name is "account", not "name".
+// name is "account", not "name". Security Hub's ASFF (Detection.Sequence;
+// aws-sdk-go-v2 service/securityhub types.Sequence, Actor, ActorUser,
+// ActorSession, NetworkEndpoint) names the fields read here the same in
+// PascalCase, which encoding/json matches alike.
 type gdSequence struct {
 	UID       string       `json:"uid"`
 	Actors    []gdActor    `json:"actors"`
@@ -53,13 +56,37 @@ type gdEndpoint struct {
 	IP string `json:"ip"`
 }
 
+// addSequence adds what attack sequence s (at JSON path base) names to f:
+// its actors, the first as the principal when f has none, each principal
+// once; and its endpoints' addresses to addrs.
+func (f *Finding) addSequence(addrs *addressList, s *gdSequence, base string) error {
+	actors, err := sequenceActors(s, base, f.Partition, f.Account)
+	if err != nil {
+		return err
+	}
+	if f.Principal.Kind == KindNone && len(actors) > 0 {
+		f.Principal, actors = actors[0], actors[1:]
+	}
+	for _, a := range actors {
+		if a.identity() != f.Principal.identity() {
+			f.Actors = append(f.Actors, a)
+		}
+	}
+	for i, e := range s.Endpoints {
+		if err := addrs.add(fmt.Sprintf("%s.endpoints[%d].ip", base, i), e.IP); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // sequenceActors turns every actor of an attack sequence that names a user
 // into a principal, each once, in the order GuardDuty lists them. An actor
 // without a user (a process) names no principal. An actor's account is its
 // ARN's (the session issuer's, or a uid that is an ARN), else the account
 // its activity took place in (user.account.uid); an actor with neither is
 // unknown, and reported.
-func sequenceActors(s *gdSequence, partition, account string) ([]Principal, error) {
+func sequenceActors(s *gdSequence, path, partition, account string) ([]Principal, error) {
 	var out []Principal
 	seen := map[string]bool{}
 	for i, a := range s.Actors {
@@ -67,7 +94,7 @@ func sequenceActors(s *gdSequence, partition, account string) ([]Principal, erro
 		if u == nil {
 			continue
 		}
-		base := fmt.Sprintf("detail.service.detection.sequence.actors[%d].", i)
+		base := fmt.Sprintf("%s.actors[%d].", path, i)
 		fields := [][2]string{{base + "user.name", u.Name}, {base + "user.uid", u.UID},
 			{base + "user.type", u.Type}, {base + "user.credentialUid", u.CredentialUID}}
 		if u.Account != nil {
