@@ -218,23 +218,9 @@ func TestLargePlaybookIsSplit(t *testing.T) {
 	const account = "${Token[AWS.AccountId.7]}"
 	for name, s := range map[string]shape{"GuardDuty": guardDuty(pb, account), "CloudTrail": cloudTrail(pb, account)} {
 		t.Run(name, func(t *testing.T) {
-			single := s.pattern(s.branches)
-			if n := Size(single, account); n <= MaxSize {
-				t.Fatalf("the single pattern is %d characters: too small to test splitting", n)
-			}
-			ps, err := s.split()
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("single pattern: %d characters; split into %d rules", Size(single, account), len(ps))
-			if len(ps) < 2 {
-				t.Fatalf("%d patterns", len(ps))
-			}
+			single, ps := splitFitting(t, s, account)
 			var got []any
-			for i, p := range ps {
-				if n := Size(p, account); n > MaxSize {
-					t.Errorf("pattern %d is %d characters, more than %d", i, n, MaxSize)
-				}
+			for _, p := range ps {
 				got = append(got, branches(t, single, p)...)
 			}
 			want := joinSplit(branches(t, single, single))
@@ -253,6 +239,31 @@ func TestLargePlaybookIsSplit(t *testing.T) {
 	}(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// splitFitting splits s, which must be too large for one rule, and checks
+// that it takes several rules, each within MaxSize; it returns the single
+// pattern and the rules'.
+func splitFitting(t *testing.T, s shape, account string) (Pattern, []Pattern) {
+	t.Helper()
+	single := s.pattern(s.branches)
+	if n := Size(single, account); n <= MaxSize {
+		t.Fatalf("the single pattern is %d characters: too small to test splitting", n)
+	}
+	ps, err := s.split()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("single pattern: %d characters; split into %d rules", Size(single, account), len(ps))
+	if len(ps) < 2 {
+		t.Fatalf("%d patterns", len(ps))
+	}
+	for i, p := range ps {
+		if n := Size(p, account); n > MaxSize {
+			t.Errorf("pattern %d is %d characters, more than %d", i, n, MaxSize)
+		}
+	}
+	return single, ps
 }
 
 // branches checks that p has single's envelope and common detail fields,

@@ -108,23 +108,9 @@ func TestDefaultSecurityHubPatternsFit(t *testing.T) {
 func TestLargePlaybookSecurityHubSplit(t *testing.T) {
 	pb := largePlaybook(t)
 	const account = "${Token[AWS.AccountId.7]}"
-	s := securityHub(pb, account)
-	single := s.pattern(s.branches)
-	if n := Size(single, account); n <= MaxSize {
-		t.Fatalf("the single pattern is %d characters: too small to test splitting", n)
-	}
-	ps, err := s.split()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ps) < 2 {
-		t.Fatalf("%d patterns", len(ps))
-	}
+	single, ps := splitFitting(t, securityHub(pb, account), account)
 	var got []any
-	for i, p := range ps {
-		if n := Size(p, account); n > MaxSize {
-			t.Errorf("pattern %d is %d characters, more than %d", i, n, MaxSize)
-		}
+	for _, p := range ps {
 		got = append(got, shTypes(p)...)
 	}
 	if want := shTypes(single); !reflect.DeepEqual(got, want) {
