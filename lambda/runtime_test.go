@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -39,8 +38,9 @@ var (
 )
 
 // bootstrap builds the Lambda binary with the flags it is deployed with
-// (Makefile BUILD_FLAGS), for this machine's architecture so the test can
-// run it: the deployed one is linux/arm64.
+// (Makefile BUILD_FLAGS), once for the test binary, for this machine's
+// architecture so the test can run it: the deployed one is linux/arm64,
+// the same build on a linux/arm64 machine.
 func bootstrap(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -50,11 +50,7 @@ func bootstrap(t *testing.T) string {
 			return
 		}
 		builtPath = filepath.Join(dir, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", builtPath, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		buildErr = buildBootstrap(builtPath)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
