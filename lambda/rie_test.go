@@ -63,11 +63,8 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// rie is the emulator running the function, and its invocation endpoint.
-type rie struct {
-	url  string
-	logs *bytes.Buffer
-}
+// rie is the emulator running the function: its invocation endpoint.
+type rie struct{ url string }
 
 // startRIE runs `aws-lambda-rie bootstrap` on loopback ports, with env as
 // the function's environment (the emulator hands its own to the function).
@@ -78,18 +75,9 @@ func startRIE(t *testing.T, bootstrap string, env []string) *rie {
 		"--runtime-api-address", freeAddr(t), "--log-level", "warn", bootstrap)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "AWS_LAMBDA_FUNCTION_NAME=autocontain",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=60", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256"}, env...)
-	r := &rie{url: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: &bytes.Buffer{}}
-	cmd.Stdout, cmd.Stderr = r.logs, r.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("emulator and function output:\n%s", r.logs)
-		}
-	})
+	// The emulator's output carries the function's.
+	startProcess(t, cmd)
+	r := &rie{url: "http://" + addr + "/2015-03-31/functions/function/invocations"}
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {

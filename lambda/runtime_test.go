@@ -169,6 +169,14 @@ func startFunction(t *testing.T, api *runtimeAPI, endpoint string, env ...string
 		"AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(api.srv.URL, "http://"),
 		"AWS_LAMBDA_FUNCTION_NAME=autocontain", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
 	}, append(emulatorEnv(endpoint), env...)...)
+	startProcess(t, cmd)
+	return cmd
+}
+
+// startProcess starts cmd with its output kept, and ends it when the test
+// does, showing the output if the test failed.
+func startProcess(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -178,10 +186,9 @@ func startFunction(t *testing.T, api *runtimeAPI, endpoint string, env ...string
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("function output:\n%s", logs.String())
+			t.Logf("%s output:\n%s", filepath.Base(cmd.Path), logs.String())
 		}
 	})
-	return cmd
 }
 
 // TestLambdaRuntime runs the deployable binary under the Runtime API and
