@@ -84,7 +84,7 @@ var ErrorClasses = []ErrorClass{
 		Retried: "only when invoked asynchronously; an operator's undo is synchronous"},
 	{Type: "StepFailed", is: []error{audit.ErrStepFailed},
 		When:    "A step of the plan failed in a way a retry may mend (throttling, a 5xx, a timeout). The audit record names the step. A step that failed for good (the principal is gone, IAM refuses) is not an error: the invocation succeeds with outcome `failed` and the `DeliveriesFailedPermanently` metric counts it.",
-		Retried: "yes: finished steps are not repeated"},
+		Retried: "yes: every action is idempotent, and the ledger remembers the steps that finished"},
 	{Type: DefaultErrorType,
 		When:    "Any other failure; the errorMessage says what failed (a reconcile that could not write an IP set, for example).",
 		Retried: "yes"},
