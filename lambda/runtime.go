@@ -69,9 +69,10 @@ func runLambda() {
 }
 
 // invokeError is err as Lambda reports it: errorType names its class
-// (engine.ErrorType; README, "Error types"), where aws-lambda-go would name the Go type of the outermost wrapper
-// (lambdaErrorResponse: an InvokeResponse_Error is reported as it is), and
-// errorMessage says what failed, key ids masked. nil stays nil.
+// (engine.ErrorType; README, "Error types"), where aws-lambda-go would
+// name the Go type of the outermost wrapper (its lambdaErrorResponse
+// reports an InvokeResponse_Error as it is), and errorMessage says what
+// failed, key ids masked. nil stays nil.
 func invokeError(err error) error {
 	if err == nil {
 		return nil
