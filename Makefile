@@ -10,12 +10,16 @@ GO          ?= go
 BIN         := $(CURDIR)/bin
 STATICCHECK := $(BIN)/staticcheck
 STATICCHECK_VERSION := v0.8.2
+# AWS's Lambda Runtime Interface Emulator, for lambda/rie_test.go. The module
+# proxy serves a pseudo-version of it, not its tagged releases (v1.23.0).
+RIE         := $(BIN)/aws-lambda-rie
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 FUZZTIME    ?= 10s
 # The Lambda binary, built exactly as deployed.
 BOOTSTRAP   := $(BIN)/lambda/bootstrap
 BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: all demo test unit lint fmt-check vet staticcheck fuzz bench size build synth moto eventruler clean
+.PHONY: all demo test unit lint fmt-check vet staticcheck fuzz bench size build synth moto eventruler rie clean
 
 all: lint test
 
@@ -24,12 +28,12 @@ demo: moto
 	$(GO) run ./internal/demo
 
 ## test: lint, unit and integration tests (against the moto server), brief fuzzing
-test: moto eventruler lint
+test: moto eventruler rie lint
 	CI=$${CI:-} AUTOCONTAIN_REQUIRE_EMULATOR=1 $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
 
 ## unit: the tests alone, without lint and fuzzing
-unit: moto
+unit: moto rie
 	AUTOCONTAIN_REQUIRE_EMULATOR=1 $(GO) test -count=1 ./...
 
 ## moto: install the moto server into .venv (idempotent)
@@ -46,6 +50,12 @@ eventruler:
 			dependency:copy-dependencies -DoutputDirectory=$(EVENTRULER_LIB); \
 	elif [ "$${CI:-}" = true ]; then echo "eventruler: Maven (mvn) is needed in CI" >&2; exit 1; \
 	else echo "eventruler: no Maven: the infra tests skip the event-ruler check"; fi
+
+## rie: install AWS's Lambda Runtime Interface Emulator into bin/ (pinned), for lambda/rie_test.go
+rie: $(RIE)
+
+$(RIE):
+	GOBIN=$(BIN) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
 lint: fmt-check vet staticcheck
 

@@ -13,11 +13,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/engine"
+	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/playbook"
 )
@@ -55,16 +57,27 @@ func runLambda() {
 			// Without its own account the function cannot tell a foreign
 			// principal from its own: fail the delivery rather than guess.
 			log.Error("autocontain cannot tell its account", slog.String("error", err.Error()))
-			return nil, err
+			return nil, invokeError(failure.Mark(err, engine.ErrHomeUnknown))
 		}
 		eng, err := engines.get(home)
 		if err != nil {
-			return nil, err
+			return nil, invokeError(failure.Mark(err, engine.ErrHomeUnknown))
 		}
 		out, err := eng.Handle(ctx, event)
-		// The error becomes the invocation's errorMessage: key ids masked.
-		return out, finding.MaskError(err)
+		return out, invokeError(err)
 	})
+}
+
+// invokeError is err as Lambda reports it: errorType names its class
+// (engine.ErrorType; README, "Error types"), where aws-lambda-go would
+// name the Go type of the outermost wrapper (its lambdaErrorResponse
+// reports an InvokeResponse_Error as it is), and errorMessage says what
+// failed, key ids masked. nil stays nil.
+func invokeError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return messages.InvokeResponse_Error{Type: engine.ErrorType(err), Message: finding.MaskKeys(err.Error())}
 }
 
 // homeOf returns the account the function serves: the partition and

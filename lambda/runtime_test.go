@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,11 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/autocontain/autocontain/internal/account"
 	"github.com/autocontain/autocontain/internal/audit"
+	"github.com/autocontain/autocontain/internal/finding"
+	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/playbook"
 	"github.com/autocontain/autocontain/internal/sandbox"
 	"github.com/autocontain/autocontain/internal/testenv"
+	"github.com/autocontain/autocontain/internal/testenv/faultproxy"
 	"github.com/autocontain/autocontain/internal/testenv/sandboxtest"
 )
 
@@ -34,8 +38,9 @@ var (
 )
 
 // bootstrap builds the Lambda binary with the flags it is deployed with
-// (Makefile BUILD_FLAGS), for this machine's architecture so the test can
-// run it: the deployed one is linux/arm64.
+// (Makefile BUILD_FLAGS), once for the test binary, for this machine's
+// architecture so the test can run it: the deployed one is linux/arm64,
+// the same build on a linux/arm64 machine.
 func bootstrap(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -45,11 +50,7 @@ func bootstrap(t *testing.T) string {
 			return
 		}
 		builtPath = filepath.Join(dir, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", builtPath, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		buildErr = buildBootstrap(builtPath)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -168,6 +169,14 @@ func startFunction(t *testing.T, api *runtimeAPI, endpoint string, env ...string
 		"AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(api.srv.URL, "http://"),
 		"AWS_LAMBDA_FUNCTION_NAME=autocontain", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
 	}, append(emulatorEnv(endpoint), env...)...)
+	startProcess(t, cmd)
+	return cmd
+}
+
+// startProcess starts cmd with its output kept, and ends it when the test
+// does, showing the output if the test failed.
+func startProcess(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -177,10 +186,9 @@ func startFunction(t *testing.T, api *runtimeAPI, endpoint string, env ...string
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("function output:\n%s", logs.String())
+			t.Logf("%s output:\n%s", filepath.Base(cmd.Path), logs.String())
 		}
 	})
-	return cmd
 }
 
 // TestLambdaRuntime runs the deployable binary under the Runtime API and
@@ -223,14 +231,16 @@ func TestLambdaRuntime(t *testing.T) {
 	// failed in a way no retry mends (the principal does not exist) is
 	// answered with its failed record, not retried.
 	tests := []struct {
-		name, id string
-		event    []byte
-		isError  bool
-		want     string
+		name, id  string
+		event     []byte
+		isError   bool
+		want      string
+		errorType string
 	}{
-		{"malformed_event", "req-2", []byte(`{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{"id":"x"}}`), true, "detail.type is missing"},
-		{"unsupported_event", "req-3", []byte(`{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification","detail":{}}`), true, "unsupported event"},
-		{"principal_gone", "req-4", bytes.ReplaceAll(testenv.Event(t, "cloudtrail-stoplogging-iamuser.json"), []byte(`"alice"`), []byte(`"nobody"`)), false, `"outcome":"failed","error":"check protection of user nobody: it does not exist`},
+		{"malformed_event", "req-2", []byte(`{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{"id":"x"}}`), true, "detail.type is missing", "EventRejected"},
+		{"unsupported_event", "req-3", []byte(`{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification","detail":{}}`), true, "unsupported event", "EventRejected"},
+		{"unknown_command", "req-4", []byte(`{"autocontain":{"command":"delete-everything"}}`), true, "unknown command", "EventRejected"},
+		{"principal_gone", "req-5", bytes.ReplaceAll(testenv.Event(t, "cloudtrail-stoplogging-iamuser.json"), []byte(`"alice"`), []byte(`"nobody"`)), false, `"outcome":"failed","error":"check protection of user nobody: it does not exist`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,7 +248,70 @@ func TestLambdaRuntime(t *testing.T) {
 			if res.isError != tt.isError || !strings.Contains(string(res.body), tt.want) {
 				t.Errorf("answer (error %v): %s, want error %v with %q", res.isError, res.body, tt.isError, tt.want)
 			}
+			if tt.isError {
+				wantError(t, res.body, tt.errorType, tt.want)
+			}
 		})
+	}
+}
+
+// wantError checks an error answer, the body Lambda reports for a failed
+// invocation: its errorType, and an errorMessage that contains says.
+func wantError(t *testing.T, body []byte, errorType, says string) {
+	t.Helper()
+	var e struct {
+		Type    string `json:"errorType"`
+		Message string `json:"errorMessage"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatalf("the error answer is not Lambda's error JSON: %v\n%s", err, body)
+	}
+	if e.Type != errorType || !strings.Contains(e.Message, says) {
+		t.Errorf("errorType %q, errorMessage %q; want %q, a message with %q", e.Type, e.Message, errorType, says)
+	}
+}
+
+// TestLambdaErrorTypes: each class of failure that a delivery meets in
+// one account reaches Lambda with its own errorType (README, "Error
+// types"), through the deployable binary; the fault proxy in front of the
+// emulator makes the failures.
+func TestLambdaErrorTypes(t *testing.T) {
+	emu := testenv.Moto(t)
+	acct, cfg := sandboxtest.New(t, emu)
+	ctx := context.Background()
+	proxy := faultproxy.New(emu.URL)
+	t.Cleanup(proxy.Close)
+	api := newRuntimeAPI(t)
+	startFunction(t, api, proxy.URL(), acct.Env()...)
+	event := acct.Rewrite(testenv.Event(t, "guardduty-maliciousipcaller-custom-akia.json"))
+	f, err := finding.Parse(event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	led := &ledger.Ledger{DB: dynamodb.NewFromConfig(cfg), Table: acct.LedgerTable, Now: time.Now}
+
+	// IAM answers 503 to every try of the SDK: the step fails, retryably.
+	proxy.Inject("UpdateAccessKey", faultproxy.Unavailable, 10)
+	wantError(t, api.invoke(t, "e-1", event).body, "StepFailed", "deactivate-key")
+	proxy.Clear()
+
+	// The ledger's table answers 500 to every try: the claim fails.
+	proxy.Inject("DynamoDB_20120810.UpdateItem", faultproxy.ServerError, 10)
+	wantError(t, api.invoke(t, "e-2", event).body, "LedgerUnavailable", "ledger: claim finding "+f.ID)
+	proxy.Clear()
+
+	// Another delivery holds the finding's claim.
+	if v, _, err := led.Claim(ctx, f.ID, f.UpdatedAt, time.Minute, ledger.NewToken()); err != nil || v != ledger.Claimed {
+		t.Fatalf("claim: %v %v", v, err)
+	}
+	wantError(t, api.invoke(t, "e-3", event).body, "DeliveryInProgress", "another delivery of this finding is in progress")
+
+	st, err := acct.Snapshot(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.KeyStatus["alice"][acct.Keys["alice"][0]]; got != "Active" {
+		t.Errorf("alice's key is %s after deliveries that all failed before it", got)
 	}
 }
 
@@ -348,9 +421,10 @@ func TestLambdaServesItsOwnAccount(t *testing.T) {
 			startFunction(t, api, emu.URL, acct.Env()...)
 			res := api.invoke(t, "acct-1", acct.Rewrite(testenv.Event(t, "guardduty-maliciousipcaller-custom-akia.json")))
 			if tt.wantErr != "" {
-				if !res.isError || !strings.Contains(string(res.body), tt.wantErr) {
-					t.Errorf("answer (error %v): %s, want an error with %q", res.isError, res.body, tt.wantErr)
+				if !res.isError {
+					t.Errorf("answer %s, want an error with %q", res.body, tt.wantErr)
 				}
+				wantError(t, res.body, "HomeAccountUnknown", tt.wantErr)
 			} else {
 				var rec audit.Record
 				if err := json.Unmarshal(res.body, &rec); err != nil || res.isError {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,15 +14,24 @@ import (
 // before it, 13.04 MB with it.
 const maxBootstrapSize = 13 << 20
 
+// buildBootstrap builds the function into out with the Makefile's
+// BUILD_FLAGS, statically linked, with env added (GOOS, GOARCH).
+func buildBootstrap(out string, env ...string) error {
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, ".")
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), env...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, b)
+	}
+	return nil
+}
+
 // buildDeployed builds the binary exactly as deployed: linux/arm64,
 // provided.al2023, Makefile BUILD_FLAGS.
 func buildDeployed(tb testing.TB) int64 {
 	tb.Helper()
 	out := filepath.Join(tb.TempDir(), "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build: %v\n%s", err, b)
+	if err := buildBootstrap(out, "GOOS=linux", "GOARCH=arm64"); err != nil {
+		tb.Fatal(err)
 	}
 	fi, err := os.Stat(out)
 	if err != nil {

@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -10,6 +11,11 @@ import (
 
 	"github.com/autocontain/autocontain/internal/failure"
 )
+
+// ErrUnreachable marks (errors.Is) a failure to reach a member account:
+// its member role could not be assumed (the errorType
+// "AccountUnreachable"). Such a failure is transient (Retrieve).
+var ErrUnreachable = errors.New("the member account could not be reached through its role")
 
 // MemberCredentials are the credentials of one member account's role,
 // cached for their lifetime (aws.CredentialsCache over stscreds'
@@ -69,7 +75,7 @@ func (o *Organization) Member(id string) *MemberCredentials {
 func (c *MemberCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	creds, err := c.cache.Retrieve(ctx)
 	if err != nil {
-		return aws.Credentials{}, failure.Transient(fmt.Errorf("assume the member role %s: %w", c.Role, err))
+		return aws.Credentials{}, failure.Mark(failure.Transient(fmt.Errorf("assume the member role %s: %w", c.Role, err)), ErrUnreachable)
 	}
 	return creds, nil
 }

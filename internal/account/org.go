@@ -53,6 +53,11 @@ const (
 	credentialWindow = time.Minute
 )
 
+// ErrMembershipUnknown marks (errors.Is) a failure of the organization to
+// say whether an account is one of its own (Lookup): the errorType
+// "OrganizationUnavailable". Such a failure is transient.
+var ErrMembershipUnknown = errors.New("the organization could not say whether the account is a member")
+
 // OrganizationsAPI is the part of the Organizations API membership needs.
 type OrganizationsAPI interface {
 	DescribeAccount(ctx context.Context, in *organizations.DescribeAccountInput, opts ...func(*organizations.Options)) (*organizations.DescribeAccountOutput, error)
@@ -147,7 +152,7 @@ func (o *Organization) Lookup(ctx context.Context, id string) (Membership, error
 		// Not permanent whatever the code: an AccessDenied here is the
 		// stack's misconfiguration or a delegation not yet in place, and
 		// the finding must wait for it, not be dropped.
-		return Membership{}, failure.Transient(fmt.Errorf("ask organization %s about account %s (organizations:DescribeAccount): %w", o.ID, id, err))
+		return Membership{}, failure.Mark(failure.Transient(fmt.Errorf("ask organization %s about account %s (organizations:DescribeAccount): %w", o.ID, id, err)), ErrMembershipUnknown)
 	default:
 		m = membership(out.Account, o.ID, id)
 	}

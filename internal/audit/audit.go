@@ -6,6 +6,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -223,10 +224,14 @@ func (r *Record) outcome() string {
 // Failed reports whether a step failed.
 func (r Record) Failed() bool { return r.Outcome == OutcomeFailed }
 
+// ErrStepFailed marks (errors.Is) the error of a record in which a step
+// failed (Err): the errorType "StepFailed".
+var ErrStepFailed = errors.New("a step failed")
+
 // Err returns an error naming the failed steps, or nil; key ids in it are
-// masked. It is permanent (failure.IsPermanent) when every step failed
-// permanently and nothing else went wrong: retrying the delivery cannot
-// mend it.
+// masked. It matches ErrStepFailed when a step failed. It is permanent
+// (failure.IsPermanent) when every step failed permanently and nothing
+// else went wrong: retrying the delivery cannot mend it.
 func (r Record) Err() error {
 	r = r.Masked()
 	var failed []string
@@ -237,13 +242,17 @@ func (r Record) Err() error {
 			permanent = permanent && s.Permanent
 		}
 	}
+	steps := len(failed)
 	if r.Error != "" {
 		failed = append([]string{r.Error}, failed...)
 	}
 	if len(failed) == 0 {
 		return nil
 	}
-	err := fmt.Errorf("finding %s: %s", r.Finding.ID, strings.Join(failed, "; "))
+	var err error = fmt.Errorf("finding %s: %s", r.Finding.ID, strings.Join(failed, "; "))
+	if steps > 0 {
+		err = failure.Mark(err, ErrStepFailed)
+	}
 	if permanent {
 		return failure.Permanent(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -61,10 +62,10 @@ func ParseCommand(raw []byte) (Command, bool, error) {
 	case CommandReconcile:
 	case CommandUndo:
 		if c.FindingID == "" {
-			return c, true, fmt.Errorf("command undo needs a findingId")
+			return c, true, failure.Mark(errors.New("command undo needs a findingId"), ErrEventRejected)
 		}
 	default:
-		return c, true, fmt.Errorf("unknown command %q (want %q or %q)", c.Command, CommandReconcile, CommandUndo)
+		return c, true, failure.Mark(fmt.Errorf("unknown command %q (want %q or %q)", c.Command, CommandReconcile, CommandUndo), ErrEventRejected)
 	}
 	return c, true, nil
 }

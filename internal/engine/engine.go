@@ -163,7 +163,7 @@ func (e *Engine) RunAll(ctx context.Context, raw []byte) ([]audit.Record, error)
 // rejected logs an event that cannot be read, and returns its error.
 func (e *Engine) rejected(ctx context.Context, err error) error {
 	e.Log.LogAttrs(ctx, slog.LevelError, "autocontain rejected an event", slog.String("error", err.Error()))
-	return fmt.Errorf("read event: %w", err)
+	return failure.Mark(fmt.Errorf("read event: %w", err), ErrEventRejected)
 }
 
 // run plans and executes one finding and logs its audit record.
@@ -247,7 +247,7 @@ func (e *Engine) guard(ctx context.Context, p plan.Plan, facts *plan.Facts, g *p
 		known := plan.Protection{Protected: why}
 		if err != nil {
 			known.Unverified, facts.ProtectionChecked = err.Error(), false
-			errs = append(errs, err)
+			errs = append(errs, failure.Mark(err, ErrProtectionUnverified))
 		}
 		facts.Protection[entity] = known
 	}
@@ -427,7 +427,7 @@ func acts(p plan.Plan) bool { return slices.ContainsFunc(p.Steps, plan.Step.Acts
 // Undo restores what the ledger recorded for finding id (see contain.Undoer).
 func (e *Engine) Undo(ctx context.Context, id string) (contain.UndoReport, error) {
 	if e.Ledger == nil || e.Undoer == nil {
-		return contain.UndoReport{}, errors.New("undo needs the ledger: set " + EnvLedgerTable)
+		return contain.UndoReport{}, failure.Mark(errors.New("undo needs the ledger: set "+EnvLedgerTable), ErrNoLedger)
 	}
 	rep, err := e.Undoer.Undo(account.WithFinding(ctx, "undo-"+id), id)
 	// The report and the error leave the process (log, Lambda result, CLI):
@@ -483,7 +483,7 @@ func (e *Engine) metric(ctx context.Context, level slog.Level, name, msg string)
 // blocks leave, the oldest go past WAF's limit. The schedule calls it.
 func (e *Engine) Reconcile(ctx context.Context) (map[string]blocklist.Report, error) {
 	if e.Ledger == nil || e.Writer == nil {
-		return nil, errors.New("reconcile needs the ledger: set " + EnvLedgerTable)
+		return nil, failure.Mark(errors.New("reconcile needs the ledger: set "+EnvLedgerTable), ErrNoLedger)
 	}
 	out := map[string]blocklist.Report{}
 	var errs []error

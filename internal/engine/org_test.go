@@ -219,6 +219,9 @@ func TestOrganizationReportsAnOutsider(t *testing.T) {
 	if !errors.Is(err, ErrOutsider) || failure.IsPermanent(err) {
 		t.Fatalf("run: %v (permanent %v), want a retried ErrOutsider\n%s", err, failure.IsPermanent(err), rec.Text())
 	}
+	if got := ErrorType(err); got != "AccountOutsideOrganization" {
+		t.Errorf("errorType %q, want AccountOutsideOrganization", got)
+	}
 	if _, err := of.engine(nil).Run(ctx, raw); !errors.Is(err, ErrOutsider) {
 		t.Errorf("the retry: %v, want ErrOutsider again", err)
 	}
@@ -235,19 +238,27 @@ func TestOrganizationReportsAnOutsider(t *testing.T) {
 
 // TestOrganizationRoleThatCannotBeAssumed: moto's AssumeRole succeeds for
 // any role, so the proxy answers AccessDenied as STS does when the member
-// role is missing or its trust refuses. The delivery fails, is not a
-// permanent failure (Lambda retries it), changes nothing; the retry
-// contains.
+// role is missing or its trust refuses (and, first, as Organizations does
+// to a responder not yet its delegated administrator). The delivery fails,
+// is not a permanent failure (Lambda retries it), changes nothing; the
+// retry contains.
 func TestOrganizationRoleThatCannotBeAssumed(t *testing.T) {
 	of := newOrgFixture(t, 1)
 	ctx := context.Background()
 	m := of.members[0]
 	eng := of.engine(nil)
 	raw := of.memberEvent(t, m.id, "2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f", m.acct.Keys)
-	of.proxy.Inject("AssumeRole", faultproxy.AccessDenied, 1)
+	of.proxy.Inject("DescribeAccount", faultproxy.AccessDenied, 1)
 	out, err := eng.Handle(ctx, raw)
-	if err == nil || failure.IsPermanent(err) {
-		t.Fatalf("a role that cannot be assumed: err %v (permanent %v), want a retried failure; %v", err, failure.IsPermanent(err), out)
+	if err == nil || failure.IsPermanent(err) || ErrorType(err) != "OrganizationUnavailable" {
+		t.Fatalf("an organization that cannot answer: err %v (permanent %v, errorType %q), want a retried OrganizationUnavailable; %v",
+			err, failure.IsPermanent(err), ErrorType(err), out)
+	}
+	of.proxy.Inject("AssumeRole", faultproxy.AccessDenied, 1)
+	out, err = eng.Handle(ctx, raw)
+	if err == nil || failure.IsPermanent(err) || ErrorType(err) != "AccountUnreachable" {
+		t.Fatalf("a role that cannot be assumed: err %v (permanent %v, errorType %q), want a retried AccountUnreachable; %v",
+			err, failure.IsPermanent(err), ErrorType(err), out)
 	}
 	if !strings.Contains(err.Error(), account.RoleARN("aws", m.id, memberRole)) {
 		t.Errorf("the error does not name the member role: %v", err)

@@ -118,3 +118,20 @@ type transient struct{ err error }
 
 func (t transient) Error() string { return t.err.Error() }
 func (t transient) Unwrap() error { return t.err }
+
+// Mark returns err, with the same text and chain, that also matches kind
+// (errors.Is): how the package that recognizes a failure names its class,
+// the errorType Lambda reports (engine.ErrorType), without changing what
+// the error says or whether it is permanent. nil stays nil.
+func Mark(err, kind error) error {
+	if err == nil {
+		return nil
+	}
+	return marked{err, kind}
+}
+
+type marked struct{ err, kind error }
+
+func (m marked) Error() string        { return m.err.Error() }
+func (m marked) Unwrap() error        { return m.err }
+func (m marked) Is(target error) bool { return target == m.kind }

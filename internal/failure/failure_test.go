@@ -63,3 +63,24 @@ func TestPermanentKeepsTheCause(t *testing.T) {
 		t.Error("Permanent(nil) is not nil")
 	}
 }
+
+func TestMark(t *testing.T) {
+	kind := errors.New("kind")
+	cause := &iamtypes.NoSuchEntityException{}
+	err := fmt.Errorf("outer: %w", failure.Mark(fmt.Errorf("revoke: %w", cause), kind))
+	var nse *iamtypes.NoSuchEntityException
+	switch {
+	case !errors.Is(err, kind):
+		t.Error("the mark is lost")
+	case !errors.As(err, &nse) || !failure.IsPermanent(err) || failure.Code(err) != "NoSuchEntity":
+		t.Errorf("the mark hides the cause: %v", err)
+	case err.Error() != "outer: revoke: "+cause.Error():
+		t.Errorf("the mark changed the text: %q", err)
+	case errors.Is(failure.Mark(errors.New("x"), kind), errors.New("kind")):
+		t.Error("a mark matches another error with the same text")
+	case failure.IsPermanent(failure.Mark(failure.Transient(cause), kind)):
+		t.Error("a mark made a transient failure permanent")
+	case failure.Mark(nil, kind) != nil:
+		t.Error("Mark(nil) is not nil")
+	}
+}

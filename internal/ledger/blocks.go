@@ -197,7 +197,7 @@ func (l *Ledger) Blocks(ctx context.Context, set string) ([]Block, error) {
 // was recorded since.
 func (l *Ledger) Acquire(ctx context.Context, set, owner string, lease time.Duration) (tok string, ok bool, err error) {
 	now := l.Now()
-	out, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := l.db().UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(l.Table), Key: metaKey(set),
 		UpdateExpression:    aws.String("SET leaseOwner = :o, leaseUntil = :u"),
 		ConditionExpression: aws.String("attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :o"),
@@ -244,7 +244,7 @@ const setsPK = "ipsets"
 // RegisterSet records that set is one of autocontain's IP sets. Recording
 // it again changes nothing.
 func (l *Ledger) RegisterSet(ctx context.Context, set string) error {
-	_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(l.Table), Key: key(setsPK, set),
+	_, err := l.db().UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(l.Table), Key: key(setsPK, set),
 		UpdateExpression:          aws.String("SET registeredAt = if_not_exists(registeredAt, :t)"),
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{":t": s(l.Now().UTC().Format(time.RFC3339))}})
 	if err != nil {

@@ -133,7 +133,7 @@ func (h History) Changes() []Change {
 func (l *Ledger) Claim(ctx context.Context, id string, updatedAt time.Time, lease time.Duration, token string) (Verdict, History, error) {
 	now := l.Now()
 	at := updatedAt.UTC().Format(time.RFC3339Nano)
-	out, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := l.db().UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(l.Table), Key: key(findingPK(id), findingSK),
 		UpdateExpression:    aws.String("SET #at = :at, #owner = :tok, #until = :until, #state = :running, #ttl = :ttl, #done = if_not_exists(#done, :empty)"),
 		ConditionExpression: aws.String("NOT contains(#handled, :at) AND (attribute_not_exists(#owner) OR #owner = :tok OR #state <> :running OR #until < :now)"),
@@ -271,7 +271,7 @@ func (l *Ledger) query(ctx context.Context, pk, prefix string) ([]map[string]ddb
 		in.ExpressionAttributeValues[":p"] = s(prefix)
 	}
 	var out []map[string]ddb.AttributeValue
-	pages := dynamodb.NewQueryPaginator(l.DB, in)
+	pages := dynamodb.NewQueryPaginator(l.db(), in)
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -284,7 +284,7 @@ func (l *Ledger) query(ctx context.Context, pk, prefix string) ([]map[string]ddb
 
 // MarkUndone records that the finding's holds were released.
 func (l *Ledger) MarkUndone(ctx context.Context, id string) error {
-	_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err := l.db().UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(l.Table),
 		Key:                       key(findingPK(id), findingSK),
 		UpdateExpression:          aws.String("SET undoneAt = if_not_exists(undoneAt, :t)"),

@@ -117,7 +117,7 @@ type Release struct {
 
 // ReleaseHold removes finding id from the hold's holders.
 func (l *Ledger) ReleaseHold(ctx context.Context, h Hold, id string) (Release, error) {
-	out, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := l.db().UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(l.Table), Key: key(h.Key(), holdSK),
 		UpdateExpression:          aws.String("DELETE holders :f"),
 		ConditionExpression:       aws.String("attribute_exists(pk)"),
@@ -139,7 +139,7 @@ func (l *Ledger) ReleaseHold(ctx context.Context, h Hold, id string) (Release, e
 // false when a finding took hold of it meanwhile: the resource must then
 // stay contained.
 func (l *Ledger) ForgetHold(ctx context.Context, h Hold) (bool, error) {
-	_, err := l.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	_, err := l.db().DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: aws.String(l.Table), Key: key(h.Key(), holdSK),
 		ConditionExpression: aws.String("attribute_not_exists(holders)"),
 	})

@@ -24,6 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/autocontain/autocontain/internal/failure"
 )
 
 // API is the part of the DynamoDB API the ledger needs.
@@ -35,6 +37,37 @@ type API interface {
 }
 
 var _ API = (*dynamodb.Client)(nil)
+
+// ErrUnavailable marks (errors.Is) every error of a call to the ledger's
+// table: DynamoDB could not be reached, throttled or refused the call. The
+// delivery fails and is retried, as before; the mark only names the class
+// (the errorType "LedgerUnavailable").
+var ErrUnavailable = errors.New("the ledger's table could not be read or written")
+
+// db is l.DB with its errors marked ErrUnavailable.
+func (l *Ledger) db() API { return markedAPI{l.DB} }
+
+type markedAPI struct{ API }
+
+func (m markedAPI) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	out, err := m.API.UpdateItem(ctx, in, opts...)
+	return out, failure.Mark(err, ErrUnavailable)
+}
+
+func (m markedAPI) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	out, err := m.API.DeleteItem(ctx, in, opts...)
+	return out, failure.Mark(err, ErrUnavailable)
+}
+
+func (m markedAPI) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	out, err := m.API.Query(ctx, in, opts...)
+	return out, failure.Mark(err, ErrUnavailable)
+}
+
+func (m markedAPI) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	out, err := m.API.TransactWriteItems(ctx, in, opts...)
+	return out, failure.Mark(err, ErrUnavailable)
+}
 
 // Permissions lists the DynamoDB actions the ledger needs on its table.
 // TransactWriteItems has no action of its own: it needs those of the
@@ -143,10 +176,10 @@ func (l *Ledger) transact(ctx context.Context, us []update) (failed []int, err e
 		cond, names, values := u.parts()
 		var err error
 		if u.delete {
-			_, err = l.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(l.Table), Key: u.key,
+			_, err = l.db().DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(l.Table), Key: u.key,
 				ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values})
 		} else {
-			_, err = l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(l.Table), Key: u.key,
+			_, err = l.db().UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(l.Table), Key: u.key,
 				UpdateExpression: aws.String(u.expr), ConditionExpression: cond,
 				ExpressionAttributeNames: names, ExpressionAttributeValues: values})
 		}
@@ -167,7 +200,7 @@ func (l *Ledger) transact(ctx context.Context, us []update) (failed []int, err e
 			UpdateExpression: aws.String(u.expr), ConditionExpression: cond,
 			ExpressionAttributeNames: names, ExpressionAttributeValues: values}}
 	}
-	_, err = l.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	_, err = l.db().TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var tce *ddb.TransactionCanceledException
 	if errors.As(err, &tce) {
 		for i, r := range tce.CancellationReasons {
