@@ -299,7 +299,9 @@ func ipSets(sets []ledger.SetState, o Options) []IPSet {
 	for arn, s := range byARN {
 		out = append(out, ipSet(arn, s.Blocks, s.Pending, o.Now))
 	}
-	slices.SortFunc(out, func(a, b IPSet) int { return cmp.Or(strings.Compare(a.Account, b.Account), strings.Compare(a.ARN, b.ARN)) })
+	slices.SortFunc(out, func(a, b IPSet) int {
+		return cmp.Or(strings.Compare(a.Account, b.Account), strings.Compare(a.ARN, b.ARN))
+	})
 	return out
 }
 
