@@ -27,11 +27,12 @@ import (
 // one index partition takes every hold: a burst of containments would be
 // throttled by the index, which a read for people must not do.
 
-// scanSegments is how many segments the Scan reads in parallel. A segment
-// takes whole partitions (DynamoDB Developer Guide, "Parallel scan"), so
-// the segment holding the largest IP set's partition (10,000 blocks, about
-// 2 MB) takes about three 1 MB pages whatever the count; eight keep the
-// rest of the table out of its way.
+// scanSegments is how many segments the Scan reads in parallel. The items
+// of one partition key fall in one segment (moto splits by the key's hash,
+// as it says AWS appears to), so the segment holding the largest IP set's
+// partition (10,000 blocks: two 1 MB pages in BenchmarkStatus) reads its
+// pages one after another whatever the count; eight keep the rest of the
+// table out of its way.
 const scanSegments = 8
 
 // snapshotAttrs are the attributes a Snapshot reads.
