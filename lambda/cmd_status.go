@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,12 +37,8 @@ func runStatus(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.W
 			return err
 		}
 	} else {
-		pb, err := loadPlaybook(*lf.playbook)
-		if err != nil {
-			return err
-		}
 		// Reading needs no account: no sts:GetCallerIdentity.
-		eng, err := localEngine(ctx, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), *lf.table, nil)
+		eng, err := lf.engine(ctx, nil)
 		if err != nil {
 			return err
 		}
