@@ -64,10 +64,24 @@ func TestSnapshot(t *testing.T) {
 		}
 	}
 
+	// A finding an earlier version recorded: no decision time but its
+	// retention's start, no outcome.
+	legacyAt := now.Add(-24 * time.Hour)
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(l.Table), Item: map[string]ddbtypes.AttributeValue{
+		"pk": &ddbtypes.AttributeValueMemberS{Value: "finding#legacy"}, "sk": &ddbtypes.AttributeValueMemberS{Value: "finding"},
+		"claimState": &ddbtypes.AttributeValueMemberS{Value: "done"},
+		"expiresAt":  &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(legacyAt.Add(ledger.Retention).Unix())}}}); err != nil {
+		t.Fatal(err)
+	}
+
 	snap, err := l.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(snap.Findings) != 2 || snap.Findings[1].ID != "legacy" || !snap.Findings[1].DecidedAt.Equal(legacyAt) || snap.Findings[1].Outcome != "" {
+		t.Fatalf("findings %+v: want f1 and the legacy record, decided when its retention began", snap.Findings)
+	}
+	snap.Findings = snap.Findings[:1]
 	var holds []string
 	for _, h := range snap.Holds {
 		holds = append(holds, fmt.Sprintf("%s %s %s %s %v %v", h.Account, h.Action, h.Principal, h.Resource, h.Holders, h.Changed))
