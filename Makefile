@@ -86,7 +86,7 @@ build:
 size: build
 	@stat -c '%s' $(BOOTSTRAP) | awk '{printf "bootstrap (linux/arm64, as deployed): %d bytes = %.2f MiB\n", $$1, $$1/1048576}'
 
-## bench: parse+plan and apply benchmarks, and the Lambda binary's size
+## bench: parse+plan, apply and status benchmarks, and the Lambda binary's size
 bench: moto size
 	AUTOCONTAIN_REQUIRE_EMULATOR=1 $(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
 

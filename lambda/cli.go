@@ -50,6 +50,11 @@ other account or partition are reported, not contained.`, runApply},
 recorded it: reactivate the keys it deactivated, delete the deny
 policies it wrote (if still its own), unblock the addresses it
 added. Locally with the ledger table, or through the function.`, runUndo},
+	{"status", "[-table TABLE | -function NAME] [-playbook FILE] [-json] [-last N]", `Print what autocontain holds contained right now, from its ledger:
+the principals held, by what, for which findings, since when, and
+the undo command of each finding; the addresses each IP set
+blocks; the breakers' counts; the last N decisions (default 20).
+Locally with the ledger table, or through the function.`, runStatus},
 	{"reconcile", "[-table TABLE | -function NAME] [-playbook FILE]", `Write the IP sets from the ledger now: expired blocks leave, the
 oldest go past WAF's 10,000-address limit (the schedule does this).`, runReconcile},
 	{"keys", "[-json]", `List every IAM user's access keys, the highest impact first: the

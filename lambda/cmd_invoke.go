@@ -41,27 +41,11 @@ type invoker interface {
 var _ invoker = (*lambdasvc.Client)(nil)
 
 // invokeFunction invokes function, in region if not empty, with the
-// default credential chain.
+// default credential chain, and prints its answer.
 func invokeFunction(ctx context.Context, function, region string, event []byte, stdout io.Writer) error {
-	cfg, err := loadConfig(ctx)
+	out, err := callFunction(ctx, function, region, event)
 	if err != nil {
 		return err
-	}
-	if region != "" {
-		cfg.Region = region
-	}
-	return invoke(ctx, lambdasvc.NewFromConfig(cfg), function, event, stdout)
-}
-
-// invoke runs the function synchronously and prints its answer, indented.
-func invoke(ctx context.Context, api invoker, function string, event []byte, stdout io.Writer) error {
-	out, err := api.Invoke(ctx, &lambdasvc.InvokeInput{
-		FunctionName:   aws.String(function),
-		InvocationType: lambdatypes.InvocationTypeRequestResponse,
-		Payload:        event,
-	})
-	if err != nil {
-		return fmt.Errorf("invoke %s: %w", function, err)
 	}
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, out.Payload, "", "  ") != nil {
@@ -73,4 +57,30 @@ func invoke(ctx context.Context, api invoker, function string, event []byte, std
 		return fmt.Errorf("function %s returned an error (%s)", function, aws.ToString(out.FunctionError))
 	}
 	return nil
+}
+
+// callFunction invokes function, in region if not empty, with the default
+// credential chain, and returns its answer.
+func callFunction(ctx context.Context, function, region string, event []byte) (*lambdasvc.InvokeOutput, error) {
+	cfg, err := loadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if region != "" {
+		cfg.Region = region
+	}
+	return invoke(ctx, lambdasvc.NewFromConfig(cfg), function, event)
+}
+
+// invoke runs the function synchronously and returns its answer.
+func invoke(ctx context.Context, api invoker, function string, event []byte) (*lambdasvc.InvokeOutput, error) {
+	out, err := api.Invoke(ctx, &lambdasvc.InvokeInput{
+		FunctionName:   aws.String(function),
+		InvocationType: lambdatypes.InvocationTypeRequestResponse,
+		Payload:        event,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("invoke %s: %w", function, err)
+	}
+	return out, nil
 }

@@ -46,11 +46,7 @@ func (lf ledgerFlags) run(ctx context.Context, c engine.Command, want *account.A
 	if *lf.function != "" {
 		return invokeFunction(ctx, *lf.function, "", c.Event(), stdout)
 	}
-	pb, err := loadPlaybook(*lf.playbook)
-	if err != nil {
-		return err
-	}
-	eng, err := localEngine(ctx, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), *lf.table, want)
+	eng, err := lf.engine(ctx, want)
 	if err != nil {
 		return err
 	}
@@ -59,4 +55,14 @@ func (lf ledgerFlags) run(ctx context.Context, c engine.Command, want *account.A
 		return werr
 	}
 	return err
+}
+
+// engine returns an engine that works here on the ledger table, with the
+// playbook in force (see localEngine for want).
+func (lf ledgerFlags) engine(ctx context.Context, want *account.Account) (*engine.Engine, error) {
+	pb, err := loadPlaybook(*lf.playbook)
+	if err != nil {
+		return nil, err
+	}
+	return localEngine(ctx, pb, slog.New(slog.NewJSONHandler(io.Discard, nil)), *lf.table, want)
 }

@@ -10,20 +10,26 @@ import (
 
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/failure"
+	"github.com/autocontain/autocontain/internal/status"
 )
 
 // Command is an instruction to the function itself rather than an event:
 // {"autocontain": {"command": "reconcile"}} from the scheduled rule, or
-// {"autocontain": {"command": "undo", "findingId": "..."}} from an operator.
+// {"autocontain": {"command": "undo", "findingId": "..."}} or
+// {"autocontain": {"command": "status", "last": 20}} from an operator.
 type Command struct {
 	Command   string `json:"command"`
 	FindingID string `json:"findingId,omitempty"`
+	// Last is how many decisions status lists (0: status.DefaultLast).
+	Last int `json:"last,omitempty"`
 }
 
 // Command names.
 const (
 	CommandReconcile = "reconcile"
 	CommandUndo      = "undo"
+	// CommandStatus reads the ledger and answers with a status.Status.
+	CommandStatus = "status"
 )
 
 // envelope is how a command travels: {"autocontain": command}. An event
@@ -64,8 +70,12 @@ func ParseCommand(raw []byte) (Command, bool, error) {
 		if c.FindingID == "" {
 			return c, true, failure.Mark(errors.New("command undo needs a findingId"), ErrEventRejected)
 		}
+	case CommandStatus:
+		if err := status.CheckLast(c.Last); err != nil {
+			return c, true, failure.Mark(fmt.Errorf("command status: %w", err), ErrEventRejected)
+		}
 	default:
-		return c, true, failure.Mark(fmt.Errorf("unknown command %q (want %q or %q)", c.Command, CommandReconcile, CommandUndo), ErrEventRejected)
+		return c, true, failure.Mark(fmt.Errorf("unknown command %q (want %q, %q or %q)", c.Command, CommandReconcile, CommandUndo, CommandStatus), ErrEventRejected)
 	}
 	return c, true, nil
 }
@@ -107,6 +117,8 @@ func (e *Engine) Handle(ctx context.Context, raw []byte) (any, error) {
 	switch c.Command {
 	case CommandUndo:
 		return e.Undo(ctx, c.FindingID)
+	case CommandStatus:
+		return e.Status(ctx, c.Last)
 	default:
 		return e.Reconcile(ctx)
 	}

@@ -16,6 +16,8 @@ func TestCommandEvent(t *testing.T) {
 	}{
 		{"reconcile", Command{Command: CommandReconcile}, `{"autocontain":{"command":"reconcile"}}`},
 		{"undo", Command{Command: CommandUndo, FindingID: "f-1"}, `{"autocontain":{"command":"undo","findingId":"f-1"}}`},
+		{"status", Command{Command: CommandStatus, Last: 5}, `{"autocontain":{"command":"status","last":5}}`},
+		{"status_default_last", Command{Command: CommandStatus}, `{"autocontain":{"command":"status"}}`},
 		{"quotes_escaped", Command{Command: CommandUndo, FindingID: `a"b`}, `{"autocontain":{"command":"undo","findingId":"a\"b"}}`},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -263,7 +264,7 @@ func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, h ledger.History, 
 	p, runErr := e.guard(ctx, plan.BuildWith(f, e.Playbook, facts), &facts, in.guard)
 	fail := func(err error) (audit.Record, error) {
 		rec := audit.New(p, e.now())
-		_, cerr := e.Ledger.Commit(context.WithoutCancel(ctx), ledger.Commit{Finding: f.ID, UpdatedAt: f.UpdatedAt})
+		_, cerr := e.Ledger.Commit(context.WithoutCancel(ctx), decided(ledger.Commit{Finding: f.ID, UpdatedAt: f.UpdatedAt}, f, audit.OutcomeFailed))
 		return rec, errors.Join(runErr, err, cerr)
 	}
 	prep, err := e.prep(p, tok)
@@ -389,6 +390,19 @@ func (e *Engine) commit(p plan.Plan, rec audit.Record, held ledger.Prepared, tok
 			c.Ours[ch.IPSet] = append(c.Ours[ch.IPSet], ch.Address)
 		}
 	}
+	outcome := rec.Outcome
+	if !ok {
+		// The run failed besides its steps (finish makes it failed).
+		outcome = audit.OutcomeFailed
+	}
+	return decided(c, f, outcome)
+}
+
+// decided adds to c what status lists of the decision: its outcome, and the
+// finding's type, account and principal (or, for a finding about no
+// principal, its resource).
+func decided(c ledger.Commit, f finding.Finding, outcome string) ledger.Commit {
+	c.Outcome, c.Type, c.Account, c.Subject = outcome, f.Type, f.Account, cmp.Or(f.Principal.Entity(), f.Resource)
 	return c
 }
 

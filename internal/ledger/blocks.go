@@ -179,16 +179,21 @@ func (l *Ledger) Blocks(ctx context.Context, set string) ([]Block, error) {
 	}
 	out := make([]Block, 0, len(items))
 	for _, it := range items {
-		out = append(out, Block{
-			Address:   strings.TrimPrefix(str(it, AttrSK), addrPrefix),
-			FirstSeen: time.Unix(num(it, "firstSeen"), 0).UTC(),
-			LastSeen:  time.Unix(num(it, "lastSeen"), 0).UTC(),
-			Until:     time.Unix(num(it, "blockUntil"), 0).UTC(),
-			Findings:  strs(it, "findings"),
-			Ours:      boolean(it, "ours"),
-		})
+		out = append(out, blockOf(it))
 	}
 	return out, nil
+}
+
+// blockOf reads a block's item.
+func blockOf(it map[string]ddb.AttributeValue) Block {
+	return Block{
+		Address:   strings.TrimPrefix(str(it, AttrSK), addrPrefix),
+		FirstSeen: time.Unix(num(it, "firstSeen"), 0).UTC(),
+		LastSeen:  time.Unix(num(it, "lastSeen"), 0).UTC(),
+		Until:     time.Unix(num(it, "blockUntil"), 0).UTC(),
+		Findings:  strs(it, "findings"),
+		Ours:      boolean(it, "ours"),
+	}
 }
 
 // Acquire makes owner set's single writer for lease, unless another owner

@@ -234,6 +234,10 @@ type Commit struct {
 	// Abandon: give the leases back without marking the sets clean (a
 	// block step failed, so the next writer reads everything).
 	Abandon bool
+	// Outcome is the delivery's audit outcome; Type, Account and Subject
+	// are the finding's type, account and principal (or resource). Status
+	// lists the latest decisions from them. Empty ones are not recorded.
+	Outcome, Type, Account, Subject string
 }
 
 // Commit records how the delivery ended in one transaction when the
@@ -247,7 +251,14 @@ func (l *Ledger) Commit(ctx context.Context, c Commit) (unreleased []string, err
 	}
 	fi := update{key: key(findingPK(c.Finding), findingSK), names: map[string]string{"#state": "claimState"},
 		values: map[string]ddb.AttributeValue{":st": s(state)}}
-	fi.expr = "SET #state = :st"
+	fi.expr = "SET #state = :st, decidedAt = :now"
+	fi.values[":now"] = s(l.Now().UTC().Format(time.RFC3339Nano))
+	for _, a := range [][2]string{{"outcome", c.Outcome}, {"findingType", c.Type}, {"account", c.Account}, {"subject", c.Subject}} {
+		if name, v := a[0], a[1]; v != "" {
+			fi.names["#"+name], fi.values[":"+name] = name, s(v)
+			fi.expr += fmt.Sprintf(", #%s = :%s", name, name)
+		}
+	}
 	actions := make([]string, 0, len(c.Done))
 	for a := range c.Done {
 		actions = append(actions, a)

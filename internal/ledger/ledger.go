@@ -33,6 +33,7 @@ type API interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
@@ -72,9 +73,9 @@ func (m markedAPI) TransactWriteItems(ctx context.Context, in *dynamodb.Transact
 // Permissions lists the DynamoDB actions the ledger needs on its table.
 // TransactWriteItems has no action of its own: it needs those of the
 // writes it carries (DynamoDB Developer Guide, "Using IAM with DynamoDB
-// transactions").
+// transactions"). Scan is status's: it reads the whole table (Snapshot).
 func Permissions() []string {
-	return []string{"dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:UpdateItem"}
+	return []string{"dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"}
 }
 
 // Key schema: a partition key and a sort key, both strings, and a TTL
