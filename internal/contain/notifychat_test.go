@@ -403,3 +403,48 @@ func TestChatNotificationThroughSNS(t *testing.T) {
 		})
 	}
 }
+
+// TestTextNotificationUndo: the e-mail form shows the undo command after
+// the steps when a step changed the account, and only then.
+func TestTextNotificationUndo(t *testing.T) {
+	done, failed := audit.StatusDone, audit.StatusFailed
+	for _, tc := range []struct {
+		name string
+		rec  audit.Record
+		undo string
+		want bool
+	}{
+		{"contained", chatRecord([]string{done, done}, nil), testUndo, true},
+		{"nothing changed", chatRecord([]string{failed, failed}, nil), testUndo, false},
+		{"dry run", chatRecord(nil, func(p *plan.Plan) { p.DryRun = true }), testUndo, false},
+		{"no ledger", chatRecord([]string{done, done}, nil), "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg, err := notification(tc.rec, tc.undo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			line := "\nUndo: " + testUndo + " 6ab5e1f0c0ffee\n\n{"
+			if got := strings.Contains(msg, line); got != tc.want {
+				t.Errorf("undo line shown: %v, want %v:\n%s", got, tc.want, msg)
+			}
+			if !strings.HasPrefix(msg, "autocontain: ") || strings.Contains(msg, "Undo:") != tc.want {
+				t.Errorf("message:\n%s", msg)
+			}
+		})
+	}
+}
+
+func TestShellWord(t *testing.T) {
+	for in, want := range map[string]string{
+		"6ab5e1f0c0ffee":                       "6ab5e1f0c0ffee",
+		"3f2a9d1c-1b2c-4d5e-8f90-123456789abc": "3f2a9d1c-1b2c-4d5e-8f90-123456789abc",
+		"id; rm -rf /":                         "'id; rm -rf /'",
+		"it's":                                 `'it'\''s'`,
+		"":                                     "''",
+	} {
+		if got := shellWord(in); got != want {
+			t.Errorf("shellWord(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
