@@ -99,7 +99,7 @@ func chatNotification(rec audit.Record, undo string) (string, error) {
 			RelatedResources: cutAll(relatedResources(rec), chatItemMax),
 			AdditionalContext: map[string]string{
 				"findingId": cutUnits(f.ID, chatItemMax), "findingType": cutUnits(f.Type, chatItemMax),
-				"source": f.Source, "account": f.Account, "region": f.Region,
+				"source": cutUnits(f.Source, chatItemMax), "account": cutUnits(f.Account, chatItemMax), "region": cutUnits(f.Region, chatItemMax),
 				"rule": cutUnits(rec.Rule, chatItemMax), "outcome": rec.Outcome,
 			},
 		},
@@ -111,8 +111,10 @@ func chatNotification(rec audit.Record, undo string) (string, error) {
 		return "", fmt.Errorf("notify: encode chat notification: %w", err)
 	}
 	if b.Len() > maxMessage {
-		// Unreachable by the budgets above (a few tens of KB at most);
-		// kept so that no change to them can send a message SNS refuses.
+		// Unreachable: every field is cut to its budget, about 11,300
+		// UTF-16 code units in all, and JSON writes a code unit in at most
+		// 6 bytes (\u001f); kept so that no change to the budgets can send
+		// a message SNS refuses.
 		return "", fmt.Errorf("notify: chat notification of %d bytes exceeds SNS's %d", b.Len(), maxMessage)
 	}
 	return b.String(), nil
