@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/autocontain/autocontain/internal/audit"
+	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/plan"
 	"github.com/autocontain/autocontain/internal/playbook"
 )
@@ -39,9 +40,21 @@ const (
 	maxField        = 2048 // bytes of a step's target, reason, detail or error, and of the record's error
 )
 
-// Notifier publishes the decision and the outcome of the steps before it:
-// readable text first, the audit record as JSON after.
-type Notifier struct{ SNS Publisher }
+// Notifier publishes the decision and the outcome of the steps before it,
+// in the playbook's notification format: readable text first and the
+// audit record as JSON after (playbook.FormatText, for e-mail), or a
+// custom notification of Amazon Q Developer in chat applications
+// (playbook.FormatChat, notifychat.go).
+type Notifier struct {
+	SNS Publisher
+	// Format is settings.notificationFormat; empty is FormatText.
+	Format string
+	// Undo is the command line that undoes a finding's containment, but
+	// for the finding's id ("autocontain undo -function NAME"); the
+	// notification of a finding whose steps changed something shows it.
+	// Empty when there is no ledger to undo from.
+	Undo string
+}
 
 // Name implements Action.
 func (*Notifier) Name() string { return playbook.ActionNotify }
@@ -60,7 +73,18 @@ func (a *Notifier) Execute(ctx context.Context, req Request) (Outcome, error) {
 	}
 	rec := *req.Record
 	rec.Finish()
-	msg, err := notification(rec)
+	var (
+		msg string
+		err error
+	)
+	switch a.Format {
+	case "", playbook.FormatText:
+		msg, err = notification(rec, a.Undo)
+	case playbook.FormatChat:
+		msg, err = chatNotification(rec, a.Undo)
+	default:
+		err = fmt.Errorf("notify: unknown notification format %q (want %s or %s)", a.Format, playbook.FormatText, playbook.FormatChat)
+	}
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -87,17 +111,23 @@ func asciiSubject(s string) string {
 	return b.String()
 }
 
-// notification renders rec for a person: its text, then the record as JSON.
+// notification renders rec for a person: its text, the undo command (undo,
+// when the steps changed something), then the record as JSON.
 // It always fits SNS's limit: a record too large for it (a finding with
 // thousands of addresses, a long error) is summarized (the first addresses
 // and their count, long texts cut with the count of what was left out),
 // and, should even that not fit, cut at the limit. The message says so.
-func notification(rec audit.Record) (string, error) {
-	msg, err := render(rec, "")
+func notification(rec audit.Record, undo string) (string, error) {
+	if cmd := undoLine(rec, undo); cmd != "" {
+		undo = "Undo: " + cmd + "\n"
+	} else {
+		undo = ""
+	}
+	msg, err := render(rec, "", undo)
 	if err != nil || len(msg) <= maxMessage {
 		return msg, err
 	}
-	msg, err = render(summarize(rec.Masked()), "This notification is a summary: the record was too large for SNS. The full record is in the function's log.\n\n")
+	msg, err = render(summarize(rec.Masked()), "This notification is a summary: the record was too large for SNS. The full record is in the function's log.\n\n", undo)
 	if err != nil || len(msg) <= maxMessage {
 		return msg, err
 	}
@@ -105,12 +135,39 @@ func notification(rec audit.Record) (string, error) {
 	return truncateUTF8(msg, maxMessage-len(cut)) + cut, nil
 }
 
-func render(rec audit.Record, note string) (string, error) {
+func render(rec audit.Record, note, undo string) (string, error) {
 	js, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return "", fmt.Errorf("notify: encode record: %w", err)
 	}
-	return note + rec.Text() + "\n" + string(js) + "\n", nil
+	// SNS takes only UTF-8 (maxMessage); a text of the record with bytes
+	// that are not (JSON's encoding replaces them already) would be refused.
+	return strings.ToValidUTF8(note+rec.Text()+undo, "\uFFFD") + "\n" + string(js) + "\n", nil
+}
+
+// undoLine is the command line that undoes what rec's steps changed: undo
+// and the finding's id, quoted for a POSIX shell when it needs to be; ""
+// when no step changed anything (a report, a dry run) or there is no undo.
+func undoLine(rec audit.Record, undo string) string {
+	if undo == "" || rec.Finding.ID == "" {
+		return ""
+	}
+	for _, s := range rec.Steps {
+		if s.Status == audit.StatusDone && playbook.CategoryOf(s.Action) != playbook.OnTopic {
+			return undo + " " + shellWord(finding.MaskKeys(rec.Finding.ID))
+		}
+	}
+	return ""
+}
+
+// shellWord is s as one word of a POSIX shell command line: as it is when
+// it holds only characters no shell treats specially (GuardDuty's hex ids,
+// CloudTrail's UUIDs), else in single quotes.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@+=,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // summarize returns a copy of rec with its long lists and texts shortened,

@@ -66,7 +66,7 @@ func TestNotificationAlwaysFits(t *testing.T) {
 		{"100,000 addresses and a long error", bigRecord(100000, longErr), []string{"autocontain: failed", "big-finding-0001", "100000 in all"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			msg, err := notification(tc.rec)
+			msg, err := notification(tc.rec, "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -76,6 +76,10 @@ type Engine struct {
 	// FunctionName is the Lambda function's name, the dimension of the
 	// metrics the engine logs; empty outside Lambda.
 	FunctionName string
+	// UndoCommand is the command line an operator runs to undo a
+	// finding's containment, but for the finding's id; notifications show
+	// it (contain.Notifier.Undo). Empty without a ledger.
+	UndoCommand string
 
 	// Impact, when set, is where a run reads the privilege class of the
 	// finding's principal before planning (withImpact); nil reads nothing.

@@ -64,6 +64,7 @@ func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) 
 			MinInterval: time.Second, Lease: 30 * time.Second, TTL: pb.Settings.TTL(),
 		}
 	}
+	e.UndoCommand = undoCommand(cfg.Region, opts)
 	e.Executor = e.executor(clients)
 	if e.Ledger != nil {
 		e.Undoer = &contain.Undoer{Ledger: e.Ledger, Writer: e.Writer, Actions: e.Executor.Reverters(), Now: now, Account: opts.Home.ID}
@@ -79,12 +80,34 @@ func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) 
 func (e *Engine) executor(clients contain.Clients) *contain.Executor {
 	actions := contain.Registry(clients, e.Writer)
 	for _, a := range actions {
-		if r, ok := a.(*contain.SourceRestrictor); ok {
+		switch r := a.(type) {
+		case *contain.SourceRestrictor:
 			// What undo's re-containment of a restriction allows.
 			r.Networks = e.Playbook.Settings.AllowCIDRs
+		case *contain.Notifier:
+			r.Format, r.Undo = e.Playbook.Settings.NotificationFormat, e.UndoCommand
 		}
 	}
 	return contain.NewExecutor(e.Now, actions...)
+}
+
+// undoCommand is the operator CLI's command line that undoes a finding's
+// containment (README, "The operator CLI"), but for the finding's id:
+// through the function when the engine runs in one, else against the
+// ledger's table; in the engine's Region, which the CLI takes from
+// AWS_REGION. Empty without a ledger, which undo needs.
+func undoCommand(region string, opts Options) string {
+	if opts.LedgerTable == "" {
+		return ""
+	}
+	cmd := "autocontain undo -table " + opts.LedgerTable
+	if opts.FunctionName != "" {
+		cmd = "autocontain undo -function " + opts.FunctionName
+	}
+	if region != "" {
+		cmd = "AWS_REGION=" + region + " " + cmd
+	}
+	return cmd
 }
 
 // owner names this process as an IP set writer.

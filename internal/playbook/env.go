@@ -25,7 +25,8 @@ const (
 	EnvBreakerWindow = "AUTOCONTAIN_BREAKER_WINDOW"  // a Go duration
 	EnvBlockTTL      = "AUTOCONTAIN_BLOCK_TTL"       // a Go duration
 
-	EnvQuarantinePolicy = "AUTOCONTAIN_QUARANTINE_POLICY_ARN" // an IAM managed policy ARN
+	EnvQuarantinePolicy   = "AUTOCONTAIN_QUARANTINE_POLICY_ARN" // an IAM managed policy ARN
+	EnvNotificationFormat = "AUTOCONTAIN_NOTIFICATION_FORMAT"   // text or chat
 )
 
 // FromEnv builds the playbook in force: the one in AUTOCONTAIN_PLAYBOOK, else

@@ -59,7 +59,21 @@ type Settings struct {
 	// QuarantinePolicyARN is the managed policy quarantine attaches; empty
 	// means DefaultQuarantinePolicy.
 	QuarantinePolicyARN string `json:"quarantinePolicyArn,omitempty"`
+	// NotificationFormat is how notify writes its message: FormatText
+	// (also when empty) or FormatChat.
+	NotificationFormat string `json:"notificationFormat,omitempty"`
 }
+
+// Notification formats (settings.notificationFormat).
+const (
+	// FormatText is readable text, then the audit record as JSON: for
+	// e-mail subscribers. The default.
+	FormatText = "text"
+	// FormatChat is the custom notification format of Amazon Q Developer
+	// in chat applications (formerly AWS Chatbot), which posts it to
+	// Slack, Microsoft Teams or Amazon Chime.
+	FormatChat = "chat"
+)
 
 // Defaults of the settings whose zero value means "the default".
 const (

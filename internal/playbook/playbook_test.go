@@ -307,6 +307,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad_ipset_scope", settings(`"ipSets":{"ipv6":"arn:aws:wafv2:us-east-1:123456789012:zonal/ipset/x/1"}`), `scope "zonal"`},
 		{"bad_topic", settings(`"topicArn":"alerts"`), `settings.topicArn`},
 		{"min_severity_setting", settings(`"minSeverity":-1`), `settings.minSeverity`},
+		{"bad_notification_format", settings(`"notificationFormat":"slack"`), `settings.notificationFormat: "slack" is not text or chat`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -377,6 +378,7 @@ func TestFromEnv(t *testing.T) {
 		{"bad_cidr_in_env", map[string]string{EnvAllowCIDRs: "10.0.0.0/8,office"}, nil, `$AUTOCONTAIN_ALLOW_CIDRS[1]: "office" is not a CIDR`},
 		{"bad_arn_in_env", map[string]string{EnvIPSetV6: "my-set"}, nil, `$AUTOCONTAIN_IPSET_V6_ARN: IP set ARN "my-set"`},
 		{"bad_duration_in_env", map[string]string{EnvBlockTTL: "7d"}, nil, `$AUTOCONTAIN_BLOCK_TTL: "7d" is not a Go duration`},
+		{"bad_format_in_env", map[string]string{EnvNotificationFormat: "markdown"}, nil, `$AUTOCONTAIN_NOTIFICATION_FORMAT: "markdown" is not text or chat`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

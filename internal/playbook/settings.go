@@ -67,6 +67,9 @@ var SettingsTable = []Setting{
 	{JSON: "topicArn", Env: EnvTopicARN, Default: "none (notify is skipped)",
 		Doc:   "the SNS topic notify publishes to; the stack sets it to its own topic",
 		field: func(s *Settings) any { return &s.TopicARN }, check: checkTopic},
+	{JSON: "notificationFormat", Env: EnvNotificationFormat, Context: "notificationFormat", Default: "`text`",
+		Doc:   "how notify writes its message: `text` (readable text, then the audit record as JSON; for e-mail) or `chat` (the custom notification format of Amazon Q Developer in chat applications, formerly AWS Chatbot, for Slack and Microsoft Teams); see \"Notification formats\"",
+		field: func(s *Settings) any { return &s.NotificationFormat }, check: checkNotificationFormat},
 	{JSON: "actOnSamples", Env: EnvActOnSamples, Context: "actOnSamples", Default: "`false`",
 		Doc:   "let GuardDuty's generated sample findings trigger actions",
 		field: func(s *Settings) any { return &s.ActOnSamples }},
@@ -283,6 +286,14 @@ func checkTopic(s *Settings) error {
 		return fmt.Errorf("%q is not an ARN", s.TopicARN)
 	}
 	return nil
+}
+
+func checkNotificationFormat(s *Settings) error {
+	switch s.NotificationFormat {
+	case "", FormatText, FormatChat:
+		return nil
+	}
+	return fmt.Errorf("%q is not %s or %s", s.NotificationFormat, FormatText, FormatChat)
 }
 
 func checkBreakerMax(s *Settings) error {

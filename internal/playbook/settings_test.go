@@ -100,6 +100,7 @@ func TestSetReadsEveryKind(t *testing.T) {
 		"blockTtl":      "24h",
 
 		"quarantinePolicyArn": "arn:aws:iam::123456789012:policy/security/Quarantine",
+		"notificationFormat":  "chat",
 	}
 	for _, st := range SettingsTable {
 		t.Run(st.JSON, func(t *testing.T) {
