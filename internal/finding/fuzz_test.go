@@ -19,6 +19,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"source":"aws.cloudtrail","detail-type":"AWS API Call via CloudTrail","detail":{"eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","eventTime":"2026-11-20t11:00:00.5z","eventID":"e","errorCode":"AccessDenied","sourceIPAddress":"cloudformation.amazonaws.com","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::123456789012:assumed-role/r/s","invokedBy":"cloudformation.amazonaws.com"}}}`))
 	f.Add([]byte(`{"source":"aws.guardduty","source":"x","detail-type":"GuardDuty Finding","detail":{}}`))
 	f.Add([]byte(`{"source":"aws.iam","detail-type":"AWS API Call via CloudTrail","detail":{"eventSource":"iam.amazonaws.com","eventName":"X","eventTime":"2026-11-20T11:00:00Z","eventID":"e","userIdentity":{"type":"IAMUser","userName":"a\ud800","UserName":"b"}}}`))
+	f.Add([]byte(`{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{"id":"x","type":"Backdoor:EC2/C&CActivity.B","severity":8,"updatedAt":"2026-11-20T11:00:00Z","resource":{"resourceType":"Instance","instanceDetails":{"instanceId":"i-0abcdef1234567890","launchTime":1497058274000,"iamInstanceProfile":{"arn":"arn:aws:iam::123456789012:instance-profile/p","id":"AIPA"},"networkInterfaces":[{"networkInterfaceId":"eni-1","securityGroups":[{"groupId":"sg-1"}]}],"tags":[{"key":"autocontain:protected","value":"true"}]}},"service":{"resourceRole":"ACTOR"}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := Parse(data)
 		if err != nil {
@@ -58,6 +59,26 @@ func FuzzParse(f *testing.F) {
 			for _, s := range []string{pr.UserName, pr.RoleName, pr.ARN, pr.RoleARN, pr.AccessKeyID, pr.PrincipalID, pr.Account, got.Account} {
 				if !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) {
 					t.Fatalf("accepted an identity field %q that is not clean UTF-8", s)
+				}
+			}
+		}
+		if in := got.Instance; in != nil {
+			if got.ResourceType != ResourceInstance || !IsInstanceID(in.ID) || (in.ProfileARN != "" && !IsInstanceProfileARN(in.ProfileARN)) {
+				t.Fatalf("accepted instance %+v of a %q finding", in, got.ResourceType)
+			}
+			texts := []string{in.ID, in.ProfileARN, in.ProfileID}
+			for _, n := range in.Interfaces {
+				texts = append(texts, n.ID, n.VPC, n.Subnet)
+				for _, g := range n.SecurityGroups {
+					texts = append(texts, g.ID, g.Name)
+				}
+			}
+			for _, tg := range in.Tags {
+				texts = append(texts, tg.Key, tg.Value)
+			}
+			for _, s := range texts {
+				if !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) {
+					t.Fatalf("accepted an instance field %q that is not clean UTF-8", s)
 				}
 			}
 		}
