@@ -137,8 +137,18 @@ func guardDuty(pb *playbook.Playbook, account string) shape {
 		if min > 0 {
 			b.fields["severity"] = []any{map[string]any{"numeric": []any{">=", min}}}
 		}
+		resource := map[string]any{}
 		if types := userTypes(r.Principals); types != nil {
-			b.fields["resource"] = map[string]any{"accessKeyDetails": map[string]any{"userType": types}}
+			resource["accessKeyDetails"] = map[string]any{"userType": types}
+		}
+		if len(r.ResourceTypes) > 0 {
+			resource["resourceType"] = strings2any(r.ResourceTypes)
+		}
+		if len(resource) > 0 {
+			b.fields["resource"] = resource
+		}
+		if r.ResourceRole != "" {
+			b.fields["service"] = map[string]any{"resourceRole": []any{r.ResourceRole}}
 		}
 		s.branches = append(s.branches, b)
 	}
@@ -353,7 +363,9 @@ func (s shape) pattern(bs []branch) Pattern {
 		detail["$or"] = list
 	}
 	for k, v := range s.common {
-		detail[k] = v
+		// A branch's own part of a field the rules share (service's
+		// resourceRole beside its archived flag) is kept beside it.
+		detail[k] = merged(detail[k], v)
 	}
 	p := make(Pattern, len(s.envelope)+1)
 	for k, v := range s.envelope {
@@ -478,6 +490,33 @@ func userTypes(kinds []finding.Kind) []any {
 			return nil
 		}
 		out = appendNew(out, t)
+	}
+	return out
+}
+
+// merged is b with a's keys added, when both are objects; b otherwise.
+// An event pattern's object is the AND of its keys, so merging two
+// objects of one field keeps both filters.
+func merged(a, b any) any {
+	am, ok1 := a.(map[string]any)
+	bm, ok2 := b.(map[string]any)
+	if !ok1 || !ok2 {
+		return b
+	}
+	out := make(map[string]any, len(am)+len(bm))
+	for k, v := range am {
+		out[k] = v
+	}
+	for k, v := range bm {
+		out[k] = merged(out[k], v)
+	}
+	return out
+}
+
+func strings2any(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
 	}
 	return out
 }

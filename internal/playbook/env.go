@@ -26,6 +26,9 @@ const (
 	EnvBlockTTL      = "AUTOCONTAIN_BLOCK_TTL"       // a Go duration
 
 	EnvQuarantinePolicy = "AUTOCONTAIN_QUARANTINE_POLICY_ARN" // an IAM managed policy ARN
+
+	EnvSnapshotVolumes    = "AUTOCONTAIN_SNAPSHOT_VOLUMES"    // true or false
+	EnvIsolateAutoScaling = "AUTOCONTAIN_ISOLATE_AUTO_SCALING" // true or false
 )
 
 // FromEnv builds the playbook in force: the one in AUTOCONTAIN_PLAYBOOK, else
