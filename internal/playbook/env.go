@@ -27,7 +27,7 @@ const (
 
 	EnvQuarantinePolicy = "AUTOCONTAIN_QUARANTINE_POLICY_ARN" // an IAM managed policy ARN
 
-	EnvSnapshotVolumes    = "AUTOCONTAIN_SNAPSHOT_VOLUMES"    // true or false
+	EnvSnapshotVolumes    = "AUTOCONTAIN_SNAPSHOT_VOLUMES"     // true or false
 	EnvIsolateAutoScaling = "AUTOCONTAIN_ISOLATE_AUTO_SCALING" // true or false
 )
 
