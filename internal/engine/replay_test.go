@@ -121,7 +121,9 @@ func TestReplaySampleEvents(t *testing.T) {
 			acct, cfg := sandboxtest.New(t, testenv.Moto(t))
 			raw := acct.Rewrite(ev.Raw)
 			eng := newEngine(cfg, acct, nil)
-			p, err := eng.Plan(raw)
+			// The plan as a run makes it: with what it reads from IAM
+			// first (the role of an instance's profile).
+			p, err := eng.PlanImpact(ctx, raw)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -181,6 +181,11 @@ func (p Plan) ContainsPrincipal() bool {
 	return slices.ContainsFunc(p.Steps, func(s Step) bool { return playbook.IsPrincipal(s.Action) })
 }
 
+// ContainsInstance reports whether a step (so far) changes an instance.
+func (p Plan) ContainsInstance() bool {
+	return slices.ContainsFunc(p.Steps, func(s Step) bool { return s.Acts() && playbook.CategoryOf(s.Action) == playbook.OnInstance })
+}
+
 // protectTag is the tag that exempts a principal (package protect).
 const protectTag = "autocontain:protected"
 

@@ -163,7 +163,7 @@ func (p *Plan) instancePrincipalGate(facts Facts) (stopped, isInstance bool) {
 		switch {
 		case !read:
 			p.skip(SkippedPrincipal, profile, "the role of the instance's profile is read from IAM (iam:GetInstanceProfile) when the finding is handled, "+
-				"and contained then; a plan or a dry run does not read it")
+				"and contained then; a dry run, or autocontain plan without -impact, does not read it")
 		case arn == "":
 			p.skip(SkippedPrincipal, profile, "the instance profile has no role, so no role credentials to revoke")
 		default:
