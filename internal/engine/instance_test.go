@@ -107,3 +107,34 @@ func TestInstanceRoleInTheRun(t *testing.T) {
 		}
 	})
 }
+
+// TestOrganizationReadsTheMembersInstanceProfile: in organization mode, a
+// finding about a member's instance reads the profile's role through the
+// member role and revokes the member's role; the central account's
+// same-named role is untouched.
+func TestOrganizationReadsTheMembersInstanceProfile(t *testing.T) {
+	of := newOrgFixture(t, 1)
+	ctx := context.Background()
+	m := of.members[0]
+	eng := of.engine(nil)
+	revokeOnly(eng.Playbook)
+	raw := event(t, "guardduty-ec2-backdoor-ccactivity.json", `"accountId": "123456789012"`, `"accountId": "`+m.id+`"`,
+		"arn:aws:iam::123456789012:instance-profile/", "arn:aws:iam::"+m.id+":instance-profile/")
+	rec, err := eng.Run(ctx, raw)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, rec.Text())
+	}
+	if !strings.Contains(rec.ActsIn, "account "+m.id+" via role") {
+		t.Errorf("acts in %q", rec.ActsIn)
+	}
+	st, err := m.acct.Snapshot(ctx, m.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(st.RolePolicies["web-app-role"], "AutocontainRevokeOlderSessions") {
+		t.Errorf("the member's web-app-role is not revoked: %v\n%s", st.RolePolicies, rec.Text())
+	}
+	if central := of.state(t).RolePolicies["web-app-role"]; len(central) > 0 {
+		t.Errorf("the central account's web-app-role changed: %v", central)
+	}
+}
