@@ -14,9 +14,9 @@ import (
 
 // Permissions lists, sorted and each once, every IAM action the engine
 // declares it needs: the containment actions', the protect guard's, the
-// impact lookup's, the instance profile's role read, undo's, the IP sets' writer's and the ledger's. The CDK
-// stack builds the responder's role from it, and its test checks the role
-// against it.
+// impact lookup's, the read of an instance profile's role, undo's, the IP
+// sets' writer's and the ledger's. The CDK stack builds the responder's
+// role from it, and its test checks the role against it.
 func Permissions() []string {
 	var all []string
 	for _, a := range contain.Registry(contain.Clients{}, nil) {
