@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -457,6 +458,7 @@ func FuzzParsePlaybook(f *testing.F) {
 	f.Add(DefaultJSON())
 	f.Add([]byte(rules(`{"name":"x","source":"cloudtrail","eventSource":"cloudtrail.amazonaws.com","types":["Stop*"],"actions":["notify"]}`)))
 	f.Add([]byte(settings(`"allowCidrs":["10.0.0.0/8"],"protect":["arn:*"]`)))
+	f.Add([]byte(rules(`{"name":"x","source":"guardduty","types":["*:Runtime/*","Backdoor:EC2/*"],"resourceTypes":["Instance"],"resourceRole":"ACTOR","actions":["isolate-instance","revoke-sessions"]}`)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse(data, "fuzz.json")
 		if err != nil {
@@ -467,8 +469,18 @@ func FuzzParsePlaybook(f *testing.F) {
 		p.Match(finding.Finding{Source: finding.SourceCloudTrail, EventSource: "cloudtrail.amazonaws.com", Type: "StopLogging"})
 		p.Allowed(netip.MustParseAddr("2001:db8::1"))
 		p.Protected("arn:aws:iam::123456789012:user/alice")
+		p.Match(finding.Finding{Source: finding.SourceGuardDuty, Type: "Backdoor:EC2/C&CActivity.B", Severity: 8, ResourceRole: "ACTOR", ResourceType: "Instance"})
 		if len(p.Rules) == 0 {
 			t.Fatal("a valid playbook has rules")
+		}
+		for _, r := range p.Rules {
+			if r.Has(ActionIsolateInstance) && (r.Source != finding.SourceGuardDuty || !slices.ContainsFunc(r.Types, canNameInstance) ||
+				len(r.ResourceTypes) > 0 && !slices.Contains(r.ResourceTypes, finding.ResourceInstance)) {
+				t.Fatalf("rule %s isolates but can never take a finding about an instance: %+v", r.Name, r)
+			}
+			if r.ResourceRole != "" && !slices.Contains(ResourceRoles, r.ResourceRole) {
+				t.Fatalf("rule %s has resource role %q", r.Name, r.ResourceRole)
+			}
 		}
 	})
 }
