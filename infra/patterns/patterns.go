@@ -138,8 +138,18 @@ func guardDuty(pb *playbook.Playbook, account string) shape {
 		if min > 0 {
 			b.fields["severity"] = []any{map[string]any{"numeric": []any{">=", min}}}
 		}
+		resource := map[string]any{}
 		if types := userTypes(r.Principals); types != nil {
-			b.fields["resource"] = map[string]any{"accessKeyDetails": map[string]any{"userType": types}}
+			resource["accessKeyDetails"] = map[string]any{"userType": types}
+		}
+		if len(r.ResourceTypes) > 0 {
+			resource["resourceType"] = strings2any(r.ResourceTypes)
+		}
+		if len(resource) > 0 {
+			b.fields["resource"] = resource
+		}
+		if r.ResourceRole != "" {
+			b.fields["service"] = map[string]any{"resourceRole": []any{r.ResourceRole}}
 		}
 		s.branches = append(s.branches, b)
 	}
@@ -302,15 +312,20 @@ func put(d map[string]any, path []string, v any) {
 	d[path[0]] = inner
 }
 
-// withoutCovered drops each branch that another branch already matches:
-// one for every type (a safety net), or for at least the same types, whose
-// severity floor is no higher and whose other filters are among b's. The
-// pattern matches the union of its branches, so it matches the same
-// events, and a safety net, or a rule narrowed to some principals before a
-// broader one of the same types, shrinks the pattern instead of growing it.
+// withoutCovered drops each type of a branch that another branch already
+// matches (one for every type, a safety net, or one with the same type,
+// whose severity floor is no higher and whose other filters are among the
+// branch's), and each branch left with no type. The pattern matches the
+// union of its branches, so it matches the same events; a safety net, or a
+// rule narrowed to some principals or a resource role before a broader one
+// of the same types, shrinks the pattern instead of growing it. When the
+// pattern is split, no event matches two of its rules for a type two
+// branches share, so none is delivered twice.
 func withoutCovered(bs []branch) []branch {
-	covers := func(n, b branch) bool {
-		if b.min < n.min || (n.types != nil && !allIn(b.types, n.types)) {
+	// covers reports whether n matches every event b matches with type t
+	// (t nil: every event b matches, for a branch of every type).
+	covers := func(n, b branch, t any) bool {
+		if b.min < n.min || (n.types != nil && (t == nil || !slices.ContainsFunc(n.types, func(m any) bool { return reflect.DeepEqual(m, t) }))) {
 			return false
 		}
 		for k, v := range n.fields {
@@ -320,36 +335,39 @@ func withoutCovered(bs []branch) []branch {
 		}
 		return true
 	}
-	var out []branch
-	for i, b := range bs {
-		covered := false
+	// covered reports whether another branch matches what bs[i] matches
+	// with type t. Of two that cover each other (two alike safety nets,
+	// one type in two alike rules), the first keeps it; a branch of every
+	// type keeps it over a typed one.
+	covered := func(i int, t any) bool {
+		b := bs[i]
 		for j, n := range bs {
-			// Of two that cover each other (two alike safety nets), the
-			// first stays.
-			if i != j && covers(n, b) && !(i < j && covers(b, n)) {
-				covered = true
-				break
+			if i != j && covers(n, b, t) && !(i < j && (n.types != nil || b.types == nil) && covers(b, n, t)) {
+				return true
 			}
 		}
-		if !covered {
+		return false
+	}
+	var out []branch
+	for i, b := range bs {
+		if b.types == nil {
+			if !covered(i, nil) {
+				out = append(out, b)
+			}
+			continue
+		}
+		var keep []any
+		for _, t := range b.types {
+			if !covered(i, t) {
+				keep = append(keep, t)
+			}
+		}
+		if len(keep) > 0 {
+			b.types = keep
 			out = append(out, b)
 		}
 	}
 	return out
-}
-
-// allIn reports whether every matcher of some is in all; nil (every type)
-// is in no list.
-func allIn(some, all []any) bool {
-	if some == nil {
-		return false
-	}
-	for _, m := range some {
-		if !slices.ContainsFunc(all, func(a any) bool { return reflect.DeepEqual(a, m) }) {
-			return false
-		}
-	}
-	return true
 }
 
 // pattern is the pattern of one rule holding bs.
@@ -379,7 +397,9 @@ func (s shape) pattern(bs []branch) Pattern {
 		detail["$or"] = list
 	}
 	for k, v := range s.common {
-		detail[k] = v
+		// A branch's own part of a field the rules share (service's
+		// resourceRole beside its archived flag) is kept beside it.
+		detail[k] = mergedField(detail[k], v)
 	}
 	if s.nest != "" {
 		detail = map[string]any{s.nest: detail}
@@ -507,6 +527,33 @@ func userTypes(kinds []finding.Kind) []any {
 			return nil
 		}
 		out = appendNew(out, t)
+	}
+	return out
+}
+
+// mergedField is b with a's keys added, when both are objects; b otherwise.
+// An event pattern's object is the AND of its keys, so merging two
+// objects of one field keeps both filters.
+func mergedField(a, b any) any {
+	am, ok1 := a.(map[string]any)
+	bm, ok2 := b.(map[string]any)
+	if !ok1 || !ok2 {
+		return b
+	}
+	out := make(map[string]any, len(am)+len(bm))
+	for k, v := range am {
+		out[k] = v
+	}
+	for k, v := range bm {
+		out[k] = mergedField(out[k], v)
+	}
+	return out
+}
+
+func strings2any(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
 	}
 	return out
 }

@@ -70,6 +70,32 @@ func TestPatterns(t *testing.T) {
 			cloudTrail: `null`,
 		},
 		{
+			name: "resource_role_beside_the_archived_flag",
+			playbook: `{"version":1,"rules":[
+				{"name":"a","source":"guardduty","types":["UnauthorizedAccess:EC2/SSHBruteForce"],"resourceRole":"ACTOR","minSeverity":7,"actions":["isolate-instance"]}]}`,
+			guardDuty:  `{"detail":{"service":{"$or":[{"archived":[false,{"exists":false}]},{"archived":[null]}],"resourceRole":["ACTOR"]},"severity":[{"numeric":[">=",7]}],"type":["UnauthorizedAccess:EC2/SSHBruteForce"]},"detail-type":["GuardDuty Finding"],"source":["aws.guardduty"]}`,
+			cloudTrail: `null`,
+		},
+		{
+			name: "resource_types_beside_principals_and_in_or",
+			playbook: `{"version":1,"rules":[
+				{"name":"a","source":"guardduty","types":["*:Runtime/*"],"resourceTypes":["Instance"],"principals":["none"],"actions":["notify"]},
+				{"name":"b","source":"guardduty","types":["X:IAMUser/Y"],"resourceTypes":["AccessKey"],"principals":["iam-user-key"],"resourceRole":"TARGET","actions":["notify"]}]}`,
+			guardDuty:  `{"detail":{"$or":[{"resource":{"resourceType":["Instance"]},"type":[{"wildcard":"*:Runtime/*"}]},{"resource":{"accessKeyDetails":{"userType":["IAMUser"]},"resourceType":["AccessKey"]},"service":{"resourceRole":["TARGET"]},"type":["X:IAMUser/Y"]}],` + archived + `},"detail-type":["GuardDuty Finding"],"source":["aws.guardduty"]}`,
+			cloudTrail: `null`,
+		},
+		{
+			// An outbound brute force (ACTOR, high) is also an inbound
+			// rule's type: its branch keeps only what no other delivers,
+			// so that no event matches two rules when the pattern is split.
+			name: "a_type_another_branch_delivers_is_dropped",
+			playbook: `{"version":1,"rules":[
+				{"name":"a","source":"guardduty","types":["X:EC2/A","X:EC2/B"],"resourceRole":"ACTOR","minSeverity":7,"actions":["notify"]},
+				{"name":"b","source":"guardduty","types":["X:EC2/A","X:EC2/C"],"actions":["notify"]}]}`,
+			guardDuty:  `{"detail":{"$or":[{"service":{"resourceRole":["ACTOR"]},"severity":[{"numeric":[">=",7]}],"type":["X:EC2/B"]},{"type":["X:EC2/A","X:EC2/C"]}],` + archived + `},"detail-type":["GuardDuty Finding"],"source":["aws.guardduty"]}`,
+			cloudTrail: `null`,
+		},
+		{
 			name: "cloudtrail_sources_and_detail_types",
 			playbook: `{"version":1,"rules":[
 				{"name":"a","source":"cloudtrail","eventSource":"cloudtrail.amazonaws.com","types":["StopLogging","Delete*"],"principals":["root","aws-service"],"actions":["notify"]},

@@ -53,9 +53,13 @@ func securityHub(pb *playbook.Playbook, account string) shape {
 		if b.min > 0 {
 			nb.fields["FindingProviderFields"] = map[string]any{"Severity": map[string]any{"Label": labelsFrom(b.min)}}
 		}
+		// A rule's resource role and resource types are not filtered
+		// here (ASFF keeps them in ProductFields and Resources[].Type):
+		// the pattern matches more, never less, and the function decides.
 		if r, ok := b.fields["resource"].(map[string]any); ok {
-			types := r["accessKeyDetails"].(map[string]any)["userType"]
-			nb.fields["Resources"] = map[string]any{"Details": map[string]any{"AwsIamAccessKey": map[string]any{"PrincipalType": types}}}
+			if key, ok := r["accessKeyDetails"].(map[string]any); ok {
+				nb.fields["Resources"] = map[string]any{"Details": map[string]any{"AwsIamAccessKey": map[string]any{"PrincipalType": key["userType"]}}}
+			}
 		}
 		s.branches = append(s.branches, nb)
 	}

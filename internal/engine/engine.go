@@ -185,6 +185,9 @@ func (e *Engine) run(ctx context.Context, f finding.Finding) (audit.Record, erro
 		return e.finish(ctx, audit.New(p, e.now()), err)
 	}
 	p = e.withImpact(ctx, p, base, in)
+	if p, err = e.withInstanceRole(ctx, p, &base, in); err != nil {
+		return e.finish(ctx, audit.New(p, e.now()), err)
+	}
 	if org, ok := base.Reach.(account.Org); ok && !p.DryRun {
 		if m, asked := org.Members[p.Finding.Account]; asked && !m.Member {
 			// Nothing to hold or block: no ledger claim, and every retry
@@ -243,7 +246,7 @@ func (e *Engine) guard(ctx context.Context, p plan.Plan, facts *plan.Facts, g *p
 	}
 	facts.Protection, facts.ProtectionChecked = map[string]plan.Protection{}, true
 	var errs []error
-	for _, pr := range p.Finding.Principals() {
+	for _, pr := range plan.Principals(p.Finding, *facts) {
 		entity := pr.Entity()
 		if _, checked := facts.Protection[entity]; checked || !contained[entity] {
 			continue

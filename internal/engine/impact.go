@@ -66,8 +66,9 @@ func (e *Engine) withImpact(ctx context.Context, p plan.Plan, facts plan.Facts, 
 	return plan.BuildWith(f, e.Playbook, facts)
 }
 
-// PlanImpact is Plan with the principal's impact class read from IAM
-// (Impact), as a run reads it before planning. It changes nothing.
+// PlanImpact is Plan with what a run reads from IAM before planning: the
+// principal's impact class (Impact), and the role of the instance
+// profile of a finding about an instance. It changes nothing.
 func (e *Engine) PlanImpact(ctx context.Context, raw []byte) (plan.Plan, error) {
 	p, err := e.Plan(raw)
 	if err != nil {
@@ -99,5 +100,5 @@ func (e *Engine) planImpact(ctx context.Context, p plan.Plan) (plan.Plan, error)
 	if e.Org != nil {
 		p = plan.BuildWith(p.Finding, e.Playbook, facts)
 	}
-	return e.withImpact(ctx, p, facts, in), nil
+	return e.withInstanceRole(ctx, e.withImpact(ctx, p, facts, in), &facts, in)
 }

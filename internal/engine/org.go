@@ -103,7 +103,7 @@ func (e *Engine) scope(ctx context.Context, p plan.Plan) (plan.Facts, *side, err
 	draft := plan.BuildWith(f, e.Playbook, facts)
 	rule, _ := e.Playbook.Match(f)
 	blocks := rule.Has(playbook.ActionBlockIP) && len(f.Addresses) > 0
-	if !draft.ContainsPrincipal() && !blocks {
+	if !draft.ContainsPrincipal() && !draft.ContainsInstance() && plan.InstanceProfile(f, rule, facts) == "" && !blocks {
 		return facts, e.home(), nil
 	}
 	s, session, err := e.member(ctx, f.Account)

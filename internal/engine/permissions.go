@@ -14,15 +14,15 @@ import (
 
 // Permissions lists, sorted and each once, every IAM action the engine
 // declares it needs: the containment actions', the protect guard's, the
-// impact lookup's, undo's, the IP sets' writer's and the ledger's. The CDK
-// stack builds the responder's role from it, and its test checks the role
-// against it.
+// impact lookup's, the read of an instance profile's role, undo's, the IP
+// sets' writer's and the ledger's. The CDK stack builds the responder's
+// role from it, and its test checks the role against it.
 func Permissions() []string {
 	var all []string
 	for _, a := range contain.Registry(contain.Clients{}, nil) {
 		all = append(all, a.Permissions()...)
 	}
-	all = slices.Concat(all, protect.Permissions(), impact.Permissions(), contain.UndoPermissions(), blocklist.Permissions(), ledger.Permissions())
+	all = slices.Concat(all, protect.Permissions(), impact.Permissions(), instanceRolePermissions(), contain.UndoPermissions(), blocklist.Permissions(), ledger.Permissions())
 	slices.Sort(all)
 	return slices.Compact(all)
 }
@@ -51,7 +51,7 @@ func MemberPermissions() []string {
 			all = append(all, a.Permissions()...)
 		}
 	}
-	all = slices.Concat(all, protect.Permissions(), impact.Permissions(), contain.UndoPermissions(), ipset.Permissions(), []string{"wafv2:ListIPSets"})
+	all = slices.Concat(all, protect.Permissions(), impact.Permissions(), instanceRolePermissions(), contain.UndoPermissions(), ipset.Permissions(), []string{"wafv2:ListIPSets"})
 	slices.Sort(all)
 	return slices.Compact(all)
 }

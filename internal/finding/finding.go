@@ -9,6 +9,19 @@ import (
 	"time"
 )
 
+// ResourceInstance is GuardDuty's resource type of a finding about an EC2
+// instance (resource.resourceType).
+const ResourceInstance = "Instance"
+
+// Resource roles (GuardDuty's service.resourceRole).
+const (
+	// RoleActor: the account's resource did the acting (an instance
+	// attacking out, mining, calling its command and control server).
+	RoleActor = "ACTOR"
+	// RoleTarget: the account's resource was acted on.
+	RoleTarget = "TARGET"
+)
+
 // Source names where a finding came from.
 type Source string
 
@@ -61,6 +74,10 @@ type Finding struct {
 	// names it: an instance id, bucket names, a cluster, a function, a
 	// database; "" for an AccessKey finding (the principal) or when it names none.
 	Resource string `json:"resource,omitempty"`
+	// Instance is the EC2 instance an Instance finding is about, as the
+	// finding describes it (resource.instanceDetails); nil for other
+	// findings, and when the finding names no instance.
+	Instance *Instance `json:"instance,omitempty"`
 	// ResourceRole is GuardDuty's service.resourceRole: TARGET when the account's
 	// resource was attacked, ACTOR when it did the acting (its remote addresses are victims).
 	ResourceRole string `json:"resourceRole,omitempty"`

@@ -129,7 +129,7 @@ func TestParseGuardDutyPrincipals(t *testing.T) {
 		},
 		{
 			name:     "instance_finding_has_no_principal",
-			resource: map[string]any{"resourceType": "Instance", "instanceDetails": map[string]any{"instanceId": "i-1", "launchTime": 1497058274000}},
+			resource: map[string]any{"resourceType": "Instance", "instanceDetails": map[string]any{"instanceId": "i-0123456789abcdef0", "launchTime": 1497058274000}},
 			want:     Principal{Kind: KindNone},
 		},
 	}

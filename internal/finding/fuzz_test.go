@@ -23,6 +23,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"source":"aws.iam","detail-type":"AWS API Call via CloudTrail","detail":{"eventSource":"iam.amazonaws.com","eventName":"X","eventTime":"2026-11-20T11:00:00Z","eventID":"e","userIdentity":{"type":"IAMUser","userName":"a\ud800","UserName":"b"}}}`))
 	f.Add([]byte(`{"source":"aws.securityhub","detail-type":"Security Hub Findings - Imported","detail":{"findings":[{"Id":"arn:aws:guardduty:us-east-1:123456789012:detector/d/finding/f","ProductArn":"arn:aws:securityhub:us-east-1::product/aws/guardduty","AwsAccountId":"123456789012","UpdatedAt":"2026-11-20T04:24:51Z","Severity":{"Product":5},"FindingProviderFields":{"Types":["TTPs/PenTest:IAMUser/KaliLinux"],"Severity":{"Label":"MEDIUM"}},"ProductFields":{"aws/guardduty/service/action/portProbeAction/portProbeDetails/1/remoteIpDetails/ipAddressV6":"::1"},"Resources":[{"Type":"AwsIamAccessKey","Id":"AWS::IAM::AccessKey:ASIA1","Details":{"AwsIamAccessKey":{"PrincipalType":"AssumedRole","PrincipalId":"AROA:s","SessionContext":{"SessionIssuer":{"Arn":"arn:aws:iam::123456789012:role/r"}}}}}],"Network":{"SourceIpV4":"1.2.3.4"}},{}]}}`))
 	f.Add([]byte(`{"source":"aws.securityhub","detail-type":"Security Hub Findings - Imported","detail":{"findings":[{"Id":"arn:aws:guardduty:us-east-1:123456789012:detector/d/finding/f","ProductArn":"arn:aws:securityhub:us-east-1::product/aws/guardduty","AwsAccountId":"123456789012","UpdatedAt":"2026-11-20T04:24:51Z","FindingProviderFields":{"Types":["TTPs/AttackSequence:IAM-CompromisedCredentials"],"Severity":{"Original":"9"}},"Resources":[{"Type":"Other","Id":"x"}],"Detection":{"Sequence":{"Actors":[{"Id":"a","User":{"Name":"alice","Uid":"AIDA","Type":"IAMUser","CredentialUid":"AKIA1","Account":{"Uid":"123456789012"}}},{"Id":"b","User":{"Type":"AssumedRole","CredentialUid":"ASIA2"},"Session":{"Issuer":"arn:aws:iam::123456789012:role/r"}}],"Endpoints":[{"Id":"e","Ip":"2001:db8::1"}]}}}]}}`))
+	f.Add([]byte(`{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{"id":"x","type":"Backdoor:EC2/C&CActivity.B","severity":8,"updatedAt":"2026-11-20T11:00:00Z","resource":{"resourceType":"Instance","instanceDetails":{"instanceId":"i-0abcdef1234567890","launchTime":1497058274000,"iamInstanceProfile":{"arn":"arn:aws:iam::123456789012:instance-profile/p","id":"AIPA"},"networkInterfaces":[{"networkInterfaceId":"eni-1","securityGroups":[{"groupId":"sg-1"}]}],"tags":[{"key":"autocontain:protected","value":"true"}]}},"service":{"resourceRole":"ACTOR"}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		all, err := ParseAll(data)
 		one, oneErr := Parse(data)
@@ -89,6 +90,26 @@ func checkFuzzed(t *testing.T, got Finding) {
 	}
 	if got.Source == SourceCloudTrail && EventBridgeSource(got.EventSource) == "" {
 		t.Fatalf("accepted a CloudTrail record from event source %q", got.EventSource)
+	}
+	if in := got.Instance; in != nil {
+		if got.ResourceType != ResourceInstance || !IsInstanceID(in.ID) || (in.ProfileARN != "" && !IsInstanceProfileARN(in.ProfileARN)) {
+			t.Fatalf("accepted instance %+v of a %q finding", in, got.ResourceType)
+		}
+		texts := []string{in.ID, in.ProfileARN, in.ProfileID}
+		for _, n := range in.Interfaces {
+			texts = append(texts, n.ID, n.VPC, n.Subnet)
+			for _, g := range n.SecurityGroups {
+				texts = append(texts, g.ID, g.Name)
+			}
+		}
+		for _, tg := range in.Tags {
+			texts = append(texts, tg.Key, tg.Value)
+		}
+		for _, s := range texts {
+			if !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) {
+				t.Fatalf("accepted an instance field %q that is not clean UTF-8", s)
+			}
+		}
 	}
 	if got.Via != "" && (got.Via != ViaSecurityHub || got.Source != SourceGuardDuty) {
 		t.Fatalf("accepted a %s finding via %q", got.Source, got.Via)

@@ -23,6 +23,9 @@ type gdFinding struct {
 	Resource  struct {
 		ResourceType     string            `json:"resourceType"`
 		AccessKeyDetails *accessKeyDetails `json:"accessKeyDetails"`
+		// InstanceDetails is read only for an Instance finding: other
+		// findings may carry a dummy block (GuardDuty's samples do).
+		InstanceDetails json.RawMessage `json:"instanceDetails"`
 	} `json:"resource"`
 	Service struct {
 		Archived       bool            `json:"archived"`
@@ -120,6 +123,21 @@ func parseGuardDuty(env envelope) (Finding, error) {
 		return Finding{}, fmt.Errorf("GuardDuty finding: %w", err)
 	}
 	f.UpdatedAt = t
+	if f.ResourceType == ResourceInstance {
+		in, err := parseInstance(d.Resource.InstanceDetails)
+		switch {
+		case err != nil && f.Sample:
+			// GuardDuty's sample findings name placeholders
+			// (arn:aws:iam::123456789012:example/instance/profile): a
+			// sample is not failed for them, and names no instance.
+		case err != nil:
+			return Finding{}, fmt.Errorf("GuardDuty finding: %w", err)
+		case in != nil:
+			f.Instance = in
+			refs.addARN(instanceField+".iamInstanceProfile.arn", in.ProfileARN)
+			f.Accounts = refs
+		}
+	}
 	f.Principal = guardDutyPrincipal(d.Resource.AccessKeyDetails, f.Partition, f.Account)
 	var addrs addressList
 	if err := guardDutyAddresses(&addrs, d.Service.Action); err != nil {

@@ -17,6 +17,11 @@ import (
 // protect), and what the ledger remembers of the finding. The zero value
 // means nothing was checked.
 type Facts struct {
+	// InstanceRoles maps the ARN of an instance profile to the ARN of its
+	// role, read from IAM (iam:GetInstanceProfile) before planning; "" when
+	// the profile has no role. A profile not in it was not read (a plan or a
+	// dry run reads nothing), and its role is not contained.
+	InstanceRoles map[string]string
 	// Home is the account the responder serves. A principal is contained
 	// only when the finding, the principal and the partition are all
 	// Home's; when Home is unknown, no principal is contained.
@@ -120,6 +125,8 @@ func BuildWith(f finding.Finding, pb *playbook.Playbook, facts Facts) Plan {
 				principalsPlanned = true
 				p.principalSteps(rule, pb, facts)
 			}
+		case playbook.OnInstance:
+			p.instanceSteps(spec, pb, facts)
 		case playbook.OnAddresses:
 			p.blockSteps(action, f, pb, facts)
 		case playbook.OnTopic:
@@ -149,11 +156,13 @@ func (p *Plan) skip(action string, t Target, reason string) {
 // noRuleReason explains why no rule matched, naming a rule that would have
 // matched but for the severity, if there is one.
 func noRuleReason(f finding.Finding, pb *playbook.Playbook) string {
+	// f at the highest severity: what a rule needs beside the severity
+	// (its type, principal kind, resource role and type) f has.
+	top := finding.Finding{Source: f.Source, EventSource: f.EventSource, Type: f.Type, Severity: 10, Principal: f.Principal,
+		ResourceRole: f.ResourceRole, ResourceType: f.ResourceType}
 	for _, r := range pb.Rules {
 		need, on := pb.MinSeverity(r)
-		if on && r.Source == f.Source && r.Matches(finding.Finding{
-			Source: f.Source, EventSource: f.EventSource, Type: f.Type, Severity: 10, Principal: f.Principal,
-		}, 0) {
+		if on && r.Source == f.Source && r.Matches(top, 0) {
 			if f.Source == finding.SourceGuardDuty && f.Severity < need {
 				return fmt.Sprintf("rule %s matches %s but needs severity %g or more; this finding is %g (%s)",
 					r.Name, f.Type, need, f.Severity, finding.SeverityLabel(f.Severity))
@@ -172,6 +181,11 @@ func (p Plan) ContainsPrincipal() bool {
 	return slices.ContainsFunc(p.Steps, func(s Step) bool { return playbook.IsPrincipal(s.Action) })
 }
 
+// ContainsInstance reports whether a step (so far) changes an instance.
+func (p Plan) ContainsInstance() bool {
+	return slices.ContainsFunc(p.Steps, func(s Step) bool { return s.Acts() && playbook.CategoryOf(s.Action) == playbook.OnInstance })
+}
+
 // protectTag is the tag that exempts a principal (package protect).
 const protectTag = "autocontain:protected"
 
@@ -181,7 +195,11 @@ const protectTag = "autocontain:protected"
 // planned (two sessions of one role) is not repeated.
 func (p *Plan) principalSteps(rule playbook.Rule, pb *playbook.Playbook, facts Facts) {
 	seen := map[string]bool{}
-	for i, pr := range p.Finding.Principals() {
+	stopped, isInstance := p.instancePrincipalGate(facts)
+	if stopped {
+		return
+	}
+	for i, pr := range Principals(p.Finding, facts) {
 		if p.principalGate(pr, pb, facts) {
 			continue
 		}
@@ -191,6 +209,9 @@ func (p *Plan) principalSteps(rule playbook.Rule, pb *playbook.Playbook, facts F
 				continue
 			}
 			s := carried(spec, principalStep(spec, pr), pb.Settings, firstNonEmpty(p.Finding.Partition, facts.Home.Partition))
+			if isInstance && s.Acts() {
+				s.Reason += instanceRoleWhy(p.Finding.Instance)
+			}
 			if s.Acts() {
 				key := DoneKey(s.Action, s.Target)
 				if seen[key] {

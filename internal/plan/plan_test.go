@@ -369,11 +369,11 @@ func build(f finding.Finding, pb *playbook.Playbook) Plan {
 func TestNoActionIsDroppedSilently(t *testing.T) {
 	saved := playbook.Specs
 	t.Cleanup(func() { playbook.Specs = saved })
-	playbook.Specs = append(slices.Clone(saved), playbook.ActionSpec{Name: "isolate-instance", Category: "instance"})
-	pb := &playbook.Playbook{Rules: []playbook.Rule{{Name: "r", Source: finding.SourceGuardDuty, Types: []playbook.Pattern{"Backdoor:EC2/*"}, Actions: []string{"isolate-instance"}}}}
+	playbook.Specs = append(slices.Clone(saved), playbook.ActionSpec{Name: "seal-bucket", Category: "bucket"})
+	pb := &playbook.Playbook{Rules: []playbook.Rule{{Name: "r", Source: finding.SourceGuardDuty, Types: []playbook.Pattern{"Backdoor:EC2/*"}, Actions: []string{"seal-bucket"}}}}
 	p := Build(finding.Finding{Source: finding.SourceGuardDuty, Type: "Backdoor:EC2/C&CActivity.B", Severity: 8}, pb)
-	if len(p.Steps) != 1 || p.Steps[0].Action != ActionReport || !strings.Contains(p.Steps[0].Reason, "isolate-instance") {
-		t.Errorf("plan %+v: want one report step naming isolate-instance", p.Steps)
+	if len(p.Steps) != 1 || p.Steps[0].Action != ActionReport || !strings.Contains(p.Steps[0].Reason, "seal-bucket") {
+		t.Errorf("plan %+v: want one report step naming seal-bucket", p.Steps)
 	}
 }
 

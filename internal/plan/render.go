@@ -29,6 +29,9 @@ func (p Plan) WriteTable(w io.Writer) error {
 	if f.Resource != "" {
 		fmt.Fprintf(&b, "resource  %s %s\n", firstNonEmpty(f.ResourceType, "(type not given)"), f.Resource)
 	}
+	if in := f.Instance; in != nil {
+		fmt.Fprintf(&b, "instance  %s\n", describeInstance(*in))
+	}
 	fmt.Fprintf(&b, "principal %s\n", describePrincipal(f.Principal))
 	if imp := f.Principal.Impact; imp.Class != "" {
 		fmt.Fprintf(&b, "impact    %s\n", finding.MaskKeys(imp.String()))
@@ -92,6 +95,29 @@ func describePrincipal(pr finding.Principal) string {
 	}
 	if pr.AccessKeyID != "" {
 		parts = append(parts, "key="+finding.MaskKey(pr.AccessKeyID))
+	}
+	return strings.Join(parts, " ")
+}
+
+// describeInstance renders what the finding says of its instance in one
+// line: what the planner decides on.
+func describeInstance(in finding.Instance) string {
+	parts := []string{in.ID}
+	if in.ProfileARN != "" {
+		parts = append(parts, "profile="+in.ProfileName())
+	}
+	for _, n := range in.Interfaces {
+		groups := make([]string, len(n.SecurityGroups))
+		for i, g := range n.SecurityGroups {
+			groups[i] = g.ID
+		}
+		parts = append(parts, fmt.Sprintf("eni=%s(%s %s)", n.ID, n.VPC, strings.Join(groups, ",")))
+	}
+	if g := in.AutoScalingGroup(); g != "" {
+		parts = append(parts, "autoScalingGroup="+g)
+	}
+	if in.Protected() {
+		parts = append(parts, "protected")
 	}
 	return strings.Join(parts, " ")
 }

@@ -136,7 +136,7 @@ var Specs = []ActionSpec{
 		Why: identityWhy("attach the quarantine policy (a managed deny of what abused credentials do) to")},
 	{Name: ActionRestrictSource, Category: OnPrincipal, Contains: PartIdentity, Carry: restrictSourceCarry,
 		Why: identityWhy("deny requests from outside settings.allowCidrs (not those AWS services make for it) to")},
-	{Name: ActionIsolateInstance, Category: OnInstance},
+	{Name: ActionIsolateInstance, Category: OnInstance, Carry: isolateCarry},
 	{Name: ActionBlockIP, Category: OnAddresses},
 	{Name: ActionNotify, Category: OnTopic},
 }

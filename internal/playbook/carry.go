@@ -63,3 +63,10 @@ func restrictSourceCarry(s Settings, _ string) (Carried, string) {
 
 // IsPolicyARN reports whether arn is an IAM managed policy's ARN.
 func IsPolicyARN(arn string) bool { return policyARN.MatchString(strings.TrimSpace(arn)) }
+
+// isolateCarry is what an isolate-instance step takes from the settings:
+// whether it snapshots the volumes, and whether it may isolate an instance
+// of an Auto Scaling group. It never makes the step a skip.
+func isolateCarry(s Settings, _ string) (Carried, string) {
+	return Carried{Snapshot: s.SnapshotVolumes, AutoScaling: s.IsolateAutoScaling}, ""
+}

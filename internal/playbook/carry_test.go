@@ -59,11 +59,16 @@ func TestCarry(t *testing.T) {
 		{"quarantine_unknown_partition_is_a_skip", ActionQuarantine, Settings{}, "", Carried{}, "partition is unknown"},
 		{"restrict_source_allows_allowCidrs", ActionRestrictSource, Settings{AllowCIDRs: office}, "aws", Carried{Networks: office}, ""},
 		{"restrict_source_without_allowCidrs_is_a_skip", ActionRestrictSource, Settings{}, "aws", Carried{}, "settings.allowCidrs is empty"},
+		{"isolate_defaults_neither_snapshot_nor_auto_scaling", ActionIsolateInstance, Settings{}, "aws", Carried{}, ""},
+		{"isolate_carries_snapshot_and_auto_scaling", ActionIsolateInstance, Settings{SnapshotVolumes: true, IsolateAutoScaling: true}, "aws",
+			Carried{Snapshot: true, AutoScaling: true}, ""},
+		{"isolate_carries_auto_scaling_alone", ActionIsolateInstance, Settings{IsolateAutoScaling: true}, "", Carried{AutoScaling: true}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			spec, _ := Spec(tt.action)
 			got, skip := spec.Carry(tt.settings, tt.partition)
 			if got.Policy != tt.want.Policy || len(got.Networks) != len(tt.want.Networks) ||
+				got.Snapshot != tt.want.Snapshot || got.AutoScaling != tt.want.AutoScaling ||
 				tt.skip == "" && skip != "" || tt.skip != "" && !strings.Contains(skip, tt.skip) {
 				t.Errorf("Carry = %+v, %q; want %+v, %q", got, skip, tt.want, tt.skip)
 			}

@@ -27,6 +27,9 @@ const (
 
 	EnvQuarantinePolicy   = "AUTOCONTAIN_QUARANTINE_POLICY_ARN" // an IAM managed policy ARN
 	EnvNotificationFormat = "AUTOCONTAIN_NOTIFICATION_FORMAT"   // text or chat
+
+	EnvSnapshotVolumes    = "AUTOCONTAIN_SNAPSHOT_VOLUMES"     // true or false
+	EnvIsolateAutoScaling = "AUTOCONTAIN_ISOLATE_AUTO_SCALING" // true or false
 )
 
 // FromEnv builds the playbook in force: the one in AUTOCONTAIN_PLAYBOOK, else

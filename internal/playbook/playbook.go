@@ -62,6 +62,12 @@ type Settings struct {
 	// NotificationFormat is how notify writes its message: FormatText
 	// (also when empty) or FormatChat.
 	NotificationFormat string `json:"notificationFormat,omitempty"`
+	// SnapshotVolumes: isolate-instance also snapshots the instance's EBS
+	// volumes, for forensics.
+	SnapshotVolumes bool `json:"snapshotVolumes,omitempty"`
+	// IsolateAutoScaling: isolate-instance also isolates an instance of an
+	// Auto Scaling group, which the group may then replace.
+	IsolateAutoScaling bool `json:"isolateAutoScaling,omitempty"`
 }
 
 // Notification formats (settings.notificationFormat).
@@ -154,6 +160,16 @@ type Rule struct {
 	// then apply to every actor of the attack. A principal whose class was
 	// not read (a plan without IAM, a dry run) or is unknown never matches.
 	Impact []finding.ImpactClass `json:"impact,omitempty"`
+	// ResourceRole, for GuardDuty rules, limits the rule to findings whose
+	// resource played that role (service.resourceRole): ACTOR, the
+	// account's resource did the acting (an instance attacking out);
+	// TARGET, it was acted on.
+	ResourceRole string `json:"resourceRole,omitempty"`
+	// ResourceTypes, for GuardDuty rules, limits the rule to findings
+	// about these resource types (resource.resourceType: Instance,
+	// EKSCluster, ...): Runtime Monitoring findings on an instance, not
+	// those on a cluster.
+	ResourceTypes []string `json:"resourceTypes,omitempty"`
 	// Actions run in the order of the Actions list, whatever order they are written in.
 	Actions []string `json:"actions"`
 }
@@ -182,6 +198,12 @@ func (r Rule) Matches(f finding.Finding, floor float64) bool {
 		return false
 	}
 	if len(r.Principals) > 0 && !slices.Contains(r.Principals, f.Principal.Kind) {
+		return false
+	}
+	if r.ResourceRole != "" && f.ResourceRole != r.ResourceRole {
+		return false
+	}
+	if len(r.ResourceTypes) > 0 && !slices.Contains(r.ResourceTypes, f.ResourceType) {
 		return false
 	}
 	if len(r.Impact) > 0 && !slices.ContainsFunc(f.Principals(), func(pr finding.Principal) bool {

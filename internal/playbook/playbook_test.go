@@ -1,9 +1,11 @@
 package playbook
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -300,6 +302,19 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate_impact", rules(`{"name":"x","source":"guardduty","types":["A"],"impact":["admin","admin"],"actions":["notify"]}`), `impact[1]: "admin" is listed twice`},
 		{"impact_a_string", rules(`{"name":"x","source":"guardduty","types":["A"],"impact":"admin","actions":["notify"]}`), `impact`},
 		{"duplicate_rule_name", rules(`{"name":"x","source":"guardduty","types":["A"],"actions":["notify"]},{"name":"x","source":"guardduty","types":["B"],"actions":["notify"]}`), `already used by rules[0]`},
+		{"resource_role_lower_case", rules(`{"name":"x","source":"guardduty","types":["A:EC2/B"],"resourceRole":"actor","actions":["notify"]}`), `resourceRole: "actor" is not one of [ACTOR TARGET]`},
+		{"resource_role_on_cloudtrail", rules(`{"name":"x","source":"cloudtrail","eventSource":"cloudtrail.amazonaws.com","types":["StopLogging"],"resourceRole":"ACTOR","actions":["notify"]}`), `resourceRole: only GuardDuty rules`},
+		{"resource_types_on_cloudtrail", rules(`{"name":"x","source":"cloudtrail","eventSource":"cloudtrail.amazonaws.com","types":["StopLogging"],"resourceTypes":["Instance"],"actions":["notify"]}`), `resourceTypes: only GuardDuty rules`},
+		{"resource_type_glob", rules(`{"name":"x","source":"guardduty","types":["A:EC2/B"],"resourceTypes":["Inst*"],"actions":["notify"]}`), `resourceTypes[0]: "Inst*" is not a GuardDuty resource type`},
+		{"resource_type_twice", rules(`{"name":"x","source":"guardduty","types":["A:EC2/B"],"resourceTypes":["Instance","Instance"],"actions":["notify"]}`), `resourceTypes[1]: "Instance" is listed twice`},
+		{"isolate_on_iam_types", rules(`{"name":"x","source":"guardduty","types":["*:IAMUser/AnomalousBehavior","Recon:IAMUser/TorIPCaller"],"actions":["isolate-instance","notify"]}`),
+			`actions[0]: "isolate-instance": none of its types can be about an instance`},
+		{"isolate_on_s3_family", rules(`{"name":"x","source":"guardduty","types":["PenTest:S3/*"],"actions":["notify","isolate-instance"]}`), `actions[1]: "isolate-instance": none of its types`},
+		{"isolate_on_cloudtrail", rules(`{"name":"x","source":"cloudtrail","eventSource":"ec2.amazonaws.com","types":["RunInstances"],"actions":["isolate-instance"]}`),
+			`"isolate-instance": a cloudtrail record does not describe an instance`},
+		{"isolate_without_instance_resource_type", rules(`{"name":"x","source":"guardduty","types":["*:Runtime/*"],"resourceTypes":["EKSCluster"],"actions":["isolate-instance"]}`),
+			`resourceTypes [EKSCluster] leave out Instance`},
+		{"isolate_in_a_safety_net", rules(`{"name":"x","source":"guardduty","types":["*"],"actions":["isolate-instance","notify"]}`), `a safety net only notifies`},
 		{"bad_cidr", settings(`"allowCidrs":["10.0.0.0/33"]`), `settings.allowCidrs[0]: "10.0.0.0/33"`},
 		{"cidr_list_is_a_list", settings(`"allowCidrs":"10.0.0.0/8"`), `settings.allowCidrs: want a list of CIDR strings`},
 		{"bad_protect", settings(`"protect":["break-glass"]`), `settings.protect[0]`},
@@ -317,6 +332,50 @@ func TestParseErrors(t *testing.T) {
 			}
 			if !strings.HasPrefix(err.Error(), "playbook test.json") {
 				t.Errorf("error %q does not name the file", err)
+			}
+		})
+	}
+}
+
+// TestIsolateInstanceAccepted: isolate-instance is accepted wherever some
+// type can be about an instance: an EC2 family, Runtime Monitoring, a
+// glob or a prefix that leaves the resource open, one such type among others.
+func TestIsolateInstanceAccepted(t *testing.T) {
+	for _, types := range []string{
+		`["Backdoor:EC2/*"]`, `["*:Runtime/*"]`, `["UnauthorizedAccess:*"]`, `["*:EC2/TorClient"]`,
+		`["Recon:IAMUser/TorIPCaller","CryptoCurrency:EC2/BitcoinTool.B!DNS"]`, `["Backdoor:*/C&CActivity.B"]`,
+	} {
+		text := rules(`{"name":"x","source":"guardduty","types":` + types + `,"resourceTypes":["Instance"],"actions":["isolate-instance","notify"]}`)
+		if _, err := Parse([]byte(text), "test.json"); err != nil {
+			t.Errorf("types %s: %v", types, err)
+		}
+	}
+}
+
+// TestMatchResource: resourceRole and resourceTypes narrow a rule to
+// findings whose resource played that role, or is of one of those types.
+func TestMatchResource(t *testing.T) {
+	r := Rule{Source: finding.SourceGuardDuty, Types: []Pattern{"UnauthorizedAccess:EC2/SSHBruteForce", "*:Runtime/*"}}
+	actor, instance := r, r
+	actor.ResourceRole = finding.RoleActor
+	instance.ResourceTypes = []string{finding.ResourceInstance}
+	for _, tt := range []struct {
+		name               string
+		rule               Rule
+		typ, role, resType string
+		want               bool
+	}{
+		{"no_filter_takes_target", r, "UnauthorizedAccess:EC2/SSHBruteForce", "TARGET", "Instance", true},
+		{"actor_takes_actor", actor, "UnauthorizedAccess:EC2/SSHBruteForce", "ACTOR", "Instance", true},
+		{"actor_refuses_target", actor, "UnauthorizedAccess:EC2/SSHBruteForce", "TARGET", "Instance", false},
+		{"actor_refuses_no_role", actor, "UnauthorizedAccess:EC2/SSHBruteForce", "", "Instance", false},
+		{"instance_takes_runtime_on_instance", instance, "Execution:Runtime/NewBinaryExecuted", "", "Instance", true},
+		{"instance_refuses_runtime_on_cluster", instance, "Execution:Runtime/NewBinaryExecuted", "", "EKSCluster", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := finding.Finding{Source: finding.SourceGuardDuty, Type: tt.typ, Severity: 8, ResourceRole: tt.role, ResourceType: tt.resType}
+			if got := tt.rule.Matches(f, 0); got != tt.want {
+				t.Errorf("Matches = %v, want %v", got, tt.want)
 			}
 		})
 	}
@@ -401,6 +460,7 @@ func FuzzParsePlaybook(f *testing.F) {
 	f.Add(DefaultJSON())
 	f.Add([]byte(rules(`{"name":"x","source":"cloudtrail","eventSource":"cloudtrail.amazonaws.com","types":["Stop*"],"actions":["notify"]}`)))
 	f.Add([]byte(settings(`"allowCidrs":["10.0.0.0/8"],"protect":["arn:*"]`)))
+	f.Add([]byte(rules(`{"name":"x","source":"guardduty","types":["*:Runtime/*","Backdoor:EC2/*"],"resourceTypes":["Instance"],"resourceRole":"ACTOR","actions":["isolate-instance","revoke-sessions"]}`)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse(data, "fuzz.json")
 		if err != nil {
@@ -411,8 +471,68 @@ func FuzzParsePlaybook(f *testing.F) {
 		p.Match(finding.Finding{Source: finding.SourceCloudTrail, EventSource: "cloudtrail.amazonaws.com", Type: "StopLogging"})
 		p.Allowed(netip.MustParseAddr("2001:db8::1"))
 		p.Protected("arn:aws:iam::123456789012:user/alice")
+		p.Match(finding.Finding{Source: finding.SourceGuardDuty, Type: "Backdoor:EC2/C&CActivity.B", Severity: 8, ResourceRole: "ACTOR", ResourceType: "Instance"})
 		if len(p.Rules) == 0 {
 			t.Fatal("a valid playbook has rules")
 		}
+		for _, r := range p.Rules {
+			if r.Has(ActionIsolateInstance) && (r.Source != finding.SourceGuardDuty || !slices.ContainsFunc(r.Types, canNameInstance) ||
+				len(r.ResourceTypes) > 0 && !slices.Contains(r.ResourceTypes, finding.ResourceInstance)) {
+				t.Fatalf("rule %s isolates but can never take a finding about an instance: %+v", r.Name, r)
+			}
+			if r.ResourceRole != "" && !slices.Contains(ResourceRoles, r.ResourceRole) {
+				t.Fatalf("rule %s has resource role %q", r.Name, r.ResourceRole)
+			}
+		}
 	})
+}
+
+// TestDefaultIsolatesCompromisedInstances: the default playbook isolates
+// an instance and revokes its role's sessions for the compromise families
+// and for an instance that attacks out (ACTOR), at high severity only; an
+// attacked instance (TARGET) keeps the inbound rule, and a medium finding
+// or Runtime Monitoring on a cluster goes to the safety net.
+func TestDefaultIsolatesCompromisedInstances(t *testing.T) {
+	p := Default()
+	isolate := []string{ActionIsolateInstance, ActionRevokeSessions, ActionNotify}
+	for _, tt := range []struct {
+		typ, role, resType string
+		severity           float64
+		rule               string
+	}{
+		{"CryptoCurrency:EC2/BitcoinTool.B!DNS", "ACTOR", "Instance", 8, "compromised-instance"},
+		{"Backdoor:EC2/C&CActivity.B", "ACTOR", "Instance", 8, "compromised-instance"},
+		{"Trojan:EC2/DNSDataExfiltration", "ACTOR", "Instance", 8, "compromised-instance"},
+		{"UnauthorizedAccess:EC2/TorClient", "ACTOR", "Instance", 8, "compromised-instance"},
+		{"Impact:EC2/PortSweep", "ACTOR", "Instance", 8, "compromised-instance"},
+		{"CryptoCurrency:Runtime/BitcoinTool.B", "ACTOR", "Instance", 8, "compromised-instance"},
+		{"Execution:Runtime/ReverseShell", "", "Instance", 9, "compromised-instance"},
+		{"UnauthorizedAccess:EC2/SSHBruteForce", "ACTOR", "Instance", 8, "instance-attacking-out"},
+		{"UnauthorizedAccess:EC2/RDPBruteForce", "ACTOR", "Instance", 8, "instance-attacking-out"},
+		{"UnauthorizedAccess:EC2/MaliciousIPCaller.Custom", "ACTOR", "Instance", 7, "instance-attacking-out"},
+		// Not isolated:
+		{"UnauthorizedAccess:EC2/SSHBruteForce", "TARGET", "Instance", 8, "inbound-attacks-on-instances"},
+		{"UnauthorizedAccess:EC2/SSHBruteForce", "TARGET", "Instance", 2, "inbound-attacks-on-instances"},
+		{"UnauthorizedAccess:EC2/MaliciousIPCaller.Custom", "ACTOR", "Instance", 5, "safety-net"},
+		{"Backdoor:EC2/C&CActivity.B", "ACTOR", "Instance", 6.9, "safety-net"},
+		{"Execution:Runtime/ReverseShell", "", "EKSCluster", 9, "safety-net"},
+		{"UnauthorizedAccess:EC2/TorRelay", "ACTOR", "Instance", 8, "safety-net"},
+	} {
+		t.Run(fmt.Sprintf("%s_%s_%s_%g", tt.typ, tt.role, tt.resType, tt.severity), func(t *testing.T) {
+			r, ok := p.Match(finding.Finding{Source: finding.SourceGuardDuty, Type: tt.typ, Severity: tt.severity,
+				ResourceRole: tt.role, ResourceType: tt.resType, Principal: finding.Principal{Kind: finding.KindNone}})
+			if !ok || r.Name != tt.rule {
+				t.Fatalf("rule %q, want %q", r.Name, tt.rule)
+			}
+			for _, a := range isolate {
+				if strings.HasPrefix(tt.rule, "compromised") || strings.HasPrefix(tt.rule, "instance-attacking") {
+					if !r.Has(a) {
+						t.Errorf("rule %s lacks %s", r.Name, a)
+					}
+				} else if a != ActionNotify && r.Has(a) {
+					t.Errorf("rule %s has %s", r.Name, a)
+				}
+			}
+		})
+	}
 }

@@ -94,6 +94,12 @@ var SettingsTable = []Setting{
 	{JSON: "quarantinePolicyArn", Env: EnvQuarantinePolicy, Context: "quarantinePolicyArn", Default: "`arn:<partition>:iam::aws:policy/AWSCompromisedKeyQuarantineV3`",
 		Doc:   "the managed policy quarantine attaches; the stack grants attaching and detaching only this policy (`iam:PolicyARN`)",
 		field: func(s *Settings) any { return &s.QuarantinePolicyARN }, check: checkQuarantinePolicy},
+	{JSON: "snapshotVolumes", Env: EnvSnapshotVolumes, Context: "snapshotVolumes", Default: "`false`",
+		Doc:   "isolate-instance also creates an EBS snapshot of each of the instance's volumes, tagged with the finding, for forensics (snapshots cost storage until you delete them)",
+		field: func(s *Settings) any { return &s.SnapshotVolumes }},
+	{JSON: "isolateAutoScaling", Env: EnvIsolateAutoScaling, Context: "isolateAutoScaling", Default: "`false`",
+		Doc:   "isolate-instance also isolates an instance of an Auto Scaling group; off, such an instance is skipped: the group would replace it (a failed load-balancer health check, a scale-in), terminating it with its evidence",
+		field: func(s *Settings) any { return &s.IsolateAutoScaling }},
 }
 
 // Set reads text into the setting of s and checks the result. Its error

@@ -81,6 +81,9 @@ func (r *Rule) validate() error {
 	if err := r.validateCloudTrailFields(); err != nil {
 		return err
 	}
+	if err := r.validateResourceFields(); err != nil {
+		return err
+	}
 	if len(r.Types) == 0 {
 		return errors.New("types: a rule needs at least one finding type or event name")
 	}
@@ -128,5 +131,5 @@ func (r *Rule) validate() error {
 			return fmt.Errorf("actions[%d]: %q is listed twice", i, a)
 		}
 	}
-	return nil
+	return r.validateIsolate()
 }

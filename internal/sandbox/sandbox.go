@@ -37,6 +37,9 @@ import (
 var (
 	Users = []string{"alice", "bob", "ci-deployer"}
 	Roles = []string{"web-app-role", "data-pipeline-role"}
+	// InstanceProfiles the sample events name, each with its role (a
+	// profile's name need not be its role's).
+	InstanceProfiles = [][2]string{{"web-app-profile", "web-app-role"}, {"batch-worker", "data-pipeline-role"}, {"ci-runner", "data-pipeline-role"}}
 )
 
 // Account is the sandbox's state as created.
@@ -129,6 +132,14 @@ func Create(ctx context.Context, cfg aws.Config) (*Account, error) {
 	for _, r := range Roles {
 		if _, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(r), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
 			return nil, fmt.Errorf("create role %s: %w", r, err)
+		}
+	}
+	for _, ip := range InstanceProfiles {
+		if _, err := iamc.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String(ip[0])}); err != nil {
+			return nil, fmt.Errorf("create instance profile %s: %w", ip[0], err)
+		}
+		if _, err := iamc.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String(ip[0]), RoleName: aws.String(ip[1])}); err != nil {
+			return nil, fmt.Errorf("add role %s to instance profile %s: %w", ip[1], ip[0], err)
 		}
 	}
 	for _, s := range []struct {
