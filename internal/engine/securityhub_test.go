@@ -3,10 +3,12 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/autocontain/autocontain/internal/audit"
+	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/plan"
 )
 
@@ -20,6 +22,7 @@ var securityHubPairs = []struct {
 	{"securityhub-guardduty-instance-credential-exfiltration-outsideaws.json", []string{"guardduty-instance-credential-exfiltration-outsideaws.json"}},
 	{"securityhub-guardduty-root-credential-usage.json", []string{"guardduty-root-credential-usage.json"}},
 	{"securityhub-guardduty-ipv6-caller.json", []string{"guardduty-ipv6-caller.json"}},
+	{"securityhub-guardduty-ec2-backdoor-ccactivity.json", []string{"guardduty-ec2-backdoor-ccactivity.json"}},
 	{"securityhub-two-findings.json", []string{"guardduty-maliciousipcaller-custom-akia.json", "guardduty-ipv6-caller.json"}},
 }
 
@@ -66,9 +69,19 @@ func TestSecurityHubCopiesGetTheSamePlans(t *testing.T) {
 }
 
 // comparable is p without the finding fields a Security Hub copy
-// legitimately has of its own.
+// legitimately has of its own, and with only the part of an instance that
+// ASFF's AwsEc2Instance carries (no state, no profile id, and of each
+// interface its id and VPC only: no subnet, groups or addresses).
 func comparable(p plan.Plan) plan.Plan {
 	p.Finding.Via, p.Finding.Accounts = "", nil
+	if in := p.Finding.Instance; in != nil {
+		c := finding.Instance{ID: in.ID, ProfileARN: in.ProfileARN, Tags: slices.Clone(in.Tags)}
+		for _, n := range in.Interfaces {
+			c.Interfaces = append(c.Interfaces, finding.Interface{ID: n.ID, VPC: n.VPC})
+		}
+		slices.SortFunc(c.Tags, func(a, b finding.Tag) int { return strings.Compare(a.Key, b.Key) })
+		p.Finding.Instance = &c
+	}
 	return p
 }
 

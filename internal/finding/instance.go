@@ -183,11 +183,18 @@ func parseInstance(raw json.RawMessage) (*Instance, error) {
 	if err := checkText(fields...); err != nil {
 		return nil, err
 	}
-	if !IsInstanceID(in.ID) {
-		return nil, fmt.Errorf("%s.instanceId %q is not an EC2 instance id (i- and 8 to 17 lower-case hex digits)", instanceField, in.ID)
+	return in, in.check(instanceField+".instanceId", instanceField+".iamInstanceProfile.arn")
+}
+
+// check refuses an instance whose id is not an instance id, or whose
+// profile ARN is not an instance profile's, naming the JSON path each
+// was read from.
+func (i *Instance) check(idPath, profilePath string) error {
+	if !IsInstanceID(i.ID) {
+		return fmt.Errorf("%s %q is not an EC2 instance id (i- and 8 to 17 lower-case hex digits)", idPath, i.ID)
 	}
-	if in.ProfileARN != "" && !IsInstanceProfileARN(in.ProfileARN) {
-		return nil, fmt.Errorf("%s.iamInstanceProfile.arn %q is not an instance profile's ARN (arn:aws:iam::123456789012:instance-profile/NAME)", instanceField, in.ProfileARN)
+	if i.ProfileARN != "" && !IsInstanceProfileARN(i.ProfileARN) {
+		return fmt.Errorf("%s %q is not an instance profile's ARN (arn:aws:iam::123456789012:instance-profile/NAME)", profilePath, i.ProfileARN)
 	}
-	return in, nil
+	return nil
 }

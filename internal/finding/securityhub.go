@@ -89,9 +89,23 @@ type asffResource struct {
 	Type      string `json:"Type"`
 	ID        string `json:"Id"`
 	Partition string `json:"Partition"`
-	Details   struct {
+	// Tags are the resource's tags, as Security Hub copies them.
+	Tags    map[string]string `json:"Tags"`
+	Details struct {
 		AwsIamAccessKey *asffAccessKey `json:"AwsIamAccessKey"`
+		AwsEc2Instance  *asffInstance  `json:"AwsEc2Instance"`
 	} `json:"Details"`
+}
+
+// asffInstance is AwsEc2InstanceDetails: less than GuardDuty's own
+// instanceDetails (no security groups, no state), and the instance id is
+// in the resource's Id ARN.
+type asffInstance struct {
+	IamInstanceProfileArn string `json:"IamInstanceProfileArn"`
+	VpcID                 string `json:"VpcId"`
+	NetworkInterfaces     []struct {
+		NetworkInterfaceID string `json:"NetworkInterfaceId"`
+	} `json:"NetworkInterfaces"`
 }
 
 // asffAccessKey is AwsIamAccessKeyDetails. UserName is deprecated for
@@ -242,6 +256,18 @@ func parseASFF(env envelope, base string, raw json.RawMessage) (Finding, error) 
 		f.ResourceType = firstNonEmpty(asffResourceTypes[r.Type], r.Type)
 		if f.ResourceType != "AccessKey" {
 			f.Resource = printable(resourceName(r.ID))
+		}
+	}
+	if f.ResourceType == ResourceInstance {
+		in, err := asffInstanceOf(base+".Resources[0]", a.Resources[0])
+		switch {
+		case err != nil && f.Sample:
+			// A sample's placeholders name no instance, as in GuardDuty's own event.
+		case err != nil:
+			return Finding{}, fmt.Errorf("GuardDuty finding from Security Hub: %w", err)
+		case in != nil:
+			f.Instance = in
+			refs.addARN(base+".Resources[0].Details.AwsEc2Instance.IamInstanceProfileArn", in.ProfileARN)
 		}
 	}
 	f.Principal = Principal{Kind: KindNone}
@@ -545,4 +571,38 @@ func resourceName(id string) string {
 		return id[i+1:]
 	}
 	return id
+}
+
+// asffInstanceOf reads the instance of an AwsEc2Instance resource, as
+// parseInstance reads GuardDuty's instanceDetails and with its checks:
+// the id from the resource's Id (arn:aws:ec2:REGION:ACCOUNT:instance/ID),
+// the profile, the interfaces (each in the instance's VPC; ASFF names no
+// group of theirs) and the tags, in key order. It returns nil when the
+// resource names no instance.
+func asffInstanceOf(base string, r asffResource) (*Instance, error) {
+	_, id, ok := strings.Cut(r.ID, ":instance/")
+	if !ok || r.Details.AwsEc2Instance == nil {
+		return nil, nil
+	}
+	d := r.Details.AwsEc2Instance
+	in := &Instance{ID: id, ProfileARN: d.IamInstanceProfileArn}
+	fields := [][2]string{{base + ".Id", id}, {base + ".Details.AwsEc2Instance.IamInstanceProfileArn", d.IamInstanceProfileArn},
+		{base + ".Details.AwsEc2Instance.VpcId", d.VpcID}}
+	for i, n := range d.NetworkInterfaces {
+		in.Interfaces = append(in.Interfaces, Interface{ID: n.NetworkInterfaceID, VPC: d.VpcID})
+		fields = append(fields, [2]string{fmt.Sprintf("%s.Details.AwsEc2Instance.NetworkInterfaces[%d].NetworkInterfaceId", base, i), n.NetworkInterfaceID})
+	}
+	keys := make([]string, 0, len(r.Tags))
+	for k := range r.Tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		in.Tags = append(in.Tags, Tag{Key: k, Value: r.Tags[k]})
+		fields = append(fields, [2]string{base + ".Tags key", k}, [2]string{base + ".Tags." + k, r.Tags[k]})
+	}
+	if err := checkText(fields...); err != nil {
+		return nil, err
+	}
+	return in, in.check(base+".Id", base+".Details.AwsEc2Instance.IamInstanceProfileArn")
 }

@@ -272,6 +272,18 @@ func TestParseSecurityHubRejects(t *testing.T) {
 			f["ProductArn"] = "arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default"
 		})), "is not GuardDuty's", true},
 		{"id_not_a_guardduty_arn", shEvent(t, shFinding(func(f map[string]any) { f["Id"] = "df1db1afefc8cb0e1936524a9ad401f8" })), "detail.findings[0].Id", false},
+		{"instance_id_not_an_instance_id", shEvent(t, shFinding(func(f map[string]any) {
+			f["Resources"] = []any{map[string]any{"Type": "AwsEc2Instance", "Id": "arn:aws:ec2:us-east-1:123456789012:instance/i-XYZ",
+				"Details": map[string]any{"AwsEc2Instance": map[string]any{}}}}
+		})), `detail.findings[0].Resources[0].Id "i-XYZ" is not an EC2 instance id`, false},
+		{"instance_profile_not_a_profile", shEvent(t, shFinding(func(f map[string]any) {
+			f["Resources"] = []any{map[string]any{"Type": "AwsEc2Instance", "Id": "arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f67890",
+				"Details": map[string]any{"AwsEc2Instance": map[string]any{"IamInstanceProfileArn": "arn:aws:iam::123456789012:role/web"}}}}
+		})), "detail.findings[0].Resources[0].Details.AwsEc2Instance.IamInstanceProfileArn", false},
+		{"instance_tag_not_clean_text", shEvent(t, shFinding(func(f map[string]any) {
+			f["Resources"] = []any{map[string]any{"Type": "AwsEc2Instance", "Id": "arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f67890",
+				"Tags": map[string]any{"autocontain:protected": "tr\xffue"}, "Details": map[string]any{"AwsEc2Instance": map[string]any{}}}}
+		})), "detail.findings[0].Resources[0].Tags.autocontain:protected", false},
 		{"no_provider_types", shEvent(t, shFinding(func(f map[string]any) { delete(f, "FindingProviderFields") })),
 			"detail.findings[0].FindingProviderFields.Types is missing", false},
 		{"types_without_guardduty_type", shEvent(t, shFinding(func(f map[string]any) {

@@ -111,7 +111,7 @@ func describeInstance(in finding.Instance) string {
 		for i, g := range n.SecurityGroups {
 			groups[i] = g.ID
 		}
-		parts = append(parts, fmt.Sprintf("eni=%s(%s %s)", n.ID, n.VPC, strings.Join(groups, ",")))
+		parts = append(parts, fmt.Sprintf("eni=%s(%s)", n.ID, strings.Join(append([]string{n.VPC}, groups...), " ")))
 	}
 	if g := in.AutoScalingGroup(); g != "" {
 		parts = append(parts, "autoScalingGroup="+g)
