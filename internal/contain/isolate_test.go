@@ -32,12 +32,11 @@ const (
 // instanceFixture is an instance with two network interfaces: the first
 // in groups web and db, the second in db.
 type instanceFixture struct {
-	ec2         *ec2.Client
-	vpc, id     string
-	web, db     string
-	eni0, eni1  string
-	proxy       *faultproxy.Proxy
-	isolatorCfg aws.Config
+	ec2        *ec2.Client
+	vpc, id    string
+	web, db    string
+	eni0, eni1 string
+	proxy      *faultproxy.Proxy
 }
 
 // newInstance runs the fixture's instance in moto, reached through a fault
@@ -51,45 +50,8 @@ func newInstance(t *testing.T, tags ...ec2types.Tag) *instanceFixture {
 	cfg.Retryer = func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxBackoff = time.Millisecond })
 	}
-	c := ec2.NewFromConfig(cfg)
-	ctx := context.Background()
-	vpc, err := c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fx := &instanceFixture{ec2: c, vpc: aws.ToString(vpc.Vpc.VpcId), proxy: p, isolatorCfg: cfg}
-	sub, err := c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(fx.vpc), CidrBlock: aws.String("10.0.1.0/24")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range []*string{&fx.web, &fx.db} {
-		name := map[*string]string{&fx.web: "web", &fx.db: "db"}[g]
-		out, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(name), Description: aws.String(name), VpcId: aws.String(fx.vpc)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		*g = aws.ToString(out.GroupId)
-	}
-	run := &ec2.RunInstancesInput{ImageId: aws.String("ami-12c6146b"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), InstanceType: ec2types.InstanceTypeT3Micro,
-		NetworkInterfaces:   []ec2types.InstanceNetworkInterfaceSpecification{{DeviceIndex: aws.Int32(0), SubnetId: sub.Subnet.SubnetId, Groups: []string{fx.web, fx.db}}},
-		BlockDeviceMappings: []ec2types.BlockDeviceMapping{{DeviceName: aws.String("/dev/xvda"), Ebs: &ec2types.EbsBlockDevice{VolumeSize: aws.Int32(8)}}}}
-	if len(tags) > 0 {
-		run.TagSpecifications = []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: tags}}
-	}
-	out, err := c.RunInstances(ctx, run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fx.id = aws.ToString(out.Instances[0].InstanceId)
-	fx.eni0 = aws.ToString(out.Instances[0].NetworkInterfaces[0].NetworkInterfaceId)
-	eni, err := c.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: sub.Subnet.SubnetId, Groups: []string{fx.db}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fx.eni1 = aws.ToString(eni.NetworkInterface.NetworkInterfaceId)
-	if _, err := c.AttachNetworkInterface(ctx, &ec2.AttachNetworkInterfaceInput{InstanceId: aws.String(fx.id), NetworkInterfaceId: aws.String(fx.eni1), DeviceIndex: aws.Int32(1)}); err != nil {
-		t.Fatal(err)
-	}
+	in := testenv.RunInstance(t, cfg, tags...)
+	fx := &instanceFixture{ec2: ec2.NewFromConfig(cfg), vpc: in.VPC, id: in.ID, web: in.Groups[0], db: in.Groups[1], eni0: in.ENIs[0], eni1: in.ENIs[1], proxy: p}
 	p.Reset()
 	return fx
 }
