@@ -66,6 +66,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/finding
 	$(GO) test -run='^$$' -fuzz='^FuzzParsePlaybook$$' -fuzztime=$(FUZZTIME) ./internal/playbook
 	$(GO) test -run='^$$' -fuzz='^FuzzClassifyDocument$$' -fuzztime=$(FUZZTIME) ./internal/impact
+	$(GO) test -run='^$$' -fuzz='^FuzzParsePrior$$' -fuzztime=$(FUZZTIME) ./internal/contain
 
 ## build: the Lambda binary as deployed (linux/arm64, provided.al2023)
 build:

@@ -19,6 +19,8 @@ const (
 	sidEC2Read               = "AutocontainEc2Describe"
 	sidEC2Isolate            = "AutocontainEc2Isolate"
 	sidEC2OwnTags            = "AutocontainEc2OnlyItsOwnTags"
+	sidEC2OwnGroups          = "AutocontainEc2OnlyItsOwnGroupsRules"
+	sidEC2GroupRules         = "AutocontainEc2RulesOfItsGroups"
 	sidDenyProtectedInstance = "NeverChangeTaggedProtectedInstances"
 )
 
@@ -28,13 +30,17 @@ const (
 //   - Describe* act on no resource type: IAM authorizes them on "*" only
 //     (Service Authorization Reference, Amazon EC2: the Describe actions
 //     list no resource type).
-//   - CreateTags and DeleteTags only with the tag keys autocontain writes
-//     (aws:TagKeys, a condition key of both); the tags that
+//   - CreateTags and DeleteTags, on any EC2 resource of the account, only
+//     with the tag keys autocontain writes (aws:TagKeys, a condition key of
+//     both); the tags that
 //     CreateSecurityGroup and CreateSnapshot write at creation are
 //     authorized as CreateTags too.
+//   - Authorize/RevokeSecurityGroup{Ingress,Egress} only on a group tagged
+//     autocontain:isolation (aws:ResourceTag on the security-group
+//     resource), and on the rules they make (security-group-rule);
 //   - the rest on the account's instances, network interfaces, security
-//     groups (and their rules), VPCs and volumes, and on snapshots, whose
-//     ARN names no account (arn:PARTITION:ec2:REGION::snapshot/ID).
+//     groups, VPCs and volumes, and on snapshots, whose ARN names no
+//     account (arn:PARTITION:ec2:REGION::snapshot/ID).
 //
 // And the deny: nothing changes the network interfaces or the tags of an
 // instance tagged autocontain:protected=true. The instance is a resource
@@ -45,13 +51,15 @@ func ec2Statements(stack awscdk.Stack, actions []string) []awsiam.PolicyStatemen
 	arn := func(resource string) string {
 		return fmt.Sprintf("arn:%s:ec2:*:%s:%s/*", partition, account, resource)
 	}
-	var read, tags, rest []string
+	var read, tags, rules, rest []string
 	for _, a := range actions {
 		switch _, name, _ := strings.Cut(a, ":"); {
 		case strings.HasPrefix(name, "Describe"):
 			read = append(read, a)
 		case name == "CreateTags" || name == "DeleteTags":
 			tags = append(tags, a)
+		case strings.HasPrefix(name, "AuthorizeSecurityGroup") || strings.HasPrefix(name, "RevokeSecurityGroup"):
+			rules = append(rules, a)
 		default:
 			rest = append(rest, a)
 		}
@@ -74,10 +82,21 @@ func ec2Statements(stack awscdk.Stack, actions []string) []awsiam.PolicyStatemen
 	if len(rest) > 0 {
 		out = append(out, allow(sidEC2Isolate, rest, resources, nil))
 	}
+	if len(rules) > 0 {
+		// The rules of autocontain's two groups only, tagged at creation:
+		// never another group's (opening one to the world, or closing it).
+		out = append(out, allow(sidEC2OwnGroups, rules, []string{arn("security-group")}, map[string]any{
+			"StringEquals": map[string]any{"aws:ResourceTag/" + contain.TagIsolation: []string{contain.TagIsolationClosed, contain.TagIsolationOpen}},
+		}))
+		out = append(out, allow(sidEC2GroupRules, rules, []string{arn("security-group-rule")}, nil))
+	}
 	if len(tags) > 0 {
 		keys := contain.IsolationTagKeys()
 		slices.Sort(keys)
-		out = append(out, allow(sidEC2OwnTags, tags, resources, map[string]any{
+		// Any EC2 resource of the account, and snapshots: the keys are the
+		// restriction (and the role's policy stays within IAM's size).
+		anyResource := []string{arn("*"), resources[len(resources)-1]}
+		out = append(out, allow(sidEC2OwnTags, tags, anyResource, map[string]any{
 			"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": keys},
 			// A DeleteTags without keys deletes every tag; ForAllValues
 			// alone would allow it (no key to check).

@@ -19,6 +19,9 @@ func ec2Call(action, account string) request {
 		req.resource = "*"
 	case name == "CreateTags" || name == "DeleteTags":
 		req.context["aws:TagKeys"] = contain.TagPriorGroups
+	case strings.HasPrefix(name, "AuthorizeSecurityGroup") || strings.HasPrefix(name, "RevokeSecurityGroup"):
+		req.resource = "arn:aws:ec2:" + testRegion + ":" + account + ":security-group/sg-0123456789abcdef0"
+		req.context["aws:ResourceTag/"+contain.TagIsolation] = contain.TagIsolationClosed
 	case name == "CreateSnapshot":
 		req.resource = "arn:aws:ec2:" + testRegion + "::snapshot/snap-0123456789abcdef0"
 	}
@@ -71,6 +74,10 @@ func TestRoleIsolatesOnlyAsDeclared(t *testing.T) {
 		{"move the interfaces of a protected instance", request{action: "ec2:ModifyNetworkInterfaceAttribute", resource: instance, context: protected}, false},
 		{"tag a protected instance", request{action: "ec2:CreateTags", resource: instance, context: protected}, false},
 		{"move the interfaces of an instance", request{action: "ec2:ModifyNetworkInterfaceAttribute", resource: instance, context: map[string]string{}}, true},
+		{"open another group to the world", request{action: "ec2:AuthorizeSecurityGroupIngress", resource: "arn:aws:ec2:" + testRegion + ":" + testAccount + ":security-group/sg-0123456789abcdef0",
+			context: map[string]string{}}, false},
+		{"close another group", request{action: "ec2:RevokeSecurityGroupEgress", resource: "arn:aws:ec2:" + testRegion + ":" + testAccount + ":security-group/sg-0123456789abcdef0",
+			context: map[string]string{"aws:ResourceTag/" + contain.TagIsolation: "yes"}}, false},
 		{"terminate an instance", request{action: "ec2:TerminateInstances", resource: instance, context: map[string]string{}}, false},
 		{"delete a snapshot", request{action: "ec2:DeleteSnapshot", resource: "arn:aws:ec2:" + testRegion + "::snapshot/snap-0123456789abcdef0", context: map[string]string{}}, false},
 	} {

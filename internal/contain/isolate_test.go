@@ -37,6 +37,8 @@ type instanceFixture struct {
 	web, db    string
 	eni0, eni1 string
 	proxy      *faultproxy.Proxy
+	in         testenv.Instance
+	cfg        aws.Config
 }
 
 // newInstance runs the fixture's instance in moto, reached through a fault
@@ -51,7 +53,7 @@ func newInstance(t *testing.T, tags ...ec2types.Tag) *instanceFixture {
 		return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxBackoff = time.Millisecond })
 	}
 	in := testenv.RunInstance(t, cfg, tags...)
-	fx := &instanceFixture{ec2: ec2.NewFromConfig(cfg), vpc: in.VPC, id: in.ID, web: in.Groups[0], db: in.Groups[1], eni0: in.ENIs[0], eni1: in.ENIs[1], proxy: p}
+	fx := &instanceFixture{in: in, cfg: cfg, ec2: ec2.NewFromConfig(cfg), vpc: in.VPC, id: in.ID, web: in.Groups[0], db: in.Groups[1], eni0: in.ENIs[0], eni1: in.ENIs[1], proxy: p}
 	p.Reset()
 	return fx
 }
@@ -75,18 +77,7 @@ func (fx *instanceFixture) isolate(t *testing.T, id string, target plan.Target) 
 // groupsOf reads the groups of each of the fixture's interfaces.
 func (fx *instanceFixture) groupsOf(t *testing.T) map[string][]string {
 	t.Helper()
-	out, err := fx.ec2.DescribeNetworkInterfaces(context.Background(), &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{fx.eni0, fx.eni1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string][]string{}
-	for _, n := range out.NetworkInterfaces {
-		for _, g := range n.Groups {
-			got[aws.ToString(n.NetworkInterfaceId)] = append(got[aws.ToString(n.NetworkInterfaceId)], aws.ToString(g.GroupId))
-		}
-		slices.Sort(got[aws.ToString(n.NetworkInterfaceId)])
-	}
-	return got
+	return fx.in.InterfaceGroups(t, fx.cfg)
 }
 
 // tagsOf reads the tags of a resource.

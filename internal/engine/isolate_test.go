@@ -62,21 +62,7 @@ func TestIsolationUndoUnderTheHolderRule(t *testing.T) {
 			Steps: []plan.Step{{Action: playbook.ActionIsolateInstance, Target: plan.Target{Kind: plan.TargetInstance, InstanceID: in.ID}, Reason: "test"}}}
 	}
 	c := ec2.NewFromConfig(fx.cfg)
-	groups := func() map[string][]string {
-		t.Helper()
-		out, err := c.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: in.ENIs[:]})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := map[string][]string{}
-		for _, n := range out.NetworkInterfaces {
-			for _, g := range n.Groups {
-				got[aws.ToString(n.NetworkInterfaceId)] = append(got[aws.ToString(n.NetworkInterfaceId)], aws.ToString(g.GroupId))
-			}
-			slices.Sort(got[aws.ToString(n.NetworkInterfaceId)])
-		}
-		return got
-	}
+	groups := func() map[string][]string { return in.InterfaceGroups(t, fx.cfg) }
 	before := groups()
 	for i, id := range []string{"f-isolate-1", "f-isolate-2"} {
 		rec, prep := runPlan(t, eng, isolation(id))

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -56,4 +57,23 @@ func RunInstance(tb testing.TB, cfg aws.Config, tags ...ec2types.Tag) Instance {
 	_, err = c.AttachNetworkInterface(ctx, &ec2.AttachNetworkInterfaceInput{InstanceId: aws.String(in.ID), NetworkInterfaceId: aws.String(in.ENIs[1]), DeviceIndex: aws.Int32(1)})
 	must(err)
 	return in
+}
+
+// InterfaceGroups reads the security groups of each of the instance's
+// network interfaces, sorted.
+func (in Instance) InterfaceGroups(tb testing.TB, cfg aws.Config) map[string][]string {
+	tb.Helper()
+	out, err := ec2.NewFromConfig(cfg).DescribeNetworkInterfaces(context.Background(), &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: in.ENIs[:]})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, n := range out.NetworkInterfaces {
+		id := aws.ToString(n.NetworkInterfaceId)
+		for _, g := range n.Groups {
+			got[id] = append(got[id], aws.ToString(g.GroupId))
+		}
+		slices.Sort(got[id])
+	}
+	return got
 }
