@@ -77,6 +77,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParsePlaybook$$' -fuzztime=$(FUZZTIME) ./internal/playbook
 	$(GO) test -run='^$$' -fuzz='^FuzzClassifyDocument$$' -fuzztime=$(FUZZTIME) ./internal/impact
 	$(GO) test -run='^$$' -fuzz='^FuzzNotification$$' -fuzztime=$(FUZZTIME) ./internal/contain
+	$(GO) test -run='^$$' -fuzz='^FuzzParsePrior$$' -fuzztime=$(FUZZTIME) ./internal/contain
 
 ## build: the Lambda binary as deployed (linux/arm64, provided.al2023)
 build:

@@ -42,6 +42,9 @@ var nagSuppressions = []nagSuppression{
 			"its groups and the managed policies attached to it (the account's and AWS's), so the reads apply to groups and policies. The explicit denies narrow them " +
 			"(no access key deleted, its own role never changed); the protect guard and the function's code are the rest (infra/README.md, threat model)."},
 	{construct: "Role", rule: "AwsSolutions-IAM5",
+		appliesTo: []string{ec2ResourcesNag, ec2SnapshotsNag, `/^Resource::\*$/`},
+		reason:    ec2NagReason},
+	{construct: "Role", rule: "AwsSolutions-IAM5",
 		appliesTo: []string{`/^Action::kms:GenerateDataKey\*$/`, `/^Action::kms:ReEncrypt\*$/`},
 		reason: "KMS action families on the stack's one key only (the statement's resource is the key's ARN): what DynamoDB, SNS and SQS " +
 			"need of a customer-managed key (GenerateDataKey, GenerateDataKeyWithoutPlaintext, ReEncryptFrom, ReEncryptTo)."},
@@ -65,8 +68,22 @@ var nagSuppressions = []nagSuppression{
 	{construct: "MemberRole", rule: "AwsSolutions-IAM5",
 		appliesTo: []string{`/^Resource::arn:<AWS::Partition>:wafv2:\*:<AWS::AccountId>:regional\/ipset\/autocontain-blocklist-v[46]\/\*$/`, `/^Resource::\*$/`},
 		reason: "The member's two IP sets, by their fixed names, in every Region the StackSet deploys to (the one role serves them all; WAF adds an id to the ARN); " +
-			"wafv2:ListIPSets, which finds them by name, names no IP set and takes no set's ARN."},
+			"wafv2:ListIPSets, which finds them by name, names no IP set and takes no set's ARN; nor do EC2's Describe actions (isolate-instance), which IAM authorizes on * only."},
+	{construct: "MemberRole", rule: "AwsSolutions-IAM5",
+		appliesTo: []string{ec2ResourcesNag, ec2SnapshotsNag},
+		reason:    ec2NagReason},
 }
+
+// The EC2 resources isolate-instance acts on (ec2Statements), as cdk-nag
+// names them, and why.
+const (
+	ec2ResourcesNag = `/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):ec2:\*:(<AWS::AccountId>|\d{12}):(instance|network-interface|security-group|security-group-rule|vpc|volume|\*)\/\*$/`
+	ec2SnapshotsNag = `/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):ec2:\*::snapshot\/\*$/`
+	ec2NagReason    = "isolate-instance isolates the EC2 instance a finding names, known only when the finding arrives, in the Region of the finding: " +
+		"its EC2 actions (declared by the code, tested against the role) apply to the account's instances, network interfaces, security groups, VPCs and volumes, " +
+		"and to snapshots (whose ARN names no account); EC2's Describe actions are authorized on * only. Tags are written and removed only with autocontain's " +
+		"keys (aws:TagKeys), and nothing of an instance tagged autocontain:protected=true is changed (explicit deny)."
+)
 
 // suppressNagFindings attaches nagSuppressions to the stack's constructs,
 // as cdk-nag metadata on their CloudFormation resources. A construct the

@@ -376,21 +376,28 @@ func TestMemberTemplate(t *testing.T) {
 	for _, action := range declared {
 		svc, _, _ := strings.Cut(action, ":")
 		var resource, elsewhere string
+		cctx := ctx
 		switch svc {
 		case "iam":
 			resource, elsewhere = own+"role/app", other+"role/app"
 		case "wafv2":
 			resource = "arn:aws:wafv2:" + testOtherReg + ":" + testAccount + ":regional/ipset/" + MemberIPSetV4 + "/1111"
 			elsewhere = "arn:aws:wafv2:" + testOtherReg + ":" + testAccount + ":regional/ipset/someone-elses/2222"
+		case "ec2":
+			resource = ec2Call(action, testAccount).resource
+			if e := ec2Call(action, testMember).resource; e != resource {
+				elsewhere = e
+			}
+			cctx = ec2Call(action, testAccount).context
 		default: // the ledger and the topic are the central account's
 			resource = "arn:aws:" + svc + ":" + testRegion + ":" + testAccount + ":anything"
 		}
-		got, why := m.evaluate(t, policy, request{action: action, resource: resource, context: ctx})
-		if want := svc == "iam" || svc == "wafv2"; got != want {
+		got, why := m.evaluate(t, policy, request{action: action, resource: resource, context: cctx})
+		if want := svc == "iam" || svc == "wafv2" || svc == "ec2"; got != want {
 			t.Errorf("%s on %s: allowed=%v (%s), want %v", action, resource, got, why, want)
 		}
 		if elsewhere != "" {
-			if got, why := m.evaluate(t, policy, request{action: action, resource: elsewhere, context: ctx}); got {
+			if got, why := m.evaluate(t, policy, request{action: action, resource: elsewhere, context: cctx}); got {
 				t.Errorf("%s on %s: allowed (%s): outside the member's account or its sets", action, elsewhere, why)
 			}
 		}
@@ -399,13 +406,16 @@ func TestMemberTemplate(t *testing.T) {
 	for _, action := range engine.MemberPermissions() {
 		svc, _, _ := strings.Cut(action, ":")
 		resource := own + "user/alice"
+		mctx := ctx
 		switch {
+		case svc == "ec2":
+			resource, mctx = ec2Call(action, testAccount).resource, ec2Call(action, testAccount).context
 		case action == "wafv2:ListIPSets":
 			resource = "*"
 		case svc == "wafv2":
 			resource = "arn:aws:wafv2:" + testOtherReg + ":" + testAccount + ":regional/ipset/" + MemberIPSetV6 + "/3333"
 		}
-		if got, why := m.evaluate(t, policy, request{action: action, resource: resource, context: ctx}); !got {
+		if got, why := m.evaluate(t, policy, request{action: action, resource: resource, context: mctx}); !got {
 			t.Errorf("the function needs %s in a member, on %s: denied (%s)", action, resource, why)
 		}
 	}

@@ -244,7 +244,7 @@ func NewMemberStack(scope constructs.Construct, id string, props *MemberStackPro
 }
 
 // memberStatements are the member role's policy: the code's declared
-// IAM and WAF permissions (engine.Permissions, as the central role gets
+// IAM, WAF and EC2 permissions (engine.Permissions, as the central role gets
 // them; the ledger and the topic are the central account's), scoped to
 // the member's own account and its IP sets of that name in any Region;
 // the IP sets' discovery by name; the quarantine policy only; and the
@@ -256,7 +256,7 @@ func memberStatements(stack awscdk.Stack, roleARN *string, memberRole string, pb
 		ipSets = append(ipSets, fmt.Sprintf("arn:%s:wafv2:*:%s:regional/ipset/%s/*", *stack.Partition(), *stack.Account(), name))
 	}
 	out := statements(stack, roleARN, resources{
-		ipSets: ipSets, quarantinePolicy: pb.Settings.QuarantinePolicy(*stack.Partition()), services: []string{"iam", "wafv2"},
+		ipSets: ipSets, quarantinePolicy: pb.Settings.QuarantinePolicy(*stack.Partition()), services: []string{"iam", "wafv2", "ec2"},
 	})
 	out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		// ListIPSets lists the account's sets of a scope in a Region; it

@@ -149,6 +149,18 @@ func (s *synthesized) matches(t *testing.T, st map[string]any, req request) bool
 				test = func(w string) bool { return glob(w, got, false) }
 			case "Bool":
 				test = func(w string) bool { return strings.EqualFold(w, got) }
+			case "Null":
+				// Present, here: "false" holds, "true" does not.
+				test = func(w string) bool { return w == "false" }
+			case "ForAllValues:StringEquals":
+				// A multi-valued key is given comma-separated: each value
+				// must be one of the statement's.
+				for _, g := range strings.Split(got, ",") {
+					if !anyMatch(want, func(v any) bool { return s.resolve(t, v) == g }) {
+						return false
+					}
+				}
+				continue
 			default:
 				t.Fatalf("statement %v: condition operator %s is not evaluated by this test", st["Sid"], op)
 			}

@@ -381,7 +381,7 @@ type resources struct {
 	// detach.
 	quarantinePolicy string
 	// services, when set, are the only services whose declared
-	// permissions are granted (the member role: iam and wafv2; the
+	// permissions are granted (the member role: iam, wafv2 and ec2; the
 	// ledger and the topic are the central account's).
 	services []string
 }
@@ -407,6 +407,9 @@ func statements(stack awscdk.Stack, roleARN *string, r resources) []awsiam.Polic
 		}
 		byService[svc] = append(byService[svc], p)
 	}
+	// EC2 has statements of its own, with its deny (ec2Statements).
+	ec2Actions := byService["ec2"]
+	delete(byService, "ec2")
 	account := *stack.Account()
 	users := fmt.Sprintf("arn:%s:iam::%s:user/*", *stack.Partition(), account)
 	roles := fmt.Sprintf("arn:%s:iam::%s:role/*", *stack.Partition(), account)
@@ -452,6 +455,7 @@ func statements(stack awscdk.Stack, roleARN *string, r resources) []awsiam.Polic
 			Conditions: &map[string]any{"ArnEquals": map[string]any{"iam:PolicyARN": r.quarantinePolicy}},
 		}))
 	}
+	out = append(out, ec2Statements(stack, ec2Actions)...)
 	if r.key != "" {
 		// The stack's key encrypts the topic, the dead letters and the ledger.
 		// DynamoDB and SNS need of a customer-managed key the encrypt and

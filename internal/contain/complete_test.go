@@ -45,7 +45,7 @@ func TestCompletenessCatchesWhatIsMissing(t *testing.T) {
 		{"declared_not_registered", specs, actions[1:], "declared but not registered"},
 		{"registered_not_declared", specs[1:], actions, "registered but not declared"},
 		{"principal_action_without_undo", specs, append(slices.Clone(actions[1:]), noUndo{keyAction}), "cannot be undone"},
-		{"unknown_category", append(slices.Clone(specs), playbook.ActionSpec{Name: "probe", Category: "instance"}),
+		{"unknown_category", append(slices.Clone(specs), playbook.ActionSpec{Name: "probe", Category: "volume"}),
 			append(slices.Clone(actions), probe{}), "planned as"},
 		{"principal_action_acting_on_no_kind", append(slices.Clone(specs), playbook.ActionSpec{Name: "probe", Category: playbook.OnPrincipal,
 			Contains: playbook.PartIdentity, Why: func(finding.Kind) string { return "" }}), append(slices.Clone(actions), probe{}), "acts on no principal kind"},
@@ -145,6 +145,13 @@ func planErrors(spec playbook.ActionSpec, a contain.Action) []error {
 		{Kind: finding.KindAssumedRole, RoleName: "web", RoleARN: "arn:aws:iam::123456789012:role/web", AccessKeyID: "ASIAIOSFODNN7EXAMPLE"},
 		{Kind: finding.KindFederated, UserName: "alice", AccessKeyID: "ASIAIOSFODNN7EXAMPLE"},
 	}
+	if spec.Category == playbook.OnInstance {
+		// The instance is the finding's resource, which the planner reads
+		// (decide side); the step it plans is this one.
+		f.Principal = principals[0]
+		p := plan.Plan{Finding: f, Steps: []plan.Step{{Action: spec.Name, Target: plan.Target{Kind: plan.TargetInstance, InstanceID: "i-0123456789abcdef0"}}}}
+		return recordErrors(spec, a, p, p.Steps[0])
+	}
 	acted := 0
 	for _, pr := range principals {
 		if spec.Category == playbook.OnPrincipal && (spec.Why == nil || spec.Why(pr.Kind) == "") {
@@ -175,10 +182,10 @@ func planErrors(spec playbook.ActionSpec, a contain.Action) []error {
 // step names its IP set and addresses.
 func recordErrors(spec playbook.ActionSpec, a contain.Action, p plan.Plan, s plan.Step) []error {
 	switch spec.Category {
-	case playbook.OnPrincipal:
+	case playbook.OnPrincipal, playbook.OnInstance:
 		r, ok := a.(contain.Reverter)
 		if !ok {
-			return []error{fmt.Errorf("%s changes a principal but cannot be undone: it is not a contain.Reverter", spec.Name)}
+			return []error{fmt.Errorf("%s changes a %s but cannot be undone: it is not a contain.Reverter", spec.Name, spec.Category)}
 		}
 		errs := permissionErrors(spec.Name, r.UndoPermissions(), false)
 		h, err := r.Hold(p.Finding.Account, s)
@@ -186,7 +193,8 @@ func recordErrors(spec playbook.ActionSpec, a contain.Action, p plan.Plan, s pla
 			return append(errs, fmt.Errorf("%s: hold of %s: %w", spec.Name, s.Target, err))
 		}
 		if h.Action != spec.Name || h.Account != home.ID || h.Resource == "" || strings.ContainsAny(h.Resource+h.Principal, "#") ||
-			!(strings.HasPrefix(h.Principal, "user/") || strings.HasPrefix(h.Principal, "role/")) {
+			!(strings.HasPrefix(h.Principal, "user/") || strings.HasPrefix(h.Principal, "role/") || strings.HasPrefix(h.Principal, "instance/")) ||
+			h.Principal != s.Target.Entity() {
 			errs = append(errs, fmt.Errorf("%s: hold %+v does not name its action, account, principal and resource", spec.Name, h))
 		}
 		back, err := r.Step(h)
@@ -194,7 +202,7 @@ func recordErrors(spec playbook.ActionSpec, a contain.Action, p plan.Plan, s pla
 			return append(errs, fmt.Errorf("%s: step of hold %s: %w", spec.Name, h, err))
 		}
 		if back.Action != s.Action || back.Target.Kind != s.Target.Kind || back.Target.UserName != s.Target.UserName ||
-			back.Target.RoleName != s.Target.RoleName || back.Target.AccessKeyID != s.Target.AccessKeyID {
+			back.Target.RoleName != s.Target.RoleName || back.Target.AccessKeyID != s.Target.AccessKeyID || back.Target.InstanceID != s.Target.InstanceID {
 			errs = append(errs, fmt.Errorf("%s: hold %s leads back to %s %s, not %s %s", spec.Name, h, back.Action, back.Target, s.Action, s.Target))
 		}
 		return errs

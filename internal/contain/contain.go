@@ -53,6 +53,10 @@ type Request struct {
 	Now time.Time
 	// Held is what the delivery recorded in the ledger before executing.
 	Held Held
+	// Account and Region are where the finding is, so where the step
+	// acts; Finding is the finding's id. Undo's re-containment of a hold
+	// knows the account only.
+	Account, Region, Finding string
 }
 
 // Held is what a delivery recorded in the ledger before it executed its
@@ -75,12 +79,22 @@ type Outcome struct {
 	// Changes are the addresses a block step recorded; a Reverter's change
 	// is recorded by the executor from its Hold.
 	Changes []ledger.Change
+	// Prior is what a Reverter's resource was before autocontain changed
+	// it, in the action's terms, for undo to restore: the ledger keeps the
+	// first one recorded for the hold (ledger.Hold.Prior). An unchanged
+	// outcome carries it too when the step found autocontain's own earlier
+	// change (of a delivery that died before the ledger recorded it): the
+	// hold is then recorded as autocontain's change.
+	Prior string
 }
 
 // Clients are the AWS API clients the actions need. A nil client is fine
 // for an action that is never executed (listing permissions, dry runs).
 type Clients struct {
 	IAM IAMAPI
+	// EC2 reaches Region (isolate-instance).
+	EC2    EC2API
+	Region string
 	// WAF returns the WAFv2 client for a region: an IP set lives in the
 	// region of its ARN, and CLOUDFRONT sets are served from us-east-1.
 	WAF func(region string) ipset.API
@@ -107,6 +121,7 @@ func Registry(c Clients, blocks *blocklist.Writer) []Action {
 		&SessionRevoker{IAM: c.IAM},
 		&Quarantiner{IAM: c.IAM},
 		&SourceRestrictor{IAM: c.IAM},
+		&Isolator{EC2: c.EC2, Region: c.Region},
 		&IPBlocker{WAF: c.WAF, Sleep: c.Sleep, Writer: blocks},
 		&Notifier{SNS: c.SNS},
 	}
@@ -147,9 +162,9 @@ func (e *Executor) ExecuteHeld(ctx context.Context, p plan.Plan, held Held) audi
 		}
 		st := &rec.Steps[i]
 		start := e.now()
-		out, err := e.run(ctx, s, &rec, held)
+		out, err := e.run(ctx, p, s, &rec, held)
 		st.DurationMS = e.now().Sub(start).Milliseconds()
-		if err == nil && out.Changed {
+		if err == nil && (out.Changed || out.Prior != "") {
 			err = e.record(&rec, p, s, out, start)
 		}
 		switch {
@@ -175,7 +190,7 @@ func (e *Executor) record(rec *audit.Record, p plan.Plan, s plan.Step, out Outco
 		return fmt.Errorf("%s changed %s but cannot name what it holds: %w", s.Action, s.Target, err)
 	}
 	if ok {
-		rec.Changes = append(rec.Changes, ledger.Change{Action: h.Action, Account: h.Account, Principal: h.Principal, Resource: h.Resource, At: at})
+		rec.Changes = append(rec.Changes, ledger.Change{Action: h.Action, Account: h.Account, Principal: h.Principal, Resource: h.Resource, Prior: out.Prior, At: at})
 	}
 	for _, c := range out.Changes {
 		c.Action = s.Action
@@ -224,7 +239,7 @@ func UndoPermissions() []string {
 	return out
 }
 
-func (e *Executor) run(ctx context.Context, s plan.Step, rec *audit.Record, held Held) (Outcome, error) {
+func (e *Executor) run(ctx context.Context, p plan.Plan, s plan.Step, rec *audit.Record, held Held) (Outcome, error) {
 	a, ok := e.actions[s.Action]
 	if !ok {
 		return Outcome{}, failure.Permanent(fmt.Errorf("no action named %q is registered", s.Action))
@@ -232,5 +247,6 @@ func (e *Executor) run(ctx context.Context, s plan.Step, rec *audit.Record, held
 	if err := ctx.Err(); err != nil {
 		return Outcome{}, fmt.Errorf("not started: %w", err)
 	}
-	return a.Execute(ctx, Request{Step: s, Record: rec, Now: e.now(), Held: held})
+	return a.Execute(ctx, Request{Step: s, Record: rec, Now: e.now(), Held: held,
+		Account: p.Finding.Account, Region: p.Finding.Region, Finding: p.Finding.ID})
 }

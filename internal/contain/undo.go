@@ -131,6 +131,8 @@ func (u *Undoer) release(ctx context.Context, hd ledger.Hold, id string) (done, 
 		}
 		return "", what + " was already so before autocontain held it: left as it was", nil
 	}
+	// What the resource was before, as the first change recorded it.
+	hd.Prior = r.Prior
 	done, left, err = act.Undo(ctx, hd)
 	if err != nil {
 		return done, left, err
@@ -160,7 +162,7 @@ func (u *Undoer) recontain(ctx context.Context, act Reverter, hd ledger.Hold) er
 	if err != nil {
 		return err
 	}
-	_, err = act.Execute(ctx, Request{Step: step, Now: now})
+	_, err = act.Execute(ctx, Request{Step: step, Now: now, Account: hd.Account})
 	return err
 }
 

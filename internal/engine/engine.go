@@ -348,11 +348,13 @@ func (e *Engine) prep(p plan.Plan, tok string) (ledger.Prep, error) {
 		if !s.Acts() {
 			continue
 		}
-		switch playbook.CategoryOf(s.Action) {
-		case playbook.OnPrincipal:
+		switch cat := playbook.CategoryOf(s.Action); cat {
+		case playbook.OnPrincipal, playbook.OnInstance:
+			// An isolated instance counts in the breaker as a contained
+			// principal does ("ACCOUNT/instance/i-...").
 			hd, ok, err := e.Executor.Hold(p, s)
 			if err == nil && !ok {
-				err = fmt.Errorf("%s contains a principal but cannot say what it holds: undo could not restore it", s.Action)
+				err = fmt.Errorf("%s contains a %s but cannot say what it holds: undo could not restore it", s.Action, cat)
 			}
 			if err != nil {
 				return prep, failure.Permanent(err)
@@ -384,7 +386,7 @@ func (e *Engine) commit(p plan.Plan, rec audit.Record, held ledger.Prepared, tok
 		case s.Status == audit.StatusFailed && playbook.CategoryOf(s.Action) == playbook.OnAddresses:
 			c.Abandon = true
 		case s.Status != audit.StatusDone && s.Status != audit.StatusUnchanged:
-		case playbook.IsPrincipal(s.Action) && i < len(p.Steps):
+		case holds(s.Action) && i < len(p.Steps):
 			// The record's steps are the plan's, in its order.
 			c.Done[plan.DoneKey(s.Action, p.Steps[i].Target)] = rec.Time
 		}
@@ -440,6 +442,14 @@ func (e *Engine) finish(ctx context.Context, rec audit.Record, err error) (audit
 func (e *Engine) skipAll(f finding.Finding, why string) audit.Record {
 	p := plan.Plan{Finding: f, Steps: []plan.Step{{Action: plan.ActionSkip, Target: plan.Target{Kind: plan.TargetFinding}, Reason: why}}}
 	return audit.New(p, e.now())
+}
+
+// holds reports whether the action named name holds what it contains: a
+// principal action's or an instance action's steps are recorded in the
+// ledger, counted by the breaker, and undone.
+func holds(name string) bool {
+	c := playbook.CategoryOf(name)
+	return c == playbook.OnPrincipal || c == playbook.OnInstance
 }
 
 // acts reports whether any step of p changes the account.

@@ -48,6 +48,9 @@ var permanentCodes = map[string]bool{
 	"WAFNonexistentItemException":  true,
 	"WAFInvalidParameterException": true,
 	"WAFLimitsExceededException":   true,
+	// EC2 (API Reference, "Error codes for the Amazon EC2 API": the code
+	// of a call IAM denies).
+	"UnauthorizedOperation": true,
 	// SNS (API Reference, Publish Errors).
 	"NotFound":           true,
 	"AuthorizationError": true,

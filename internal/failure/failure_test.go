@@ -27,6 +27,7 @@ func TestClassify(t *testing.T) {
 		{"no_such_entity", fmt.Errorf("revoke: %w", &iamtypes.NoSuchEntityException{}), true, "NoSuchEntity"},
 		{"unmodifiable", &iamtypes.UnmodifiableEntityException{}, true, "UnmodifiableEntity"},
 		{"access_denied_unmodeled", fmt.Errorf("put: %w", &smithy.GenericAPIError{Code: "AccessDenied", Fault: smithy.FaultClient}), true, "AccessDenied"},
+		{"ec2_denied", fmt.Errorf("isolate: %w", &smithy.GenericAPIError{Code: "UnauthorizedOperation", Fault: smithy.FaultClient}), true, "UnauthorizedOperation"},
 		{"waf_set_gone", &waftypes.WAFNonexistentItemException{}, true, "WAFNonexistentItemException"},
 		{"throttled", fmt.Errorf("put: %w", &smithy.GenericAPIError{Code: "Throttling", Fault: smithy.FaultClient}), false, "Throttling"},
 		{"service_failure", &iamtypes.ServiceFailureException{}, false, "ServiceFailure"},

@@ -58,12 +58,14 @@ type Change struct {
 	// Action is the playbook action that made the change.
 	Action string `json:"action"`
 	// Account is the account the change was made in.
-	Account   string    `json:"account,omitempty"`
-	Principal string    `json:"principal,omitempty"`
-	Resource  string    `json:"resource,omitempty"`
-	IPSet     string    `json:"ipSet,omitempty"`
-	Address   string    `json:"address,omitempty"`
-	At        time.Time `json:"at"`
+	Account   string `json:"account,omitempty"`
+	Principal string `json:"principal,omitempty"`
+	Resource  string `json:"resource,omitempty"`
+	// Prior is what the held resource was before (Hold.Prior).
+	Prior   string    `json:"prior,omitempty"`
+	IPSet   string    `json:"ipSet,omitempty"`
+	Address string    `json:"address,omitempty"`
+	At      time.Time `json:"at"`
 	// Applied: the set's writer put the address in the set on this
 	// delivery's lease (so it is autocontain's to remove later).
 	Applied bool `json:"applied,omitempty"`
@@ -74,7 +76,7 @@ func (c Change) Hold() (Hold, bool) {
 	if c.Principal == "" {
 		return Hold{}, false
 	}
-	return Hold{Action: c.Action, Account: c.Account, Principal: c.Principal, Resource: c.Resource}, true
+	return Hold{Action: c.Action, Account: c.Account, Principal: c.Principal, Resource: c.Resource, Prior: c.Prior}, true
 }
 
 // History is what the ledger knows of one finding.

@@ -27,11 +27,16 @@ type Hold struct {
 	// Account is the account the resource is in.
 	Account string
 	// Principal is the user or role the resource belongs to: "user/NAME"
-	// or "role/NAME".
+	// or "role/NAME"; or the EC2 instance: "instance/i-...".
 	Principal string
 	// Resource is what the action changed on the principal, in its own
-	// terms: "key/AKIA...", "policy/NAME".
+	// terms: "key/AKIA...", "policy/NAME", "isolation".
 	Resource string
+	// Prior is what the resource was before autocontain changed it, in
+	// the action's terms (an isolated instance's interfaces' security
+	// groups): Commit keeps the first one recorded, ReleaseHold reads it
+	// back for undo. It is not part of the hold's key.
+	Prior string
 
 	// stored is the key the hold was read from when an earlier version
 	// wrote it in its own layout: its item is still found by that key.
@@ -71,7 +76,7 @@ func parseHoldKey(k string) (Hold, error) {
 	if l, ok := legacyHolds[p[2]]; ok && !strings.Contains(p[3], "/") {
 		return Hold{Account: p[1], Action: l.action, Principal: l.principal + p[3], Resource: l.resource + p[4], stored: k}, nil
 	}
-	if !strings.HasPrefix(p[3], "user/") && !strings.HasPrefix(p[3], "role/") {
+	if !strings.HasPrefix(p[3], "user/") && !strings.HasPrefix(p[3], "role/") && !strings.HasPrefix(p[3], "instance/") {
 		return Hold{}, fmt.Errorf("ledger: %q is not a hold", k)
 	}
 	return Hold{Account: p[1], Action: p[2], Principal: p[3], Resource: p[4]}, nil
@@ -95,13 +100,21 @@ func (l *Ledger) holdUpdate(h Hold, id string) update {
 	}
 }
 
-// changedUpdate records that finding id changed the held resource.
+// changedUpdate records that finding id changed the held resource, and
+// what it was before, unless an earlier change recorded that already.
 func (l *Ledger) changedUpdate(h Hold, id string) update {
-	return update{
+	u := update{
 		key:    key(h.Key(), holdSK),
 		expr:   "SET changed = :t, changedBy = if_not_exists(changedBy, :f)",
 		values: map[string]ddb.AttributeValue{":t": &ddb.AttributeValueMemberBOOL{Value: true}, ":f": s(id)},
 	}
+	if h.Prior != "" {
+		// PRIOR is a reserved word of DynamoDB's expressions.
+		u.expr += ", #prior = if_not_exists(#prior, :p)"
+		u.names = map[string]string{"#prior": "prior"}
+		u.values[":p"] = s(h.Prior)
+	}
+	return u
 }
 
 // Release is what releasing one finding's hold found.
@@ -113,6 +126,9 @@ type Release struct {
 	Changed bool
 	// Missing: the ledger has no such hold (already released and restored).
 	Missing bool
+	// Prior is what the first change recorded the resource was before
+	// (Hold.Prior); "" when none did.
+	Prior string
 }
 
 // ReleaseHold removes finding id from the hold's holders.
@@ -132,7 +148,7 @@ func (l *Ledger) ReleaseHold(ctx context.Context, h Hold, id string) (Release, e
 	}
 	holders := strs(out.Attributes, "holders")
 	sort.Strings(holders)
-	return Release{Holders: holders, Changed: boolean(out.Attributes, "changed")}, nil
+	return Release{Holders: holders, Changed: boolean(out.Attributes, "changed"), Prior: str(out.Attributes, "prior")}, nil
 }
 
 // ForgetHold deletes the hold's item if no finding holds it. It reports

@@ -338,3 +338,35 @@ func TestOrganizationBreaker(t *testing.T) {
 		t.Errorf("account breaker: %+v %v", res, err)
 	}
 }
+
+// TestInstanceHoldKeepsTheFirstPrior: an isolated instance's hold reads
+// back from a finding's history, and the ledger keeps what the first
+// change said the instance had before: a later finding's (which found it
+// isolated already) never replaces it.
+func TestInstanceHoldKeepsTheFirstPrior(t *testing.T) {
+	now := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	l := newLedger(t, &now)
+	ctx := context.Background()
+	hd := ledger.Hold{Action: "isolate-instance", Account: "123456789012", Principal: "instance/i-0123456789abcdef0", Resource: "isolation"}
+	for _, f := range []string{"f1", "f2"} {
+		if _, err := l.Prepare(ctx, ledger.Prep{Finding: f, Token: "tok-" + f, Account: "123456789012", Principals: []string{hd.PrincipalKey()},
+			BreakerMax: 5, BreakerWindow: time.Hour, Holds: []ledger.Hold{hd}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, second := hd, hd
+	first.Prior, second.Prior = "eni-0123456789abcdef0=sg-0123456789abcdef0", "eni-0123456789abcdef0=sg-0fffffffffffffff0"
+	if _, err := l.Commit(ctx, ledger.Commit{Finding: "f1", UpdatedAt: now, OK: true, Changed: []ledger.Hold{first}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Commit(ctx, ledger.Commit{Finding: "f2", UpdatedAt: now, OK: true, Changed: []ledger.Hold{second}}); err != nil {
+		t.Fatal(err)
+	}
+	h, ok, err := l.History(ctx, "f1")
+	if err != nil || !ok || len(h.Holds) != 1 || h.Holds[0].Principal != hd.Principal || h.Holds[0].Resource != "isolation" {
+		t.Fatalf("history of f1: %+v %v %v", h, ok, err)
+	}
+	if r, err := l.ReleaseHold(ctx, hd, "f1"); err != nil || !r.Changed || r.Prior != first.Prior || len(r.Holders) != 1 {
+		t.Errorf("release f1: %+v %v; want changed, prior %q, f2 still holding", r, err, first.Prior)
+	}
+}

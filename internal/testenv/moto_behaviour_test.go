@@ -26,6 +26,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -631,5 +633,49 @@ func TestMotoReset(t *testing.T) {
 	tables := must[*dynamodb.ListTablesOutput](t, "ListTables")(d.ListTables(ctx, &dynamodb.ListTablesInput{}))
 	if len(users.Users)+len(sets.IPSets)+len(tables.TableNames) != 0 {
 		t.Errorf("after reset: %d users, %d IP sets, %d tables", len(users.Users), len(sets.IPSets), len(tables.TableNames))
+	}
+}
+
+// TestMotoEC2 pins what isolate-instance relies on: groups of a network
+// interface replaced by ModifyNetworkInterfaceAttribute; a new group's
+// default outbound rule; InvalidGroup.Duplicate for a name taken; tags at
+// creation; the owner of a reservation; InvalidInstanceID.NotFound. And a
+// gap: DeleteTags without tags deletes nothing (AWS deletes every tag).
+func TestMotoEC2(t *testing.T) {
+	emu := Moto(t)
+	cfg := emu.Config(t)
+	c := ec2.NewFromConfig(cfg)
+	ctx := context.Background()
+	in := RunInstance(t, cfg)
+	tags := []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup, Tags: []ec2types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}}}
+	sg := must[*ec2.CreateSecurityGroupOutput](t, "CreateSecurityGroup")(c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
+		GroupName: aws.String("iso"), Description: aws.String("iso"), VpcId: aws.String(in.VPC), TagSpecifications: tags}))
+	_, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("iso"), Description: aws.String("iso"), VpcId: aws.String(in.VPC)})
+	wantCode(t, "CreateSecurityGroup of a name taken", err, "InvalidGroup.Duplicate", 0)
+	got := must[*ec2.DescribeSecurityGroupsOutput](t, "DescribeSecurityGroups")(c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{aws.ToString(sg.GroupId)}}))
+	g := got.SecurityGroups[0]
+	if len(g.IpPermissions) != 0 || len(g.IpPermissionsEgress) != 1 || aws.ToString(g.IpPermissionsEgress[0].IpProtocol) != "-1" ||
+		len(g.IpPermissionsEgress[0].IpRanges) != 1 || aws.ToString(g.IpPermissionsEgress[0].IpRanges[0].CidrIp) != "0.0.0.0/0" {
+		t.Errorf("a new group's rules: in %v, out %v; want none in, all traffic out to 0.0.0.0/0", g.IpPermissions, g.IpPermissionsEgress)
+	}
+	if len(g.Tags) != 1 || aws.ToString(g.Tags[0].Key) != "k" {
+		t.Errorf("tags at creation: %v", g.Tags)
+	}
+	must[*ec2.ModifyNetworkInterfaceAttributeOutput](t, "ModifyNetworkInterfaceAttribute")(c.ModifyNetworkInterfaceAttribute(ctx,
+		&ec2.ModifyNetworkInterfaceAttributeInput{NetworkInterfaceId: aws.String(in.ENIs[0]), Groups: []string{aws.ToString(sg.GroupId)}}))
+	enis := must[*ec2.DescribeNetworkInterfacesOutput](t, "DescribeNetworkInterfaces")(c.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{in.ENIs[0]}}))
+	if gs := enis.NetworkInterfaces[0].Groups; len(gs) != 1 || aws.ToString(gs[0].GroupId) != aws.ToString(sg.GroupId) {
+		t.Errorf("groups after ModifyNetworkInterfaceAttribute: %v", gs)
+	}
+	inst := must[*ec2.DescribeInstancesOutput](t, "DescribeInstances")(c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{in.ID}}))
+	if o := aws.ToString(inst.Reservations[0].OwnerId); o != account {
+		t.Errorf("reservation owner %q, want %s", o, account)
+	}
+	_, err = c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{"i-0123456789abcdef0"}})
+	wantCode(t, "DescribeInstances of an unknown id", err, "InvalidInstanceID.NotFound", 0)
+	must[*ec2.DeleteTagsOutput](t, "DeleteTags")(c.DeleteTags(ctx, &ec2.DeleteTagsInput{Resources: []string{aws.ToString(sg.GroupId)}}))
+	left := must[*ec2.DescribeTagsOutput](t, "DescribeTags")(c.DescribeTags(ctx, &ec2.DescribeTagsInput{Filters: []ec2types.Filter{{Name: aws.String("resource-id"), Values: []string{aws.ToString(sg.GroupId)}}}}))
+	if len(left.Tags) != 1 {
+		t.Errorf("DeleteTags without tags left %v; moto deleted them (AWS does)", left.Tags)
 	}
 }

@@ -104,6 +104,14 @@ type Proxy struct {
 	rules map[string][]rule
 	count map[string]int
 	limit map[string]*window
+	log   []Call
+}
+
+// Call is one call of a query-protocol operation, in the order calls
+// reached the proxy (Log): its name and its form fields.
+type Call struct {
+	Op   string
+	Form url.Values
 }
 
 // rule is one pending fault.
@@ -237,7 +245,16 @@ func (p *Proxy) Counts() map[string]int {
 func (p *Proxy) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.rules, p.count, p.limit = map[string][]rule{}, map[string]int{}, map[string]*window{}
+	p.rules, p.count, p.limit, p.log = map[string][]rule{}, map[string]int{}, map[string]*window{}, nil
+}
+
+// Log returns the calls of query-protocol operations (IAM, STS, SNS, EC2)
+// that reached the proxy, in order, those answered with a fault included:
+// a test reads from it the order of calls to different resources.
+func (p *Proxy) Log() []Call {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Call(nil), p.log...)
 }
 
 // serve answers one call.
@@ -252,6 +269,12 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	op, query := operation(r, body)
+	if query {
+		form, _ := url.ParseQuery(string(body))
+		p.mu.Lock()
+		p.log = append(p.log, Call{Op: op, Form: form})
+		p.mu.Unlock()
+	}
 	if query && op == "Publish" && publishTooLarge(body) {
 		p.mu.Lock()
 		p.count[op]++

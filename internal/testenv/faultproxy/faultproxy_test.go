@@ -492,3 +492,33 @@ func TestLimitPerCallerAndRegion(t *testing.T) {
 		t.Errorf("the same caller's second update in the same Region within the second: %v, want ThrottlingException", err)
 	}
 }
+
+// TestLogKeepsTheOrderOfQueryCalls: the log has each query-protocol call,
+// faults included, in the order made, with its form fields; a JSON call is
+// not in it.
+func TestLogKeepsTheOrderOfQueryCalls(t *testing.T) {
+	p, cfg := setup(t)
+	ctx := context.Background()
+	c := iam.NewFromConfig(cfg)
+	p.Inject("GetUser", faultproxy.AccessDenied, 1)
+	for _, name := range []string{"first", "second"} {
+		if _, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _ = c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("first")})
+	if _, err := dynamodb.NewFromConfig(cfg).ListTables(ctx, &dynamodb.ListTablesInput{}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, call := range p.Log() {
+		got = append(got, call.Op+" "+call.Form.Get("UserName"))
+	}
+	if want := []string{"CreateUser first", "CreateUser second", "GetUser first"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("log %q, want %q", got, want)
+	}
+	p.Reset()
+	if len(p.Log()) != 0 {
+		t.Errorf("Reset left %d calls in the log", len(p.Log()))
+	}
+}

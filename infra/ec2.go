@@ -1,0 +1,123 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/autocontain/autocontain/internal/contain"
+	"github.com/autocontain/autocontain/internal/protect"
+)
+
+// Sids of the EC2 statements (isolate-instance).
+const (
+	sidEC2Read               = "AutocontainEc2Describe"
+	sidEC2Isolate            = "AutocontainEc2Isolate"
+	sidEC2OwnTags            = "AutocontainEc2OnlyItsOwnTags"
+	sidEC2OwnGroups          = "AutocontainEc2OnlyItsOwnGroupsRules"
+	sidEC2GroupRules         = "AutocontainEc2RulesOfItsGroups"
+	sidDenyProtectedInstance = "NeverChangeTaggedProtectedInstances"
+)
+
+// ec2Statements grant the ec2: actions the code declares (isolate-instance
+// and its undo), each as narrowly as IAM allows:
+//
+//   - Describe* act on no resource type: IAM authorizes them on "*" only
+//     (Service Authorization Reference, Amazon EC2: the Describe actions
+//     list no resource type).
+//   - CreateTags and DeleteTags, on any EC2 resource of the account, only
+//     with the tag keys autocontain writes (aws:TagKeys, a condition key of
+//     both); the tags that
+//     CreateSecurityGroup and CreateSnapshot write at creation are
+//     authorized as CreateTags too.
+//   - Authorize/RevokeSecurityGroup{Ingress,Egress} only on a group tagged
+//     autocontain:isolation (aws:ResourceTag on the security-group
+//     resource), and on the rules they make (security-group-rule);
+//   - the rest on the account's instances, network interfaces, security
+//     groups, VPCs and volumes, and on snapshots, whose ARN names no
+//     account (arn:PARTITION:ec2:REGION::snapshot/ID).
+//
+// And the deny: nothing changes the network interfaces or the tags of an
+// instance tagged autocontain:protected=true. The instance is a resource
+// type of ModifyNetworkInterfaceAttribute (its condition keys include
+// ec2:InstanceID) and of CreateTags, so its aws:ResourceTag applies.
+func ec2Statements(stack awscdk.Stack, actions []string) []awsiam.PolicyStatement {
+	partition, account := *stack.Partition(), *stack.Account()
+	arn := func(resource string) string {
+		return fmt.Sprintf("arn:%s:ec2:*:%s:%s/*", partition, account, resource)
+	}
+	var read, tags, rules, rest []string
+	for _, a := range actions {
+		switch _, name, _ := strings.Cut(a, ":"); {
+		case strings.HasPrefix(name, "Describe"):
+			read = append(read, a)
+		case name == "CreateTags" || name == "DeleteTags":
+			tags = append(tags, a)
+		case strings.HasPrefix(name, "AuthorizeSecurityGroup") || strings.HasPrefix(name, "RevokeSecurityGroup"):
+			rules = append(rules, a)
+		default:
+			rest = append(rest, a)
+		}
+	}
+	instances := arn("instance")
+	resources := []string{instances, arn("network-interface"), arn("security-group"), arn("security-group-rule"), arn("vpc"), arn("volume"),
+		fmt.Sprintf("arn:%s:ec2:*::snapshot/*", partition)}
+	allow := func(sid string, actions, res []string, cond map[string]any) awsiam.PolicyStatement {
+		sort.Strings(actions)
+		props := &awsiam.PolicyStatementProps{Sid: jsii.String(sid), Effect: awsiam.Effect_ALLOW, Actions: jsii.Strings(actions...), Resources: jsii.Strings(res...)}
+		if cond != nil {
+			props.Conditions = &cond
+		}
+		return awsiam.NewPolicyStatement(props)
+	}
+	var out []awsiam.PolicyStatement
+	if len(read) > 0 {
+		out = append(out, allow(sidEC2Read, read, []string{"*"}, nil))
+	}
+	if len(rest) > 0 {
+		out = append(out, allow(sidEC2Isolate, rest, resources, nil))
+	}
+	if len(rules) > 0 {
+		// The rules of autocontain's two groups only, tagged at creation:
+		// never another group's (opening one to the world, or closing it).
+		out = append(out, allow(sidEC2OwnGroups, rules, []string{arn("security-group")}, map[string]any{
+			"StringEquals": map[string]any{"aws:ResourceTag/" + contain.TagIsolation: []string{contain.TagIsolationClosed, contain.TagIsolationOpen}},
+		}))
+		out = append(out, allow(sidEC2GroupRules, rules, []string{arn("security-group-rule")}, nil))
+	}
+	if len(tags) > 0 {
+		keys := contain.IsolationTagKeys()
+		slices.Sort(keys)
+		// Any EC2 resource of the account, and snapshots: the keys are the
+		// restriction (and the role's policy stays within IAM's size).
+		anyResource := []string{arn("*"), resources[len(resources)-1]}
+		out = append(out, allow(sidEC2OwnTags, tags, anyResource, map[string]any{
+			"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": keys},
+			// A DeleteTags without keys deletes every tag; ForAllValues
+			// alone would allow it (no key to check).
+			"Null": map[string]any{"aws:TagKeys": "false"},
+		}))
+	}
+	var change []string
+	for _, a := range append(slices.Clone(tags), rest...) {
+		if a == "ec2:ModifyNetworkInterfaceAttribute" || a == "ec2:CreateTags" || a == "ec2:DeleteTags" {
+			change = append(change, a)
+		}
+	}
+	if len(change) > 0 {
+		sort.Strings(change)
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String(sidDenyProtectedInstance), Effect: awsiam.Effect_DENY,
+			Actions: jsii.Strings(change...), Resources: jsii.Strings(instances),
+			Conditions: &map[string]any{
+				"StringEqualsIgnoreCase": map[string]any{"aws:ResourceTag/" + protect.TagKey: protect.TagValue},
+			},
+		}))
+	}
+	return out
+}
