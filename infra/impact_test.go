@@ -32,3 +32,22 @@ func TestRoleReadsWhatTheImpactLookupReads(t *testing.T) {
 		}
 	}
 }
+
+// TestRoleReadsInstanceProfiles: the engine reads an instance's profile
+// (iam:GetInstanceProfile) before it plans a finding about the instance,
+// in the home account and in a member; without a grant on the account's
+// instance profiles every such delivery would fail on AccessDenied.
+func TestRoleReadsInstanceProfiles(t *testing.T) {
+	allow, _ := policyStatements(t, defaultStack(t))
+	var resources []string
+	for _, st := range allow {
+		if slices.Contains(asList(st["Action"]), any("iam:GetInstanceProfile")) {
+			for _, r := range asList(st["Resource"]) {
+				resources = append(resources, fmt.Sprint(r))
+			}
+		}
+	}
+	if !strings.Contains(strings.Join(resources, " "), ":instance-profile/*") {
+		t.Errorf("iam:GetInstanceProfile is granted on %v, not on the account's instance profiles", resources)
+	}
+}

@@ -419,8 +419,11 @@ func statements(stack awscdk.Stack, roleARN *string, r resources) []awsiam.Polic
 	groups := fmt.Sprintf("arn:%s:iam::%s:group/*", *stack.Partition(), account)
 	policies := fmt.Sprintf("arn:%s:iam::%s:policy/*", *stack.Partition(), account)
 	awsPolicies := fmt.Sprintf("arn:%s:iam::aws:policy/*", *stack.Partition())
+	// Before planning a finding about an instance, the engine reads the
+	// role of its instance profile (iam:GetInstanceProfile).
+	profiles := fmt.Sprintf("arn:%s:iam::%s:instance-profile/*", *stack.Partition(), account)
 	scope := map[string][]string{
-		"iam":      {users, roles, groups, policies, awsPolicies},
+		"iam":      {users, roles, groups, policies, awsPolicies, profiles},
 		"wafv2":    r.ipSets,
 		"sns":      {r.topic},
 		"dynamodb": {r.table},

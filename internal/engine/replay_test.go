@@ -44,6 +44,8 @@ func expect(s sandbox.State, p plan.Plan) sandbox.State {
 			} else {
 				s.UserPolicies[t.UserName] = addName(s.UserPolicies[t.UserName], contain.RestrictPolicyName)
 			}
+		case playbook.ActionIsolateInstance:
+			s.InstanceGroups[t.InstanceID] = []string{contain.IsolationGroupName}
 		case playbook.ActionBlockIP:
 			for _, a := range t.Addresses {
 				if a.Addr().Is4() {
@@ -66,7 +68,11 @@ func addName(ss []string, s string) []string {
 
 func clone(s sandbox.State) sandbox.State {
 	c := sandbox.State{KeyStatus: map[string]map[string]string{}, UserPolicies: map[string][]string{}, RolePolicies: map[string][]string{},
-		UserAttached: map[string][]string{}, RoleAttached: map[string][]string{}, IPv4: slices.Clone(s.IPv4), IPv6: slices.Clone(s.IPv6)}
+		UserAttached: map[string][]string{}, RoleAttached: map[string][]string{}, IPv4: slices.Clone(s.IPv4), IPv6: slices.Clone(s.IPv6),
+		InstanceGroups: map[string][]string{}}
+	for k, v := range s.InstanceGroups {
+		c.InstanceGroups[k] = slices.Clone(v)
+	}
 	for u, m := range s.KeyStatus {
 		c.KeyStatus[u] = map[string]string{}
 		for k, v := range m {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -19,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -40,7 +43,13 @@ var (
 	// InstanceProfiles the sample events name, each with its role (a
 	// profile's name need not be its role's).
 	InstanceProfiles = [][2]string{{"web-app-profile", "web-app-role"}, {"batch-worker", "data-pipeline-role"}, {"ci-runner", "data-pipeline-role"}}
+	// Instances the sample events isolate: the emulator makes up its own
+	// instance ids, and Rewrite puts the sandbox's in place of these.
+	Instances = []string{"i-0a1b2c3d4e5f67890", "i-0e4b6d8f0a2c41357"}
 )
+
+// InstanceGroup is the security group each sandbox instance starts in.
+const InstanceGroup = "web-app"
 
 // Account is the sandbox's state as created.
 type Account struct {
@@ -53,6 +62,9 @@ type Account struct {
 	QueueURL string
 	// LedgerTable is the ledger's DynamoDB table.
 	LedgerTable string
+	// Instances maps each of the sample events' instance ids (Instances)
+	// to the id of the instance the emulator ran for it.
+	Instances map[string]string
 }
 
 // CreateLedgerTable makes the ledger's table as the CDK stack does: a
@@ -142,6 +154,11 @@ func Create(ctx context.Context, cfg aws.Config) (*Account, error) {
 			return nil, fmt.Errorf("add role %s to instance profile %s: %w", ip[1], ip[0], err)
 		}
 	}
+	instances, err := runInstances(ctx, ec2.NewFromConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
+	a.Instances = instances
 	for _, s := range []struct {
 		name    string
 		version waftypes.IPAddressVersion
@@ -182,6 +199,34 @@ func Create(ctx context.Context, cfg aws.Config) (*Account, error) {
 	return a, nil
 }
 
+// runInstances runs one instance for each of Instances, in a VPC of its
+// own, with one network interface in the group InstanceGroup.
+func runInstances(ctx context.Context, c *ec2.Client) (map[string]string, error) {
+	vpc, err := c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16")})
+	if err != nil {
+		return nil, fmt.Errorf("create VPC: %w", err)
+	}
+	sub, err := c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.0.1.0/24")})
+	if err != nil {
+		return nil, fmt.Errorf("create subnet: %w", err)
+	}
+	sg, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(InstanceGroup), Description: aws.String("the sample instances' group"), VpcId: vpc.Vpc.VpcId})
+	if err != nil {
+		return nil, fmt.Errorf("create security group: %w", err)
+	}
+	out := map[string]string{}
+	for _, id := range Instances {
+		run, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-12c6146b"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+			InstanceType:      ec2types.InstanceTypeT3Micro,
+			NetworkInterfaces: []ec2types.InstanceNetworkInterfaceSpecification{{DeviceIndex: aws.Int32(0), SubnetId: sub.Subnet.SubnetId, Groups: []string{aws.ToString(sg.GroupId)}}}})
+		if err != nil {
+			return nil, fmt.Errorf("run the instance for %s: %w", id, err)
+		}
+		out[id] = aws.ToString(run.Instances[0].InstanceId)
+	}
+	return out, nil
+}
+
 // Settings returns the playbook settings that point the actions at the sandbox.
 func (a *Account) Settings(base playbook.Settings) playbook.Settings {
 	base.IPSets = playbook.IPSets{IPv4: a.IPSetV4, IPv6: a.IPSetV6}
@@ -200,9 +245,13 @@ func (a *Account) Env() []string {
 }
 
 // Rewrite returns event with each long-term access key id it names
-// replaced by the sandbox's first key of the same user: the emulator makes
-// up its own key ids, the sample events carry realistic ones.
+// replaced by the sandbox's first key of the same user, and each sample
+// instance id by the sandbox's instance: the emulator makes up its own
+// ids, the sample events carry realistic ones.
 func (a *Account) Rewrite(event []byte) []byte {
+	for sample, id := range a.Instances {
+		event = bytes.ReplaceAll(event, []byte(sample), []byte(id))
+	}
 	fs, err := finding.ParseAll(event)
 	if err != nil {
 		return event
@@ -253,6 +302,9 @@ type State struct {
 	RoleAttached map[string][]string
 	// IPv4 and IPv6 are the IP sets' addresses, sorted.
 	IPv4, IPv6 []string
+	// InstanceGroups maps each sandbox instance to the names of the
+	// security groups of its network interfaces, sorted.
+	InstanceGroups map[string][]string
 }
 
 // Snapshot reads the state back.
@@ -292,6 +344,11 @@ func (a *Account) Snapshot(ctx context.Context, cfg aws.Config) (State, error) {
 		}
 		s.RoleAttached[r] = policyARNs(att.AttachedPolicies)
 	}
+	groups, err := instanceGroups(ctx, ec2.NewFromConfig(cfg), a.Instances)
+	if err != nil {
+		return State{}, err
+	}
+	s.InstanceGroups = groups
 	for _, set := range []struct {
 		arn string
 		dst *[]string
@@ -307,6 +364,31 @@ func (a *Account) Snapshot(ctx context.Context, cfg aws.Config) (State, error) {
 		*set.dst = slices.Sorted(slices.Values(out.IPSet.Addresses))
 	}
 	return s, nil
+}
+
+// instanceGroups reads the groups of each instance's interfaces, by name.
+func instanceGroups(ctx context.Context, c *ec2.Client, instances map[string]string) (map[string][]string, error) {
+	out := map[string][]string{}
+	if len(instances) == 0 {
+		return out, nil
+	}
+	ids := slices.Sorted(maps.Values(instances))
+	res, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
+	if err != nil {
+		return nil, fmt.Errorf("describe the sandbox's instances: %w", err)
+	}
+	for _, r := range res.Reservations {
+		for _, in := range r.Instances {
+			var names []string
+			for _, n := range in.NetworkInterfaces {
+				for _, g := range n.Groups {
+					names = append(names, aws.ToString(g.GroupName))
+				}
+			}
+			out[aws.ToString(in.InstanceId)] = slices.Sorted(slices.Values(names))
+		}
+	}
+	return out, nil
 }
 
 // policyARNs are the attached policies' ARNs, sorted.
@@ -340,6 +422,9 @@ func (s State) String() string {
 	}
 	for _, r := range Roles {
 		fmt.Fprintf(&b, "  role %-19s inline policies: %s%s\n", r, list(s.RolePolicies[r]), attached(s.RoleAttached[r]))
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.InstanceGroups)) {
+		fmt.Fprintf(&b, "  instance %s security groups: %s\n", id, list(s.InstanceGroups[id]))
 	}
 	fmt.Fprintf(&b, "  WAF IPv4 set: %s\n  WAF IPv6 set: %s\n", list(s.IPv4), list(s.IPv6))
 	return b.String()
