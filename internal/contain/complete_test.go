@@ -146,11 +146,16 @@ func planErrors(spec playbook.ActionSpec, a contain.Action) []error {
 		{Kind: finding.KindFederated, UserName: "alice", AccessKeyID: "ASIAIOSFODNN7EXAMPLE"},
 	}
 	if spec.Category == playbook.OnInstance {
-		// The instance is the finding's resource, which the planner reads
-		// (decide side); the step it plans is this one.
-		f.Principal = principals[0]
-		p := plan.Plan{Finding: f, Steps: []plan.Step{{Action: spec.Name, Target: plan.Target{Kind: plan.TargetInstance, InstanceID: "i-0123456789abcdef0"}}}}
-		return recordErrors(spec, a, p, p.Steps[0])
+		// A finding about an instance, under a rule of an instance's type.
+		pb.Rules[0].Types = []playbook.Pattern{"Backdoor:EC2/*"}
+		f.Type, f.ResourceType, f.Principal = "Backdoor:EC2/C&CActivity.B", finding.ResourceInstance, finding.Principal{Kind: finding.KindNone}
+		f.Instance = &finding.Instance{ID: "i-0123456789abcdef0"}
+		p := plan.BuildWith(f, pb, plan.Facts{Home: home, ProtectionChecked: true})
+		i := slices.IndexFunc(p.Steps, func(s plan.Step) bool { return s.Action == spec.Name })
+		if i < 0 {
+			return []error{fmt.Errorf("%s (category %q) is not planned as a step for a finding about an instance: %+v", spec.Name, spec.Category, p.Steps)}
+		}
+		return recordErrors(spec, a, p, p.Steps[i])
 	}
 	acted := 0
 	for _, pr := range principals {
