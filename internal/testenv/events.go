@@ -3,6 +3,7 @@ package testenv
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,5 +66,8 @@ func SampleEvents(tb testing.TB) []Sample {
 		}
 		out = append(out, Sample{Name: strings.TrimSuffix(filepath.Base(f), ".json"), Path: f, Raw: raw})
 	}
+	// By name: the files' order differs where one name extends another
+	// ("x-outbound.json" sorts before "x.json").
+	slices.SortFunc(out, func(a, b Sample) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
