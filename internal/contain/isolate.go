@@ -203,7 +203,9 @@ func tagValue(tags []ec2types.Tag, key string) (string, bool) {
 // refusal says why the instance is not isolated; "" when it may be.
 func refusal(inst ec2types.Instance, owner, account string, t plan.Target) string {
 	id := aws.ToString(inst.InstanceId)
-	if v, ok := tagValue(inst.Tags, protect.TagKey); ok && strings.EqualFold(v, protect.TagValue) {
+	// Case and surrounding spaces aside, as the planner (finding.Instance.Protected)
+	// and the protect guard read the tag.
+	if v, ok := tagValue(inst.Tags, protect.TagKey); ok && strings.EqualFold(strings.TrimSpace(v), protect.TagValue) {
 		return fmt.Sprintf("instance %s is tagged %s=%s: it is never isolated", id, protect.TagKey, protect.TagValue)
 	}
 	if g, ok := tagValue(inst.Tags, TagAutoScalingGroup); ok && !t.AutoScaling {
