@@ -295,7 +295,7 @@ func (i *Isolator) Execute(ctx context.Context, req Request) (Outcome, error) {
 		// recorded it, and undo must still restore them.
 		return Outcome{Changed: len(snaps) > 0, Detail: "already isolated: " + detail, Prior: prior.String()}, nil
 	}
-	return Outcome{Changed: true, Detail: detail, Prior: prior.String()}, nil
+	return Outcome{Changed: true, Detail: detail, Prior: prior.String(), ReplacesPrior: true}, nil
 }
 
 func isolationDetail(id, closed string, prior priorGroups, unknown, snaps []string) string {
