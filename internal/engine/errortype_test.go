@@ -71,6 +71,11 @@ func TestErrorType(t *testing.T) {
 		// ledger commit failed too: the ledger names it.
 		{"joined_ledger_before_protection", finished(errors.Join(unverified, ledgerDown)), "LedgerUnavailable", false},
 		{"joined_unreachable_before_step", errors.Join(stepFailed, failure.Mark(errors.New("x"), account.ErrUnreachable)), "AccountUnreachable", false},
+		// An event of two findings (RunAll): one failed a step, another
+		// delivery holds the other's claim. The failure names it: an
+		// in-progress delivery is not a failure, and must not hide one.
+		{"joined_step_failed_and_in_progress", errors.Join(finding.MaskError(stepFailed), finished(ErrInProgress)), "StepFailed", false},
+		{"joined_in_progress_and_ledger", errors.Join(finished(ErrInProgress), finished(ledgerDown)), "LedgerUnavailable", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
