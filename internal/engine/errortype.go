@@ -60,7 +60,7 @@ var ErrorClasses = []ErrorClass{
 		When:    "The invocation could not be read: not JSON, no supported source and detail-type, a required field missing, an unknown command or an undo without a finding id. Nothing was changed.",
 		Retried: "yes, and fails again: the failure destination receives it"},
 	{Type: "ConfigurationInvalid", is: []error{ErrNoLedger},
-		When:    "A command (undo, reconcile) needs the ledger, and the function has no `AUTOCONTAIN_LEDGER_TABLE`.",
+		When:    "A command (undo, reconcile, status) needs the ledger, and the function has no `AUTOCONTAIN_LEDGER_TABLE`.",
 		Retried: "yes, and fails again until the stack is fixed"},
 	{Type: "AccountOutsideOrganization", is: []error{ErrOutsider},
 		When:    "Organization mode: the finding is about an account that is not an active account of the organization. It was reported and notified; nothing was changed.",

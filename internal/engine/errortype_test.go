@@ -34,6 +34,7 @@ func TestErrorType(t *testing.T) {
 	_, _, undoWithoutID := ParseCommand([]byte(`{"autocontain":{"command":"undo"}}`))
 	_, undoNoLedger := noLedger.Undo(ctx, "f-1")
 	_, reconcileNoLedger := noLedger.Reconcile(ctx)
+	_, statusNoLedger := noLedger.Status(ctx, 0)
 	finished := func(err error) error { return finding.MaskError(fmt.Errorf("finding f-1: %w", err)) }
 	stepFailed := audit.Record{Steps: []audit.Step{{Status: audit.StatusFailed, Error: "ThrottlingException"}}}.Err()
 	stepGone := audit.Record{Steps: []audit.Step{{Status: audit.StatusFailed, Error: "NoSuchEntity", Permanent: true}}}.Err()
@@ -55,6 +56,7 @@ func TestErrorType(t *testing.T) {
 		{"undo_without_finding", undoWithoutID, "EventRejected", false},
 		{"undo_without_ledger", undoNoLedger, "ConfigurationInvalid", false},
 		{"reconcile_without_ledger", reconcileNoLedger, "ConfigurationInvalid", false},
+		{"status_without_ledger", statusNoLedger, "ConfigurationInvalid", false},
 		{"home_unknown", failure.Mark(errors.New("not a Lambda function ARN"), ErrHomeUnknown), "HomeAccountUnknown", false},
 		{"outsider", finished(failure.Transient(fmt.Errorf("%w: why", ErrOutsider))), "AccountOutsideOrganization", false},
 		{"organization_unavailable", finished(failure.Mark(failure.Transient(errors.New("AccessDenied")), account.ErrMembershipUnknown)), "OrganizationUnavailable", false},
