@@ -35,11 +35,11 @@ var nagSuppressions = []nagSuppression{
 
 	// The function's role.
 	{construct: "Role", rule: "AwsSolutions-IAM5",
-		appliesTo: []string{`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):iam::(<AWS::AccountId>|\d{12}):(user|role|group|policy)\/\*$/`,
+		appliesTo: []string{`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):iam::(<AWS::AccountId>|\d{12}):(user|role|group|policy|instance-profile)\/\*$/`,
 			`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):iam::aws:policy\/\*$/`},
 		reason: "The function contains the IAM user or role a finding names, which is known only when the finding arrives, so its IAM actions " +
 			"(all declared by the code, tested against the role) apply to the account's users and roles; to tell how much a principal could do, the function reads " +
-			"its groups and the managed policies attached to it (the account's and AWS's), so the reads apply to groups and policies. The explicit denies narrow them " +
+			"its groups and the managed policies attached to it (the account's and AWS's), so the reads apply to groups and policies; for a finding about an EC2 instance it reads the role of the instance's profile (iam:GetInstanceProfile), so that read applies to instance profiles. The explicit denies narrow them " +
 			"(no access key deleted, its own role never changed); the protect guard and the function's code are the rest (infra/README.md, threat model)."},
 	{construct: "Role", rule: "AwsSolutions-IAM5",
 		appliesTo: []string{ec2ResourcesNag, ec2SnapshotsNag, `/^Resource::\*$/`},
@@ -60,10 +60,10 @@ var nagSuppressions = []nagSuppression{
 
 	// The member role (organization mode's member stack).
 	{construct: "MemberRole", rule: "AwsSolutions-IAM5",
-		appliesTo: []string{`/^Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:(user|role|group|policy)\/\*$/`,
+		appliesTo: []string{`/^Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:(user|role|group|policy|instance-profile)\/\*$/`,
 			`/^Resource::arn:<AWS::Partition>:iam::aws:policy\/\*$/`},
 		reason: "The central function contains, through this role, the member's IAM user or role a finding names, known only when the finding arrives: " +
-			"the code's declared IAM actions (tested against the role) apply to this account's users and roles, the impact reads to its groups and policies. " +
+			"the code's declared IAM actions (tested against the role) apply to this account's users and roles, the impact reads to its groups and policies, the read of an instance's profile to its instance profiles. " +
 			"The role carries the central role's denies: no key deleted, itself never changed, protected principals never touched."},
 	{construct: "MemberRole", rule: "AwsSolutions-IAM5",
 		appliesTo: []string{`/^Resource::arn:<AWS::Partition>:wafv2:\*:<AWS::AccountId>:regional\/ipset\/autocontain-blocklist-v[46]\/\*$/`, `/^Resource::\*$/`},
