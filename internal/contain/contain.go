@@ -81,10 +81,11 @@ type Outcome struct {
 	Changes []ledger.Change
 	// Prior is what a Reverter's resource was before autocontain changed
 	// it, in the action's terms, for undo to restore: the ledger keeps the
-	// first one recorded for the hold, unless ReplacesPrior (ledger.Hold.Prior). An unchanged
-	// outcome carries it too when the step found autocontain's own earlier
-	// change (of a delivery that died before the ledger recorded it): the
-	// hold is then recorded as autocontain's change.
+	// first one recorded for the hold (ledger.Hold.Prior), unless
+	// ReplacesPrior. An unchanged outcome carries it too when the step
+	// found autocontain's own earlier change (of a delivery that died
+	// before the ledger recorded it): the hold is then recorded as
+	// autocontain's change.
 	Prior string
 	// ReplacesPrior: this step changed the resource itself, and Prior is
 	// what it read just before, so it replaces what the ledger kept: the
