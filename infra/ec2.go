@@ -16,11 +16,12 @@ import (
 
 // Sids of the EC2 statements (isolate-instance).
 const (
-	sidEC2Read               = "AutocontainEc2Describe"
-	sidEC2Isolate            = "AutocontainEc2Isolate"
-	sidEC2OwnTags            = "AutocontainEc2OnlyItsOwnTags"
-	sidEC2OwnGroups          = "AutocontainEc2OnlyItsOwnGroupsRules"
-	sidEC2GroupRules         = "AutocontainEc2RulesOfItsGroups"
+	sidEC2Read               = "Ec2Describe"
+	sidEC2Isolate            = "Ec2Isolate"
+	sidEC2OwnTags            = "Ec2OnlyItsOwnTags"
+	sidEC2GroupTag           = "Ec2TagsItsNewGroups"
+	sidEC2OwnGroups          = "Ec2OnlyItsOwnGroupsRules"
+	sidEC2GroupRules         = "Ec2RulesOfItsGroups"
 	sidDenyProtectedInstance = "NeverChangeTaggedProtectedInstances"
 )
 
@@ -34,7 +35,10 @@ const (
 //     with the tag keys autocontain writes (aws:TagKeys, a condition key of
 //     both); the tags that
 //     CreateSecurityGroup and CreateSnapshot write at creation are
-//     authorized as CreateTags too.
+//     authorized as CreateTags too. The key that marks autocontain's
+//     groups (autocontain:isolation) only as CreateSecurityGroup writes
+//     it (ec2:CreateAction): tagging an existing group would give the role
+//     its rules.
 //   - Authorize/RevokeSecurityGroup{Ingress,Egress} only on a group tagged
 //     autocontain:isolation (aws:ResourceTag on the security-group
 //     resource), and on the rules they make (security-group-rule);
@@ -91,7 +95,11 @@ func ec2Statements(stack awscdk.Stack, actions []string) []awsiam.PolicyStatemen
 		out = append(out, allow(sidEC2GroupRules, rules, []string{arn("security-group-rule")}, nil))
 	}
 	if len(tags) > 0 {
-		keys := contain.IsolationTagKeys()
+		// autocontain:isolation is what lets the role change a group's
+		// rules (sidEC2OwnGroups): it may be written only by the
+		// CreateSecurityGroup that makes autocontain's group (ec2:CreateAction),
+		// never put on, or taken off, a group that exists.
+		keys := slices.DeleteFunc(contain.IsolationTagKeys(), func(k string) bool { return k == contain.TagIsolation })
 		slices.Sort(keys)
 		// Any EC2 resource of the account, and snapshots: the keys are the
 		// restriction (and the role's policy stays within IAM's size).
@@ -102,6 +110,13 @@ func ec2Statements(stack awscdk.Stack, actions []string) []awsiam.PolicyStatemen
 			// alone would allow it (no key to check).
 			"Null": map[string]any{"aws:TagKeys": "false"},
 		}))
+		if slices.Contains(tags, "ec2:CreateTags") {
+			// Any key: the create action names the one group it can apply
+			// to, the one the role creates.
+			out = append(out, allow(sidEC2GroupTag, []string{"ec2:CreateTags"}, []string{arn("security-group")}, map[string]any{
+				"StringEquals": map[string]any{"ec2:CreateAction": "CreateSecurityGroup"},
+			}))
+		}
 	}
 	var change []string
 	for _, a := range append(slices.Clone(tags), rest...) {

@@ -59,6 +59,7 @@ func TestRoleIsolatesOnlyAsDeclared(t *testing.T) {
 		}
 	}
 	instance := "arn:aws:ec2:" + testRegion + ":" + testAccount + ":instance/i-0123456789abcdef0"
+	group := "arn:aws:ec2:" + testRegion + ":" + testAccount + ":security-group/sg-0123456789abcdef0"
 	protected := map[string]string{"aws:ResourceTag/" + protect.TagKey: "True", "aws:TagKeys": contain.TagIsolatedBy}
 	for _, tc := range []struct {
 		what string
@@ -78,6 +79,17 @@ func TestRoleIsolatesOnlyAsDeclared(t *testing.T) {
 			context: map[string]string{}}, false},
 		{"close another group", request{action: "ec2:RevokeSecurityGroupEgress", resource: "arn:aws:ec2:" + testRegion + ":" + testAccount + ":security-group/sg-0123456789abcdef0",
 			context: map[string]string{"aws:ResourceTag/" + contain.TagIsolation: "yes"}}, false},
+		// The rules of a group are autocontain's to change when the group
+		// carries autocontain:isolation: the role must not be able to put
+		// that tag on another group, only on the one it creates.
+		{"mark another group as autocontain's", request{action: "ec2:CreateTags", resource: group,
+			context: map[string]string{"aws:TagKeys": contain.TagIsolation}}, false},
+		{"mark another group as autocontain's among other keys", request{action: "ec2:CreateTags", resource: group,
+			context: map[string]string{"aws:TagKeys": contain.TagPriorGroups + "," + contain.TagIsolation}}, false},
+		{"tag the group it creates", request{action: "ec2:CreateTags", resource: group,
+			context: map[string]string{"aws:TagKeys": contain.TagIsolation, "ec2:CreateAction": "CreateSecurityGroup"}}, true},
+		{"untag autocontain's group", request{action: "ec2:DeleteTags", resource: group,
+			context: map[string]string{"aws:TagKeys": contain.TagIsolation}}, false},
 		{"terminate an instance", request{action: "ec2:TerminateInstances", resource: instance, context: map[string]string{}}, false},
 		{"delete a snapshot", request{action: "ec2:DeleteSnapshot", resource: "arn:aws:ec2:" + testRegion + "::snapshot/snap-0123456789abcdef0", context: map[string]string{}}, false},
 	} {

@@ -81,11 +81,17 @@ type Outcome struct {
 	Changes []ledger.Change
 	// Prior is what a Reverter's resource was before autocontain changed
 	// it, in the action's terms, for undo to restore: the ledger keeps the
-	// first one recorded for the hold (ledger.Hold.Prior). An unchanged
-	// outcome carries it too when the step found autocontain's own earlier
-	// change (of a delivery that died before the ledger recorded it): the
-	// hold is then recorded as autocontain's change.
+	// first one recorded for the hold (ledger.Hold.Prior), unless
+	// ReplacesPrior. An unchanged outcome carries it too when the step
+	// found autocontain's own earlier change (of a delivery that died
+	// before the ledger recorded it): the hold is then recorded as
+	// autocontain's change.
 	Prior string
+	// ReplacesPrior: this step changed the resource itself, and Prior is
+	// what it read just before, so it replaces what the ledger kept: the
+	// resource may have been restored by hand, and changed again, since
+	// an earlier change recorded it.
+	ReplacesPrior bool
 }
 
 // Clients are the AWS API clients the actions need. A nil client is fine
@@ -190,7 +196,8 @@ func (e *Executor) record(rec *audit.Record, p plan.Plan, s plan.Step, out Outco
 		return fmt.Errorf("%s changed %s but cannot name what it holds: %w", s.Action, s.Target, err)
 	}
 	if ok {
-		rec.Changes = append(rec.Changes, ledger.Change{Action: h.Action, Account: h.Account, Principal: h.Principal, Resource: h.Resource, Prior: out.Prior, At: at})
+		rec.Changes = append(rec.Changes, ledger.Change{Action: h.Action, Account: h.Account, Principal: h.Principal, Resource: h.Resource, Prior: out.Prior,
+			ReplacesPrior: out.ReplacesPrior, At: at})
 	}
 	for _, c := range out.Changes {
 		c.Action = s.Action

@@ -203,7 +203,9 @@ func tagValue(tags []ec2types.Tag, key string) (string, bool) {
 // refusal says why the instance is not isolated; "" when it may be.
 func refusal(inst ec2types.Instance, owner, account string, t plan.Target) string {
 	id := aws.ToString(inst.InstanceId)
-	if v, ok := tagValue(inst.Tags, protect.TagKey); ok && strings.EqualFold(v, protect.TagValue) {
+	// Case and surrounding spaces aside, as the planner (finding.Instance.Protected)
+	// and the protect guard read the tag.
+	if v, ok := tagValue(inst.Tags, protect.TagKey); ok && strings.EqualFold(strings.TrimSpace(v), protect.TagValue) {
 		return fmt.Sprintf("instance %s is tagged %s=%s: it is never isolated", id, protect.TagKey, protect.TagValue)
 	}
 	if g, ok := tagValue(inst.Tags, TagAutoScalingGroup); ok && !t.AutoScaling {
@@ -246,24 +248,38 @@ func (i *Isolator) Execute(ctx context.Context, req Request) (Outcome, error) {
 	if why := refusal(inst, owner, req.Account, t); why != "" {
 		return Outcome{}, failure.Permanent(errors.New("isolate-instance refused, nothing changed: " + why))
 	}
-	vpc := aws.ToString(inst.VpcId)
-	open, err := i.group(ctx, vpc, OpenGroupName, TagIsolationOpen)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("isolate instance %s: %w", id, err)
-	}
-	closed, err := i.group(ctx, vpc, IsolationGroupName, TagIsolationClosed)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("isolate instance %s: %w", id, err)
-	}
 	enis, err := i.interfaces(ctx, inst)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("isolate instance %s: %w", id, err)
 	}
+	// A security group applies only in its VPC, and an instance may have
+	// interfaces of other VPCs than its own (multi-VPC ENI attachments):
+	// each interface goes to the groups of its own VPC, all of them made
+	// or checked before any interface moves.
+	groups := map[string]isolationGroups{}
+	for _, eni := range enis {
+		vpc := interfaceVPC(eni, inst)
+		if _, ok := groups[vpc]; ok {
+			continue
+		}
+		var g isolationGroups
+		if g.open, err = i.group(ctx, vpc, OpenGroupName, TagIsolationOpen); err != nil {
+			return Outcome{}, fmt.Errorf("isolate instance %s: %w", id, err)
+		}
+		if g.closed, err = i.group(ctx, vpc, IsolationGroupName, TagIsolationClosed); err != nil {
+			return Outcome{}, fmt.Errorf("isolate instance %s: %w", id, err)
+		}
+		groups[vpc] = g
+	}
 	prior := priorGroups{}
-	var swapped, unknown []string
+	var swapped, unknown, closed []string
 	for _, eni := range enis {
 		eid := aws.ToString(eni.NetworkInterfaceId)
-		was, moved, err := i.isolateInterface(ctx, eni, open, closed)
+		g := groups[interfaceVPC(eni, inst)]
+		if !slices.Contains(closed, g.closed) {
+			closed = append(closed, g.closed)
+		}
+		was, moved, err := i.isolateInterface(ctx, eni, g.open, g.closed)
 		if err != nil {
 			return Outcome{}, fmt.Errorf("isolate instance %s: %w", id, err)
 		}
@@ -285,7 +301,7 @@ func (i *Isolator) Execute(ctx context.Context, req Request) (Outcome, error) {
 			return Outcome{}, fmt.Errorf("isolate instance %s: it is isolated, but %w", id, err)
 		}
 	}
-	detail := isolationDetail(id, closed, prior, unknown, snaps)
+	detail := isolationDetail(id, strings.Join(closed, ", "), prior, unknown, snaps)
 	if len(swapped) == 0 {
 		// Isolated already. The groups its interfaces had before, read
 		// from the tags only autocontain writes, say that autocontain
@@ -293,7 +309,18 @@ func (i *Isolator) Execute(ctx context.Context, req Request) (Outcome, error) {
 		// recorded it, and undo must still restore them.
 		return Outcome{Changed: len(snaps) > 0, Detail: "already isolated: " + detail, Prior: prior.String()}, nil
 	}
-	return Outcome{Changed: true, Detail: detail, Prior: prior.String()}, nil
+	return Outcome{Changed: true, Detail: detail, Prior: prior.String(), ReplacesPrior: true}, nil
+}
+
+// isolationGroups are autocontain's two groups of one VPC.
+type isolationGroups struct{ open, closed string }
+
+// interfaceVPC is the VPC of a network interface of inst.
+func interfaceVPC(eni ec2types.NetworkInterface, inst ec2types.Instance) string {
+	if vpc := aws.ToString(eni.VpcId); vpc != "" {
+		return vpc
+	}
+	return aws.ToString(inst.VpcId)
 }
 
 func isolationDetail(id, closed string, prior priorGroups, unknown, snaps []string) string {
@@ -630,20 +657,27 @@ func (i *Isolator) Undo(ctx context.Context, h ledger.Hold) (done, left string, 
 	case !ok:
 		return "", fmt.Sprintf("instance %s no longer exists", id), nil
 	}
-	vpc := aws.ToString(inst.VpcId)
-	var ours []string
-	for _, name := range []string{OpenGroupName, IsolationGroupName} {
-		sg, found, err := i.findGroup(ctx, vpc, name)
-		if err != nil {
-			return "", "", fmt.Errorf("undo: %w", err)
-		}
-		if _, tagged := tagValue(sg.Tags, TagIsolation); found && tagged {
-			ours = append(ours, aws.ToString(sg.GroupId))
-		}
-	}
 	enis, err := i.interfaces(ctx, inst)
 	if err != nil {
 		return "", "", fmt.Errorf("undo: %w", err)
+	}
+	// autocontain's groups of every VPC the interfaces are in.
+	var ours, vpcs []string
+	for _, eni := range enis {
+		vpc := interfaceVPC(eni, inst)
+		if slices.Contains(vpcs, vpc) {
+			continue
+		}
+		vpcs = append(vpcs, vpc)
+		for _, name := range []string{OpenGroupName, IsolationGroupName} {
+			sg, found, err := i.findGroup(ctx, vpc, name)
+			if err != nil {
+				return "", "", fmt.Errorf("undo: %w", err)
+			}
+			if _, tagged := tagValue(sg.Tags, TagIsolation); found && tagged {
+				ours = append(ours, aws.ToString(sg.GroupId))
+			}
+		}
 	}
 	var restored, leftOut []string
 	isolated := false

@@ -247,6 +247,9 @@ func TestIsolateRefuses(t *testing.T) {
 		want    string
 	}{
 		{"protected", []ec2types.Tag{tag("autocontain:protected", "true")}, motoAccount, plan.Target{}, "is tagged autocontain:protected=true"},
+		// Read as the planner and the protect guard read it: case and
+		// surrounding spaces aside.
+		{"protected_spaced", []ec2types.Tag{tag("autocontain:protected", " True ")}, motoAccount, plan.Target{}, "is tagged autocontain:protected=true"},
 		{"auto_scaling", []ec2types.Tag{tag("aws:autoscaling:groupName", "web-asg")}, motoAccount, plan.Target{}, "Auto Scaling group web-asg, which would replace it"},
 		{"other_account", nil, "210987654321", plan.Target{}, "belongs to account 123456789012, not 210987654321"},
 		{"gone", nil, motoAccount, plan.Target{Kind: plan.TargetInstance, InstanceID: "i-0123456789abcdef0"}, "does not exist"},
@@ -393,5 +396,78 @@ func TestIsolateHoldLeadsBackToItsStep(t *testing.T) {
 	}
 	if _, err := a.Execute(context.Background(), contain.Request{Step: s}); err == nil || !failure.IsPermanent(err) {
 		t.Errorf("a step without its account: %v", err)
+	}
+}
+
+// TestIsolateAnInterfaceOfAnotherVPC: an instance may have a network
+// interface of another VPC than its own (multi-VPC ENI attachments, EC2
+// User Guide, "Network interfaces"); a security group applies only in its
+// own VPC, so that interface is isolated by autocontain's groups of its
+// VPC, and undo gives it its groups back.
+func TestIsolateAnInterfaceOfAnotherVPC(t *testing.T) {
+	fx := newInstance(t)
+	ctx := context.Background()
+	vpc, err := fx.ec2.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.1.0.0/16")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := aws.ToString(vpc.Vpc.VpcId)
+	sub, err := fx.ec2.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(other), CidrBlock: aws.String("10.1.1.0/24")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := fx.ec2.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("app"), Description: aws.String("app"), VpcId: aws.String(other)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eni, err := fx.ec2.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: sub.Subnet.SubnetId, Groups: []string{aws.ToString(sg.GroupId)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eid := aws.ToString(eni.NetworkInterface.NetworkInterfaceId)
+	if _, err := fx.ec2.AttachNetworkInterface(ctx, &ec2.AttachNetworkInterfaceInput{InstanceId: aws.String(fx.id), NetworkInterfaceId: aws.String(eid), DeviceIndex: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	groupsOf := func() map[string][]string {
+		out, err := fx.ec2.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{fx.eni0, fx.eni1, eid}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][]string{}
+		for _, n := range out.NetworkInterfaces {
+			for _, g := range n.Groups {
+				got[aws.ToString(n.NetworkInterfaceId)] = append(got[aws.ToString(n.NetworkInterfaceId)], aws.ToString(g.GroupId))
+			}
+		}
+		return got
+	}
+	before := groupsOf()
+	rec := fx.isolate(t, "f1", plan.Target{})
+	if s := rec.Steps[0]; s.Status != audit.StatusDone {
+		t.Fatalf("isolate: %+v", s)
+	}
+	vpcOf := map[string]string{fx.eni0: fx.vpc, fx.eni1: fx.vpc, eid: other}
+	for e, gs := range groupsOf() {
+		if len(gs) != 1 {
+			t.Fatalf("%s in %v after isolation", e, gs)
+		}
+		out, err := fx.ec2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: gs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := out.SecurityGroups[0]
+		if aws.ToString(g.GroupName) != contain.IsolationGroupName || aws.ToString(g.VpcId) != vpcOf[e] {
+			t.Errorf("%s (VPC %s) in group %s %s of VPC %s; want autocontain's isolation group of its own VPC", e, vpcOf[e], gs[0], aws.ToString(g.GroupName), aws.ToString(g.VpcId))
+		}
+	}
+	hd := ledger.Hold{Action: playbook.ActionIsolateInstance, Account: motoAccount, Principal: "instance/" + fx.id, Resource: "isolation", Prior: rec.Changes[0].Prior}
+	if _, left, err := fx.isolator().Undo(ctx, hd); err != nil || left != "" {
+		t.Fatalf("undo: left %q, %v", left, err)
+	}
+	after := groupsOf()
+	for e, gs := range before {
+		if !slices.Equal(sorted(after[e]...), sorted(gs...)) {
+			t.Errorf("%s has %v after undo, had %v", e, after[e], gs)
+		}
 	}
 }

@@ -185,23 +185,23 @@ func (e *Engine) run(ctx context.Context, f finding.Finding) (audit.Record, erro
 		return e.finish(ctx, audit.New(p, e.now()), err)
 	}
 	p = e.withImpact(ctx, p, base, in)
-	if p, err = e.withInstanceRole(ctx, p, &base, in); err != nil {
-		return e.finish(ctx, audit.New(p, e.now()), err)
-	}
+	// A role that could not be read is not contained; the rest goes
+	// ahead, and the error keeps the delivery unhandled, to be retried.
+	p, roleErr := e.withInstanceRole(ctx, p, &base, in)
 	if org, ok := base.Reach.(account.Org); ok && !p.DryRun {
 		if m, asked := org.Members[p.Finding.Account]; asked && !m.Member {
 			// Nothing to hold or block: no ledger claim, and every retry
 			// reports again until the account joins or the retries end.
-			return e.finish(ctx, in.executor.Execute(ctx, p), failure.Transient(fmt.Errorf("%w: %s", ErrOutsider, m.Why)))
+			return e.finish(ctx, in.executor.Execute(ctx, p), errors.Join(roleErr, failure.Transient(fmt.Errorf("%w: %s", ErrOutsider, m.Why))))
 		}
 	}
 	if p.DryRun || !acts(p) {
 		// Nothing to change (or a dry run, which makes no AWS call at all).
-		return e.finish(ctx, in.executor.Execute(ctx, p), nil)
+		return e.finish(ctx, in.executor.Execute(ctx, p), roleErr)
 	}
 	if e.Ledger == nil {
 		p, err := e.guard(ctx, p, &base, in.guard)
-		return e.finish(ctx, in.executor.Execute(ctx, p), err)
+		return e.finish(ctx, in.executor.Execute(ctx, p), errors.Join(roleErr, err))
 	}
 	f = p.Finding
 	tok := ledger.NewToken()
@@ -217,7 +217,7 @@ func (e *Engine) run(ctx context.Context, f finding.Finding) (audit.Record, erro
 		// failure: its own outcome, kept off the error alarm.
 		return e.finish(ctx, e.skipAll(f, "another delivery of this finding is being handled right now; Lambda retries this one"), ErrInProgress)
 	default:
-		rec, err := e.runClaimed(ctx, p, h, tok, base, in)
+		rec, err := e.runClaimed(ctx, p, h, tok, base, in, roleErr)
 		return e.finish(ctx, rec, err)
 	}
 }
@@ -265,10 +265,11 @@ func (e *Engine) guard(ctx context.Context, p plan.Plan, facts *plan.Facts, g *p
 // runClaimed decides with everything known about the finding, records what
 // it is about to hold and block (Prepare), acts, and records what it did
 // (Commit): three ledger round trips with the claim, on the happy path.
-func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, h ledger.History, tok string, facts plan.Facts, in *side) (audit.Record, error) {
+func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, h ledger.History, tok string, facts plan.Facts, in *side, roleErr error) (audit.Record, error) {
 	f := p.Finding
 	facts.Undone, facts.Blocked, facts.Done = h.Undone, h.Blocked(), h.Done
 	p, runErr := e.guard(ctx, plan.BuildWith(f, e.Playbook, facts), &facts, in.guard)
+	runErr = errors.Join(roleErr, runErr)
 	fail := func(err error) (audit.Record, error) {
 		rec := audit.New(p, e.now())
 		_, cerr := e.Ledger.Commit(context.WithoutCancel(ctx), decided(ledger.Commit{Finding: f.ID, UpdatedAt: f.UpdatedAt}, f, audit.OutcomeFailed))
@@ -304,8 +305,9 @@ func (e *Engine) runClaimed(ctx context.Context, p plan.Plan, h ledger.History, 
 		p = plan.BuildWith(f, e.Playbook, facts)
 	}
 	rec := in.executor.ExecuteHeld(ctx, p, contain.Held{Prepared: true, Leases: held.Leases})
-	// A delivery that could not verify protection reported its principal
-	// instead of containing it: it is not handled, so the retry decides again.
+	// A delivery that could not verify protection, or read the role of an
+	// instance's profile, did not contain that principal: it is not
+	// handled, so the retry decides again.
 	unreleased, err := e.Ledger.Commit(context.WithoutCancel(ctx), e.commit(p, rec, held, tok, runErr == nil))
 	runErr = errors.Join(runErr, err)
 	for _, set := range unreleased {

@@ -47,14 +47,12 @@ type ErrorClass struct {
 // DefaultErrorType is the errorType of a failure of no other class.
 const DefaultErrorType = "InvocationFailed"
 
-// ErrorClasses are the errorTypes ErrorType returns, most specific first:
+// ErrorClasses are the errorTypes ErrorType returns, most specific first
+// (an in-progress delivery, which is no failure, after every failure):
 // the first class an error matches (errors.Is, through wrapping and
 // errors.Join) names it. The README's "Error types" table is made from
 // this list.
 var ErrorClasses = []ErrorClass{
-	{Type: "DeliveryInProgress", is: []error{ErrInProgress},
-		When:    "Another delivery of the same finding holds its claim in the ledger right now. Not a failure: the audit outcome is `in-progress` and the `DeliveriesInProgress` metric counts it.",
-		Retried: "yes: the retry finds the finding handled, or takes the work over"},
 	{Type: "HomeAccountUnknown", is: []error{ErrHomeUnknown},
 		When:    "The function could not tell its own account from the invocation (no Lambda context, a function ARN it cannot read, or one naming another account than earlier invocations did). Nothing was changed.",
 		Retried: "yes, and fails again"},
@@ -62,7 +60,7 @@ var ErrorClasses = []ErrorClass{
 		When:    "The invocation could not be read: not JSON, no supported source and detail-type, a required field missing, an unknown command or an undo without a finding id. Nothing was changed.",
 		Retried: "yes, and fails again: the failure destination receives it"},
 	{Type: "ConfigurationInvalid", is: []error{ErrNoLedger},
-		When:    "A command (undo, reconcile) needs the ledger, and the function has no `AUTOCONTAIN_LEDGER_TABLE`.",
+		When:    "A command (undo, reconcile, status) needs the ledger, and the function has no `AUTOCONTAIN_LEDGER_TABLE`.",
 		Retried: "yes, and fails again until the stack is fixed"},
 	{Type: "AccountOutsideOrganization", is: []error{ErrOutsider},
 		When:    "Organization mode: the finding is about an account that is not an active account of the organization. It was reported and notified; nothing was changed.",
@@ -85,6 +83,11 @@ var ErrorClasses = []ErrorClass{
 	{Type: "StepFailed", is: []error{audit.ErrStepFailed},
 		When:    "A step of the plan failed in a way a retry may mend (throttling, a 5xx, a timeout). The audit record names the step. A step that failed for good (the principal is gone, IAM refuses) is not an error: the invocation succeeds with outcome `failed` and the `DeliveriesFailedPermanently` metric counts it.",
 		Retried: "yes: every action is idempotent, and the ledger remembers the steps that finished"},
+	// Last of the named classes: not a failure, so any failure joined
+	// with it (another finding of the same event, RunAll) names the error.
+	{Type: "DeliveryInProgress", is: []error{ErrInProgress},
+		When:    "Another delivery of the same finding holds its claim in the ledger right now, and nothing else failed. Not a failure: the audit outcome is `in-progress` and the `DeliveriesInProgress` metric counts it.",
+		Retried: "yes: the retry finds the finding handled, or takes the work over"},
 	{Type: DefaultErrorType,
 		When:    "Any other failure; the errorMessage says what failed (a reconcile that could not write an IP set, for example).",
 		Retried: "yes"},

@@ -34,6 +34,7 @@ func TestErrorType(t *testing.T) {
 	_, _, undoWithoutID := ParseCommand([]byte(`{"autocontain":{"command":"undo"}}`))
 	_, undoNoLedger := noLedger.Undo(ctx, "f-1")
 	_, reconcileNoLedger := noLedger.Reconcile(ctx)
+	_, statusNoLedger := noLedger.Status(ctx, 0)
 	finished := func(err error) error { return finding.MaskError(fmt.Errorf("finding f-1: %w", err)) }
 	stepFailed := audit.Record{Steps: []audit.Step{{Status: audit.StatusFailed, Error: "ThrottlingException"}}}.Err()
 	stepGone := audit.Record{Steps: []audit.Step{{Status: audit.StatusFailed, Error: "NoSuchEntity", Permanent: true}}}.Err()
@@ -55,6 +56,7 @@ func TestErrorType(t *testing.T) {
 		{"undo_without_finding", undoWithoutID, "EventRejected", false},
 		{"undo_without_ledger", undoNoLedger, "ConfigurationInvalid", false},
 		{"reconcile_without_ledger", reconcileNoLedger, "ConfigurationInvalid", false},
+		{"status_without_ledger", statusNoLedger, "ConfigurationInvalid", false},
 		{"home_unknown", failure.Mark(errors.New("not a Lambda function ARN"), ErrHomeUnknown), "HomeAccountUnknown", false},
 		{"outsider", finished(failure.Transient(fmt.Errorf("%w: why", ErrOutsider))), "AccountOutsideOrganization", false},
 		{"organization_unavailable", finished(failure.Mark(failure.Transient(errors.New("AccessDenied")), account.ErrMembershipUnknown)), "OrganizationUnavailable", false},
@@ -71,6 +73,11 @@ func TestErrorType(t *testing.T) {
 		// ledger commit failed too: the ledger names it.
 		{"joined_ledger_before_protection", finished(errors.Join(unverified, ledgerDown)), "LedgerUnavailable", false},
 		{"joined_unreachable_before_step", errors.Join(stepFailed, failure.Mark(errors.New("x"), account.ErrUnreachable)), "AccountUnreachable", false},
+		// An event of two findings (RunAll): one failed a step, another
+		// delivery holds the other's claim. The failure names it: an
+		// in-progress delivery is not a failure, and must not hide one.
+		{"joined_step_failed_and_in_progress", errors.Join(finding.MaskError(stepFailed), finished(ErrInProgress)), "StepFailed", false},
+		{"joined_in_progress_and_ledger", errors.Join(finished(ErrInProgress), finished(ledgerDown)), "LedgerUnavailable", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,8 +32,10 @@ func instanceRolePermissions() []string { return []string{"iam:GetInstanceProfil
 // says nothing certain about its role's, so the role is never guessed from
 // it. It reads only when the planner would contain that role
 // (plan.InstanceProfile) and the run is not a dry run, which makes no AWS
-// call. A profile that cannot be read fails the delivery, to be retried:
-// the error is transient whatever its cause.
+// call. A profile that cannot be read fails the delivery, to be retried
+// (the error is transient whatever its cause), but stops nothing else: the
+// plan it returns then says the role was not read, and isolates the
+// instance all the same, which needs no role.
 func (e *Engine) withInstanceRole(ctx context.Context, p plan.Plan, facts *plan.Facts, in *side) (plan.Plan, error) {
 	f := p.Finding
 	s := e.Playbook.Settings
@@ -55,16 +57,20 @@ func (e *Engine) withInstanceRole(ctx context.Context, p plan.Plan, facts *plan.
 	if in.account != "" {
 		reads = in.account
 	}
+	unread := func(err error) (plan.Plan, error) {
+		facts.InstanceRoleUnread = err.Error()
+		return plan.BuildWith(f, e.Playbook, *facts), failure.Transient(err)
+	}
 	if _, acct, _ := finding.SplitARN(profile); acct != reads {
-		return p, failure.Transient(fmt.Errorf("read the role of instance profile %s: the delivery acts in account %s, not the profile's", profile, reads))
+		return unread(fmt.Errorf("read the role of instance profile %s: the delivery acts in account %s, not the profile's", profile, reads))
 	}
 	r, ok := in.impact.(instanceProfileReader)
 	if !ok {
-		return p, failure.Transient(fmt.Errorf("read the role of instance profile %s: no IAM client to read it with", profile))
+		return unread(fmt.Errorf("read the role of instance profile %s: no IAM client to read it with", profile))
 	}
 	role, err := instanceRole(ctx, r, profile)
 	if err != nil {
-		return p, failure.Transient(err)
+		return unread(err)
 	}
 	facts.InstanceRoles = map[string]string{profile: role}
 	return plan.BuildWith(f, e.Playbook, *facts), nil

@@ -138,3 +138,38 @@ func TestOrganizationReadsTheMembersInstanceProfile(t *testing.T) {
 		t.Errorf("the central account's web-app-role changed: %v", central)
 	}
 }
+
+// TestUnreadableProfileStillIsolates: the role of the instance's profile
+// cannot be read (an older member stack without iam:GetInstanceProfile, a
+// profile deleted by the attacker): the instance is isolated all the same,
+// since isolating needs no role, and the delivery fails retryably without
+// being handled, so the retry revokes the role once it can be read.
+func TestUnreadableProfileStillIsolates(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	eng := fx.engine(nil)
+	raw := fx.acct.Rewrite(event(t, "guardduty-ec2-bitcointool-dns.json", "7e2a4c6b8d0f1e3a5c7b9d1f3e5a7c9b", "unreadable-profile-isolates"))
+	fx.proxy.Inject("GetInstanceProfile", faultproxy.AccessDenied, 1)
+	rec, err := eng.Run(ctx, raw)
+	if err == nil || failure.IsPermanent(err) || !strings.Contains(err.Error(), "iam:GetInstanceProfile") {
+		t.Fatalf("err %v: want a transient failure naming iam:GetInstanceProfile", err)
+	}
+	isolated := func(rec audit.Record) bool {
+		return slices.ContainsFunc(rec.Steps, func(s audit.Step) bool {
+			return s.Action == playbook.ActionIsolateInstance && s.Status == audit.StatusDone
+		})
+	}
+	if !isolated(rec) {
+		t.Fatalf("the instance was not isolated:\n%s", rec.Text())
+	}
+	if slices.Contains(fx.state(t).RolePolicies["data-pipeline-role"], "AutocontainRevokeOlderSessions") {
+		t.Error("the role was revoked without being read")
+	}
+	retry, err := eng.Run(ctx, raw)
+	if err != nil {
+		t.Fatalf("retry: %v\n%s", err, retry.Text())
+	}
+	if !slices.Contains(fx.state(t).RolePolicies["data-pipeline-role"], "AutocontainRevokeOlderSessions") {
+		t.Errorf("the retry did not revoke the role:\n%s", retry.Text())
+	}
+}

@@ -115,3 +115,42 @@ func TestIsolationUndoUnderTheHolderRule(t *testing.T) {
 		}
 	}
 }
+
+// TestIsolationUndoRestoresTheGroupsOfTheLatestIsolation: a person gives
+// an isolated instance's interfaces other groups by hand, not by undo, and
+// a second finding isolates it again. Undoing both restores the groups the
+// interfaces had just before the second isolation, not those the first
+// recorded: the person's change is what the instance had last.
+func TestIsolationUndoRestoresTheGroupsOfTheLatestIsolation(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	in := testenv.RunInstance(t, fx.cfg)
+	eng := fx.engine(nil)
+	isolation := func(id string) plan.Plan {
+		return plan.Plan{Finding: finding.Finding{ID: id, Account: goldenHome.ID, Partition: "aws", Region: emulator.Region,
+			UpdatedAt: time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)},
+			Steps: []plan.Step{{Action: playbook.ActionIsolateInstance, Target: plan.Target{Kind: plan.TargetInstance, InstanceID: in.ID}, Reason: "test"}}}
+	}
+	c := ec2.NewFromConfig(fx.cfg)
+	if rec, _ := runPlan(t, eng, isolation("f-first")); rec.Steps[0].Status != audit.StatusDone {
+		t.Fatalf("first isolation: %+v", rec.Steps[0])
+	}
+	// By hand: the first interface in db only, the second in web only.
+	byHand := map[string][]string{in.ENIs[0]: {in.Groups[1]}, in.ENIs[1]: {in.Groups[0]}}
+	for eni, gs := range byHand {
+		if _, err := c.ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{NetworkInterfaceId: aws.String(eni), Groups: gs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rec, _ := runPlan(t, eng, isolation("f-second")); rec.Steps[0].Status != audit.StatusDone {
+		t.Fatalf("second isolation: %+v", rec.Steps[0])
+	}
+	for _, id := range []string{"f-first", "f-second"} {
+		if _, err := eng.Undo(ctx, id); err != nil {
+			t.Fatalf("undo %s: %v", id, err)
+		}
+	}
+	if got := in.InterfaceGroups(t, fx.cfg); !slices.Equal(got[in.ENIs[0]], byHand[in.ENIs[0]]) || !slices.Equal(got[in.ENIs[1]], byHand[in.ENIs[1]]) {
+		t.Errorf("after undo %v, want the groups given by hand before the second isolation %v", got, byHand)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/status"
 )
 
@@ -13,7 +14,7 @@ import (
 // else through the table.
 func (e *Engine) Status(ctx context.Context, last int) (status.Status, error) {
 	if e.Ledger == nil {
-		return status.Status{}, errors.New("status needs the ledger: set " + EnvLedgerTable)
+		return status.Status{}, failure.Mark(errors.New("status needs the ledger: set "+EnvLedgerTable), ErrNoLedger)
 	}
 	o := status.Options{Settings: e.Playbook.Settings, Home: e.Home.ID, Undo: "-table " + e.Ledger.Table,
 		Last: last, Table: e.Ledger.Table, Now: e.now()}

@@ -39,17 +39,16 @@ var guardDutyFindingARN = regexp.MustCompile(`^arn:[a-z0-9-]+:guardduty:[a-z0-9-
 // service/securityhub types.AwsSecurityFinding; the event uses the same
 // PascalCase names) that autocontain reads from a GuardDuty finding.
 type asffFinding struct {
-	ID                    string                   `json:"Id"`
-	ProductArn            string                   `json:"ProductArn"`
-	AwsAccountID          string                   `json:"AwsAccountId"`
-	Region                string                   `json:"Region"`
-	Types                 []string                 `json:"Types"`
-	UpdatedAt             string                   `json:"UpdatedAt"`
-	Title                 string                   `json:"Title"`
-	Sample                bool                     `json:"Sample"`
-	RecordState           string                   `json:"RecordState"`
-	Workflow              *struct{ Status string } `json:"Workflow"`
-	Severity              *asffSeverity            `json:"Severity"`
+	ID                    string        `json:"Id"`
+	ProductArn            string        `json:"ProductArn"`
+	AwsAccountID          string        `json:"AwsAccountId"`
+	Region                string        `json:"Region"`
+	Types                 []string      `json:"Types"`
+	UpdatedAt             string        `json:"UpdatedAt"`
+	Title                 string        `json:"Title"`
+	Sample                bool          `json:"Sample"`
+	RecordState           string        `json:"RecordState"`
+	Severity              *asffSeverity `json:"Severity"`
 	FindingProviderFields *struct {
 		Types    []string      `json:"Types"`
 		Severity *asffSeverity `json:"Severity"`
@@ -224,9 +223,12 @@ func parseASFF(env envelope, base string, raw json.RawMessage) (Finding, error) 
 	default:
 		return Finding{}, fmt.Errorf("%s.ProductFields[%q] %q is not true or false", base, pfService+"archived", s)
 	}
-	// Archived in Security Hub, or closed there by a person (Workflow):
-	// as GuardDuty's archived, the finding is reported, not acted on.
-	if a.RecordState == "ARCHIVED" || (a.Workflow != nil && (a.Workflow.Status == "SUPPRESSED" || a.Workflow.Status == "RESOLVED")) {
+	// Archived by GuardDuty (RecordState, which only the provider sets):
+	// reported, not acted on. Workflow.Status is not read: any Security
+	// Hub user or automation rule sets it (BatchUpdateFindings), and a
+	// copy decided on it would get another plan than its GuardDuty
+	// original, which the ledger then skips as the same finding.
+	if a.RecordState == "ARCHIVED" {
 		archived = true
 	}
 

@@ -102,9 +102,19 @@ func TestParseSecurityHubFields(t *testing.T) {
 				t.Error("not archived")
 			}
 		}},
-		{"workflow_suppressed", func(f map[string]any) { f["Workflow"] = map[string]any{"Status": "SUPPRESSED"} }, func(t *testing.T, f Finding) {
-			if !f.Archived {
-				t.Error("a suppressed finding is not archived")
+		// Workflow is the Security Hub user's (BatchUpdateFindings,
+		// automation rules), not GuardDuty's: it decides nothing, or a
+		// copy closed there would be decided otherwise than its original,
+		// and the ledger, taking them for one finding, would skip the
+		// original's delivery.
+		{"workflow_suppressed_decides_nothing", func(f map[string]any) { f["Workflow"] = map[string]any{"Status": "SUPPRESSED"} }, func(t *testing.T, f Finding) {
+			if f.Archived {
+				t.Error("a finding suppressed in Security Hub is archived")
+			}
+		}},
+		{"workflow_resolved_decides_nothing", func(f map[string]any) { f["Workflow"] = map[string]any{"Status": "RESOLVED"} }, func(t *testing.T, f Finding) {
+			if f.Archived {
+				t.Error("a finding resolved in Security Hub is archived")
 			}
 		}},
 		{"workflow_notified_is_active", func(f map[string]any) { f["Workflow"] = map[string]any{"Status": "NOTIFIED"} }, func(t *testing.T, f Finding) {

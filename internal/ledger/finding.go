@@ -61,11 +61,13 @@ type Change struct {
 	Account   string `json:"account,omitempty"`
 	Principal string `json:"principal,omitempty"`
 	Resource  string `json:"resource,omitempty"`
-	// Prior is what the held resource was before (Hold.Prior).
-	Prior   string    `json:"prior,omitempty"`
-	IPSet   string    `json:"ipSet,omitempty"`
-	Address string    `json:"address,omitempty"`
-	At      time.Time `json:"at"`
+	// Prior is what the held resource was before (Hold.Prior), and
+	// ReplacesPrior whether it replaces what the ledger kept.
+	Prior         string    `json:"prior,omitempty"`
+	ReplacesPrior bool      `json:"replacesPrior,omitempty"`
+	IPSet         string    `json:"ipSet,omitempty"`
+	Address       string    `json:"address,omitempty"`
+	At            time.Time `json:"at"`
 	// Applied: the set's writer put the address in the set on this
 	// delivery's lease (so it is autocontain's to remove later).
 	Applied bool `json:"applied,omitempty"`
@@ -76,7 +78,7 @@ func (c Change) Hold() (Hold, bool) {
 	if c.Principal == "" {
 		return Hold{}, false
 	}
-	return Hold{Action: c.Action, Account: c.Account, Principal: c.Principal, Resource: c.Resource, Prior: c.Prior}, true
+	return Hold{Action: c.Action, Account: c.Account, Principal: c.Principal, Resource: c.Resource, Prior: c.Prior, ReplacesPrior: c.ReplacesPrior}, true
 }
 
 // History is what the ledger knows of one finding.

@@ -34,9 +34,11 @@ type Hold struct {
 	Resource string
 	// Prior is what the resource was before autocontain changed it, in
 	// the action's terms (an isolated instance's interfaces' security
-	// groups): Commit keeps the first one recorded, ReleaseHold reads it
-	// back for undo. It is not part of the hold's key.
-	Prior string
+	// groups): Commit keeps the first one recorded, unless ReplacesPrior
+	// (a change that read the resource just before it changed it);
+	// ReleaseHold reads it back for undo. Neither is part of the hold's key.
+	Prior         string
+	ReplacesPrior bool
 
 	// stored is the key the hold was read from when an earlier version
 	// wrote it in its own layout: its item is still found by that key.
@@ -101,7 +103,9 @@ func (l *Ledger) holdUpdate(h Hold, id string) update {
 }
 
 // changedUpdate records that finding id changed the held resource, and
-// what it was before, unless an earlier change recorded that already.
+// what it was before: unless an earlier change recorded that already, or
+// always when h.ReplacesPrior (the newest isolation knows best what the
+// instance had before it).
 func (l *Ledger) changedUpdate(h Hold, id string) update {
 	u := update{
 		key:    key(h.Key(), holdSK),
@@ -110,7 +114,11 @@ func (l *Ledger) changedUpdate(h Hold, id string) update {
 	}
 	if h.Prior != "" {
 		// PRIOR is a reserved word of DynamoDB's expressions.
-		u.expr += ", #prior = if_not_exists(#prior, :p)"
+		if h.ReplacesPrior {
+			u.expr += ", #prior = :p"
+		} else {
+			u.expr += ", #prior = if_not_exists(#prior, :p)"
+		}
 		u.names = map[string]string{"#prior": "prior"}
 		u.values[":p"] = s(h.Prior)
 	}

@@ -22,6 +22,10 @@ type Facts struct {
 	// the profile has no role. A profile not in it was not read (a plan or a
 	// dry run reads nothing), and its role is not contained.
 	InstanceRoles map[string]string
+	// InstanceRoleUnread says why the role of the instance's profile could
+	// not be read when the run tried: the role is not contained, and the
+	// rest of the plan (the isolation) goes ahead.
+	InstanceRoleUnread string
 	// Home is the account the responder serves. A principal is contained
 	// only when the finding, the principal and the partition are all
 	// Home's; when Home is unknown, no principal is contained.

@@ -161,6 +161,9 @@ func (p *Plan) instancePrincipalGate(facts Facts) (stopped, isInstance bool) {
 	default:
 		arn, read := facts.InstanceRoles[in.ProfileARN]
 		switch {
+		case !read && facts.InstanceRoleUnread != "":
+			p.skip(SkippedPrincipal, profile, "the role of the instance's profile could not be read ("+facts.InstanceRoleUnread+
+				"): not contained by this delivery, which fails so that its retry reads it again")
 		case !read:
 			p.skip(SkippedPrincipal, profile, "the role of the instance's profile is read from IAM (iam:GetInstanceProfile) when the finding is handled, "+
 				"and contained then; a dry run, or autocontain plan without -impact, does not read it")
