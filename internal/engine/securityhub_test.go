@@ -69,11 +69,13 @@ func TestSecurityHubCopiesGetTheSamePlans(t *testing.T) {
 }
 
 // comparable is p without the finding fields a Security Hub copy
-// legitimately has of its own, and with only the part of an instance that
+// legitimately has of its own (SeverityFloor: its number is people's to
+// change within GuardDuty's band, so decisions use the band's floor; the
+// steps must still be the original's), and with only the part of an instance that
 // ASFF's AwsEc2Instance carries (no state, no profile id, and of each
 // interface its id and VPC only: no subnet, groups or addresses).
 func comparable(p plan.Plan) plan.Plan {
-	p.Finding.Via, p.Finding.Accounts = "", nil
+	p.Finding.Via, p.Finding.Accounts, p.Finding.SeverityFloor = "", nil, 0
 	if in := p.Finding.Instance; in != nil {
 		c := finding.Instance{ID: in.ID, ProfileARN: in.ProfileARN, Tags: slices.Clone(in.Tags)}
 		for _, n := range in.Interfaces {
@@ -182,5 +184,45 @@ func TestSecurityHubEventOfTwoFindings(t *testing.T) {
 	st := fx.state(t)
 	if strings.Join(st.IPv4, ",") != "185.220.101.42/32" || strings.Join(st.IPv6, ",") != "2a0b:f4c2:2::1/128" {
 		t.Errorf("IP sets: %v %v", st.IPv4, st.IPv6)
+	}
+}
+
+// TestSecurityHubSeverityCannotBeSteered: a Security Hub copy's top-level
+// Severity is people's to change (BatchUpdateFindings, automation rules),
+// within the band GuardDuty's label fixes. Wherever it is moved in the
+// band, the copy is decided alike, by the band's floor: a rule whose
+// minimum lies inside the band takes the GuardDuty original, never the
+// copy, and the copy's plan does not depend on the number.
+func TestSecurityHubSeverityCannotBeSteered(t *testing.T) {
+	orig, err := (&Engine{Playbook: goldenPlaybook(), Home: goldenHome}).Plan(event(t, "guardduty-ipv6-caller.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb := goldenPlaybook()
+	for i := range pb.Rules {
+		if pb.Rules[i].Name == orig.Rule {
+			pb.Rules[i].MinSeverity = 4.5 // inside MEDIUM (4.0–6.9); the original is 5
+		}
+	}
+	eng := &Engine{Playbook: pb, Home: goldenHome}
+	if gd, err := eng.Plan(event(t, "guardduty-ipv6-caller.json")); err != nil || gd.Rule != orig.Rule {
+		t.Fatalf("the GuardDuty original: rule %q (%v), want %s", gd.Rule, err, orig.Rule)
+	}
+	var first string
+	for _, product := range []string{"4.0", "5.0", "6.9"} {
+		ps, err := eng.PlanAll(event(t, "securityhub-guardduty-ipv6-caller.json", `"Product": 5.0`, `"Product": `+product))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ps[0]
+		if p.Rule == orig.Rule {
+			t.Errorf("Severity.Product %s: the copy took rule %s, whose minimum 4.5 lies inside the band", product, p.Rule)
+		}
+		p.Finding.Severity = 0
+		if got := asJSON(t, p); first == "" {
+			first = got
+		} else if got != first {
+			t.Errorf("Severity.Product %s: the copy's plan differs from Product 4.0's:\n%s\n%s", product, got, first)
+		}
 	}
 }

@@ -47,6 +47,12 @@ type Finding struct {
 	EventSource string `json:"eventSource,omitempty"`
 	// Severity is GuardDuty's number (1.0–10.0); zero for CloudTrail records, which carry none.
 	Severity float64 `json:"severity"`
+	// SeverityFloor, when set, is the lowest severity of Severity's band
+	// (SeverityFloorOf): Severity was read from a field that people may
+	// change within the band GuardDuty gave (a Security Hub copy's
+	// top-level Severity), so decisions use the band's floor
+	// (DecidingSeverity) and nobody can steer one by moving the number.
+	SeverityFloor float64 `json:"severityFloor,omitempty"`
 	// Account is the account the finding is about: GuardDuty's
 	// detail.accountId, CloudTrail's recipientAccountId, else the envelope's.
 	Account string `json:"account"`
@@ -124,17 +130,41 @@ func (f Finding) About(pr Principal) Finding {
 // medium 4.0–6.9, high 7.0–8.9, critical 9.0–10.0 (GuardDuty User Guide,
 // "Severity levels of findings"). Below 1.0 there is no label: "none".
 func SeverityLabel(s float64) string {
+	return severityBand(s).label
+}
+
+// SeverityFloorOf is the lowest severity of the band (SeverityLabel) s is in.
+func SeverityFloorOf(s float64) float64 { return severityBand(s).floor }
+
+// DecidingSeverity is the severity a decision uses: SeverityFloor when it
+// is set, else Severity.
+func (f Finding) DecidingSeverity() float64 {
+	if f.SeverityFloor > 0 {
+		return f.SeverityFloor
+	}
+	return f.Severity
+}
+
+// severityBand is GuardDuty's band of severity s: its label and lowest value.
+func severityBand(s float64) struct {
+	label string
+	floor float64
+} {
+	type band = struct {
+		label string
+		floor float64
+	}
 	switch {
 	case s >= 9:
-		return "critical"
+		return band{"critical", 9}
 	case s >= 7:
-		return "high"
+		return band{"high", 7}
 	case s >= 4:
-		return "medium"
+		return band{"medium", 4}
 	case s >= 1:
-		return "low"
+		return band{"low", 1}
 	default:
-		return "none"
+		return band{"none", 0}
 	}
 }
 

@@ -194,7 +194,7 @@ func parseASFF(env envelope, base string, raw json.RawMessage) (Finding, error) 
 	if err != nil {
 		return Finding{}, err
 	}
-	sev, err := asffSeverityOf(base, a)
+	sev, changeable, err := asffSeverityOf(base, a)
 	if err != nil {
 		return Finding{}, err
 	}
@@ -252,6 +252,9 @@ func parseASFF(env envelope, base string, raw json.RawMessage) (Finding, error) 
 		Archived:     archived,
 		ResourceRole: pf[pfService+"resourceRole"],
 		Sample:       a.Sample || asffSample(pf),
+	}
+	if changeable {
+		f.SeverityFloor = SeverityFloorOf(sev)
 	}
 	if len(a.Resources) > 0 {
 		r := a.Resources[0]
@@ -372,8 +375,10 @@ func guardDutyTypeOf(s string) (string, bool) {
 // top-level Severity may be changed by a Security Hub user: when it is
 // read, it must agree with the label GuardDuty gave in FindingProviderFields,
 // or the finding is refused rather than acted on with a severity GuardDuty
-// did not give.
-func asffSeverityOf(base string, a asffFinding) (float64, error) {
+// did not give. Even then it may have been moved within that band, so
+// changeable says it was read there: decisions then use the band's floor
+// (Finding.SeverityFloor).
+func asffSeverityOf(base string, a asffFinding) (sev float64, changeable bool, err error) {
 	var provider *asffSeverity
 	if a.FindingProviderFields != nil {
 		provider = a.FindingProviderFields.Severity
@@ -397,22 +402,22 @@ func asffSeverityOf(base string, a asffFinding) (float64, error) {
 	sev, ok, err := read(base+".FindingProviderFields.Severity", provider)
 	field := base + ".FindingProviderFields.Severity"
 	if err == nil && !ok {
-		field = base + ".Severity"
+		field, changeable = base+".Severity", true
 		sev, ok, err = read(field, a.Severity)
 		if ok && provider != nil && provider.Label != "" && !strings.EqualFold(asffLabel(sev), provider.Label) {
-			return 0, fmt.Errorf("%s says %g (%s) but GuardDuty's label %s.FindingProviderFields.Severity.Label is %s: the severity was changed in Security Hub; refused",
+			return 0, false, fmt.Errorf("%s says %g (%s) but GuardDuty's label %s.FindingProviderFields.Severity.Label is %s: the severity was changed in Security Hub; refused",
 				field, sev, asffLabel(sev), base, provider.Label)
 		}
 	}
 	switch {
 	case err != nil:
-		return 0, err
+		return 0, false, err
 	case !ok:
-		return 0, fmt.Errorf("%s.Severity has neither Original nor Product: GuardDuty's severity is missing", base)
+		return 0, false, fmt.Errorf("%s.Severity has neither Original nor Product: GuardDuty's severity is missing", base)
 	case sev < 0 || sev > 10 || sev != sev:
-		return 0, fmt.Errorf("%s %g is outside 0–10", field, sev)
+		return 0, false, fmt.Errorf("%s %g is outside 0–10", field, sev)
 	}
-	return sev, nil
+	return sev, changeable, nil
 }
 
 // asffLabel is the ASFF label of a GuardDuty severity: GuardDuty's own

@@ -167,9 +167,9 @@ func noRuleReason(f finding.Finding, pb *playbook.Playbook) string {
 	for _, r := range pb.Rules {
 		need, on := pb.MinSeverity(r)
 		if on && r.Source == f.Source && r.Matches(top, 0) {
-			if f.Source == finding.SourceGuardDuty && f.Severity < need {
-				return fmt.Sprintf("rule %s matches %s but needs severity %g or more; this finding is %g (%s)",
-					r.Name, f.Type, need, f.Severity, finding.SeverityLabel(f.Severity))
+			if f.Source == finding.SourceGuardDuty && f.DecidingSeverity() < need {
+				return fmt.Sprintf("rule %s matches %s but needs severity %g or more; this finding is %s",
+					r.Name, f.Type, need, severityText(f))
 			}
 		}
 	}
@@ -449,4 +449,19 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// severityText is the finding's severity for people, "8 (high)", and the
+// floor decisions use when people may have moved the number (floorText).
+func severityText(f finding.Finding) string {
+	return fmt.Sprintf("%g (%s)%s", f.Severity, finding.SeverityLabel(f.Severity), floorText(f))
+}
+
+// floorText says which severity decisions use when it is not the number
+// itself: "" when it is.
+func floorText(f finding.Finding) string {
+	if f.SeverityFloor == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", decided as %g, its band's lowest (Security Hub users can change the number within the band)", f.SeverityFloor)
 }

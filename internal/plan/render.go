@@ -16,7 +16,7 @@ func (p Plan) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "finding   %s %s (%s)\n", f.Source, f.ID, f.Type)
 	if f.Source == finding.SourceGuardDuty {
-		fmt.Fprintf(&b, "severity  %g %s\n", f.Severity, finding.SeverityLabel(f.Severity))
+		fmt.Fprintf(&b, "severity  %g %s%s\n", f.Severity, finding.SeverityLabel(f.Severity), floorText(f))
 	} else {
 		fmt.Fprintf(&b, "event     %s %s\n", f.EventSource, f.Type)
 		if call := f.Call(); call != "" {

@@ -194,7 +194,7 @@ func (r Rule) Matches(f finding.Finding, floor float64) bool {
 	if r.Source == finding.SourceCloudTrail && (f.EventSource != r.EventSource || !r.matchesOutcome(f)) {
 		return false
 	}
-	if r.Source == finding.SourceGuardDuty && f.Severity < max(r.MinSeverity, floor) {
+	if r.Source == finding.SourceGuardDuty && f.DecidingSeverity() < max(r.MinSeverity, floor) {
 		return false
 	}
 	if len(r.Principals) > 0 && !slices.Contains(r.Principals, f.Principal.Kind) {
