@@ -1,6 +1,7 @@
 package contain
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/autocontain/autocontain/internal/failure"
+	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/ledger"
 	"github.com/autocontain/autocontain/internal/plan"
 	"github.com/autocontain/autocontain/internal/playbook"
@@ -70,7 +72,7 @@ const (
 	TagIsolatedAt = "autocontain:isolated-at"
 	// TagAutoScalingGroup is the tag EC2 Auto Scaling puts on the
 	// instances of a group.
-	TagAutoScalingGroup = "aws:autoscaling:groupName"
+	TagAutoScalingGroup = finding.AutoScalingTag
 )
 
 // IsolationTagKeys lists every tag key isolate-instance writes or removes.
@@ -85,8 +87,6 @@ const isolationResource = "isolation"
 // characters and their commas fit EC2's 256 characters of a tag value; an
 // interface has at most 16 groups (Amazon VPC quotas), so two tags do.
 const groupsPerTag = 12
-
-var instanceIDPattern = regexp.MustCompile(`^i-[0-9a-f]{8,17}$`)
 
 // Isolator is isolate-instance: it moves every network interface of an
 // EC2 instance to a security group that allows nothing, in two steps.
@@ -136,7 +136,7 @@ func (*Isolator) UndoPermissions() []string { return []string{"ec2:DeleteTags"} 
 
 // instanceOf is the instance a step isolates.
 func instanceOf(t plan.Target) (string, error) {
-	if t.Kind != plan.TargetInstance || !instanceIDPattern.MatchString(t.InstanceID) {
+	if t.Kind != plan.TargetInstance || !finding.IsInstanceID(t.InstanceID) {
 		return "", fmt.Errorf("isolate-instance needs an EC2 instance id (i-...), got %s", t)
 	}
 	return t.InstanceID, nil
@@ -205,7 +205,7 @@ func refusal(inst ec2types.Instance, owner, account string, t plan.Target) strin
 	id := aws.ToString(inst.InstanceId)
 	// Case and surrounding spaces aside, as the planner (finding.Instance.Protected)
 	// and the protect guard read the tag.
-	if v, ok := tagValue(inst.Tags, protect.TagKey); ok && strings.EqualFold(strings.TrimSpace(v), protect.TagValue) {
+	if v, ok := tagValue(inst.Tags, protect.TagKey); ok && finding.IsProtectValue(v) {
 		return fmt.Sprintf("instance %s is tagged %s=%s: it is never isolated", id, protect.TagKey, protect.TagValue)
 	}
 	if g, ok := tagValue(inst.Tags, TagAutoScalingGroup); ok && !t.AutoScaling {
@@ -325,7 +325,7 @@ func interfaceVPC(eni ec2types.NetworkInterface, inst ec2types.Instance) string 
 
 func isolationDetail(id, closed string, prior priorGroups, unknown, snaps []string) string {
 	d := fmt.Sprintf("instance %s: every network interface in isolation group %s (through %s first, to cut tracked connections); previous groups %s",
-		id, closed, OpenGroupName, firstNonEmpty(prior.String(), "none recorded"))
+		id, closed, OpenGroupName, cmp.Or(prior.String(), "none recorded"))
 	if len(unknown) > 0 {
 		d += "; previous groups unknown for " + strings.Join(unknown, ", ") + " (in autocontain's groups without its tag): undo leaves them isolated"
 	}
@@ -333,15 +333,6 @@ func isolationDetail(id, closed string, prior priorGroups, unknown, snaps []stri
 		d += "; snapshots " + strings.Join(snaps, ", ")
 	}
 	return d + "; instance kept running"
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // group finds autocontain's group name in vpc, or creates it, and sets its

@@ -75,8 +75,13 @@ func (i Instance) Tag(key string) (string, bool) {
 // guard reads the tag of a user or role).
 func (i Instance) Protected() bool {
 	v, ok := i.Tag(ProtectTag)
-	return ok && strings.EqualFold(strings.TrimSpace(v), "true")
+	return ok && IsProtectValue(v)
 }
+
+// IsProtectValue reports whether v, the value of a ProtectTag on a user,
+// role or instance, exempts it: true, whatever its case and surrounding
+// spaces. Every reader of the tag decides by this one function.
+func IsProtectValue(v string) bool { return strings.EqualFold(strings.TrimSpace(v), "true") }
 
 // AutoScalingGroup is the Auto Scaling group the instance's tags name; ""
 // when they name none.

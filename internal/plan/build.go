@@ -190,8 +190,6 @@ func (p Plan) ContainsInstance() bool {
 	return slices.ContainsFunc(p.Steps, func(s Step) bool { return s.Acts() && playbook.CategoryOf(s.Action) == playbook.OnInstance })
 }
 
-// protectTag is the tag that exempts a principal (package protect).
-const protectTag = "autocontain:protected"
 
 // principalSteps plans rule's principal actions for each principal of the
 // finding: the gate that stops them all for that principal, or one step
@@ -237,7 +235,7 @@ func (p *Plan) principalSteps(rule playbook.Rule, pb *playbook.Playbook, facts F
 			// A dry run reads nothing from the account, so a principal a
 			// real run would skip for its tag or path is planned here.
 			p.skip(ProtectionCheck, principalTarget(pr),
-				"dry run: the principal's protect tag ("+protectTag+") and path were not read; a real run may leave it alone")
+				"dry run: the principal's protect tag ("+finding.ProtectTag+") and path were not read; a real run may leave it alone")
 		}
 	}
 }

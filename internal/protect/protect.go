@@ -19,9 +19,10 @@ import (
 	"github.com/autocontain/autocontain/internal/playbook"
 )
 
-// TagKey and TagValue mark a user or role as never to be contained.
+// TagKey and TagValue mark a user, role or instance as never to be
+// contained (finding.IsProtectValue reads the value).
 const (
-	TagKey   = "autocontain:protected"
+	TagKey   = finding.ProtectTag
 	TagValue = "true"
 )
 
@@ -163,7 +164,7 @@ func (g *Guard) matchPattern(arn string) string {
 
 func tagged(tags []iamtypes.Tag) bool {
 	for _, t := range tags {
-		if aws.ToString(t.Key) == TagKey && strings.EqualFold(strings.TrimSpace(aws.ToString(t.Value)), TagValue) {
+		if aws.ToString(t.Key) == TagKey && finding.IsProtectValue(aws.ToString(t.Value)) {
 			return true
 		}
 	}
