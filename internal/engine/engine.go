@@ -84,6 +84,9 @@ type Engine struct {
 	// Impact, when set, is where a run reads the privilege class of the
 	// finding's principal before planning (withImpact); nil reads nothing.
 	Impact impact.PolicyReader
+	// Instances reads an instance's current tags before a finding about it
+	// is planned (withInstanceRole); nil reads nothing.
+	Instances instanceReader
 
 	// Org, when set, is organization mode: the responder also acts in the
 	// organization's accounts, each through its member role (New sets it

@@ -6,7 +6,9 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/smithy-go"
 
 	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/finding"
@@ -21,16 +23,30 @@ type instanceProfileReader interface {
 
 var _ instanceProfileReader = (*iam.Client)(nil)
 
-// instanceRolePermissions are the IAM actions withInstanceRole calls, in
-// the account of the finding's instance.
-func instanceRolePermissions() []string { return []string{"iam:GetInstanceProfile"} }
+// instanceReader is the part of the EC2 API that reads an instance's
+// current tags.
+type instanceReader interface {
+	DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, opts ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+}
+
+var _ instanceReader = (*ec2.Client)(nil)
+
+// instanceRolePermissions are the actions withInstanceRole calls, in the
+// account of the finding's instance (isolate-instance declares
+// ec2:DescribeInstances too).
+func instanceRolePermissions() []string {
+	return []string{"iam:GetInstanceProfile", "ec2:DescribeInstances"}
+}
 
 // withInstanceRole reads, for a finding about an instance, the role of
 // the instance's profile (iam:GetInstanceProfile, in the instance's
 // account, through the side's IAM client) and plans again with it, so
 // that the role's sessions are revoked as any role's: the profile's name
 // says nothing certain about its role's, so the role is never guessed from
-// it. It reads only when the planner would contain that role
+// it. First it reads the instance's current tags (ec2:DescribeInstances):
+// an instance tagged protected since the finding was written keeps its
+// role too (Facts.InstanceProtected). It reads only when the planner
+// would contain that role
 // (plan.InstanceProfile) and the run is not a dry run, which makes no AWS
 // call. A profile that cannot be read fails the delivery, to be retried
 // (the error is transient whatever its cause), but stops nothing else: the
@@ -63,6 +79,20 @@ func (e *Engine) withInstanceRole(ctx context.Context, p plan.Plan, facts *plan.
 	}
 	if _, acct, _ := finding.SplitARN(profile); acct != reads {
 		return unread(fmt.Errorf("read the role of instance profile %s: the delivery acts in account %s, not the profile's", profile, reads))
+	}
+	// The finding's tags may be older than the instance's: one tagged
+	// protected since keeps its role too (isolate-instance reads them
+	// again itself).
+	if in.instances == nil {
+		return unread(fmt.Errorf("read the tags of instance %s: no EC2 client to read them with", f.Instance.ID))
+	}
+	protected, err := instanceProtected(ctx, in.instances, f.Instance.ID)
+	if err != nil {
+		return unread(err)
+	}
+	if protected {
+		facts.InstanceProtected = true
+		return plan.BuildWith(f, e.Playbook, *facts), nil
 	}
 	r, ok := in.impact.(instanceProfileReader)
 	if !ok {
@@ -98,4 +128,28 @@ func instanceRole(ctx context.Context, r instanceProfileReader, arn string) (str
 		return "", nil
 	}
 	return aws.ToString(ip.Roles[0].Arn), nil
+}
+
+// instanceProtected reads whether instance id is tagged protected now
+// (finding.IsProtectValue). An instance EC2 does not know is not
+// protected: isolate-instance then refuses it on its own.
+func instanceProtected(ctx context.Context, r instanceReader, id string) (bool, error) {
+	out, err := r.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+	if err != nil {
+		var api smithy.APIError
+		if errors.As(err, &api) && api.ErrorCode() == "InvalidInstanceID.NotFound" {
+			return false, nil
+		}
+		return false, fmt.Errorf("read the tags of instance %s (ec2:DescribeInstances): %w", id, err)
+	}
+	for _, r := range out.Reservations {
+		for _, in := range r.Instances {
+			for _, t := range in.Tags {
+				if aws.ToString(t.Key) == finding.ProtectTag && finding.IsProtectValue(aws.ToString(t.Value)) {
+					return true, nil
+				}
+			}
+		}
+	}
+	return false, nil
 }

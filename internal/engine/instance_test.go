@@ -7,12 +7,14 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/playbook"
+	"github.com/autocontain/autocontain/internal/testenv"
 	"github.com/autocontain/autocontain/internal/testenv/faultproxy"
 )
 
@@ -76,6 +78,21 @@ func TestInstanceRoleInTheRun(t *testing.T) {
 		}
 		if !strings.Contains(rec.Text(), "read from IAM (iam:GetInstanceProfile) when the finding is handled") {
 			t.Errorf("the dry run does not say the role is read at execution:\n%s", rec.Text())
+		}
+	})
+
+	t.Run("instance_tagged_protected_since_the_finding", func(t *testing.T) {
+		// The finding does not show the tag: the instance was tagged after
+		// GuardDuty wrote it. Its role is not revoked (nor, by the action's
+		// own read, is it isolated).
+		in := testenv.RunInstance(t, fx.cfg, ec2types.Tag{Key: aws.String("autocontain:protected"), Value: aws.String(" True ")})
+		rec, err := eng.Run(ctx, event(t, "guardduty-ec2-backdoor-ccactivity.json", "2c4e6a8b0d1f3e5c7a9b1d3f5e7c9a0b", "protected-since",
+			"i-0a1b2c3d4e5f67890", in.ID))
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, rec.Text())
+		}
+		if slices.Contains(policies(t, "web-app-role"), denyPolicy) || !strings.Contains(rec.Text(), "as EC2 shows it now") {
+			t.Errorf("the role of an instance tagged protected was revoked, or the record does not say why not:\n%s", rec.Text())
 		}
 	})
 

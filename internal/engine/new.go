@@ -48,10 +48,11 @@ func New(cfg aws.Config, pb *playbook.Playbook, log *slog.Logger, opts Options) 
 	clients := contain.NewClients(cfg)
 	iamc := iam.NewFromConfig(cfg)
 	e := &Engine{
-		Playbook: pb,
-		Guard:    &protect.Guard{IAM: iamc, SelfRoleARN: opts.SelfRoleARN, Patterns: pb.Settings.Protect},
-		Impact:   iamc,
-		Home:     opts.Home,
+		Playbook:  pb,
+		Guard:     &protect.Guard{IAM: iamc, SelfRoleARN: opts.SelfRoleARN, Patterns: pb.Settings.Protect},
+		Impact:    iamc,
+		Instances: clients.EC2,
+		Home:      opts.Home,
 
 		FunctionName: opts.FunctionName,
 		Log:          log,

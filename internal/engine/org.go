@@ -28,7 +28,9 @@ type side struct {
 	executor *contain.Executor
 	guard    *protect.Guard
 	impact   impact.PolicyReader
-	waf      func(region string) ipset.API
+	// instances reads an instance's current tags (withInstanceRole).
+	instances instanceReader
+	waf       func(region string) ipset.API
 	// creds are the member role's; nil in the home account.
 	creds *account.MemberCredentials
 	// account is the member account's id; "" for the home account.
@@ -37,7 +39,7 @@ type side struct {
 
 // home is the side of the responder's own account.
 func (e *Engine) home() *side {
-	return &side{executor: e.Executor, guard: e.Guard, impact: e.Impact}
+	return &side{executor: e.Executor, guard: e.Guard, impact: e.Impact, instances: e.Instances}
 }
 
 // orgState is what organization mode keeps for the life of the process:
@@ -203,12 +205,13 @@ func (e *Engine) newOrg(cfg aws.Config, org *account.Organization, home contain.
 		c.SNS = home.SNS
 		iamc := iam.NewFromConfig(mcfg)
 		return &side{
-			executor: e.executor(c),
-			guard:    &protect.Guard{IAM: iamc, SelfRoleARN: e.Guard.SelfRoleARN, Patterns: e.Guard.Patterns, Roles: roles},
-			impact:   iamc,
-			waf:      c.WAF,
-			creds:    creds,
-			account:  id,
+			executor:  e.executor(c),
+			guard:     &protect.Guard{IAM: iamc, SelfRoleARN: e.Guard.SelfRoleARN, Patterns: e.Guard.Patterns, Roles: roles},
+			impact:    iamc,
+			instances: c.EC2,
+			waf:       c.WAF,
+			creds:     creds,
+			account:   id,
 		}
 	}}
 	in := func(ctx context.Context, id string) (*side, error) {

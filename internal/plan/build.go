@@ -22,6 +22,10 @@ type Facts struct {
 	// the profile has no role. A profile not in it was not read (a plan or a
 	// dry run reads nothing), and its role is not contained.
 	InstanceRoles map[string]string
+	// InstanceProtected: the instance's tags, as the engine read them from
+	// EC2 when it handled the finding, protect it (the finding's may be
+	// older); its role is then not contained either.
+	InstanceProtected bool
 	// InstanceRoleUnread says why the role of the instance's profile could
 	// not be read when the run tried: the role is not contained, and the
 	// rest of the plan (the isolation) goes ahead.
@@ -189,7 +193,6 @@ func (p Plan) ContainsPrincipal() bool {
 func (p Plan) ContainsInstance() bool {
 	return slices.ContainsFunc(p.Steps, func(s Step) bool { return s.Acts() && playbook.CategoryOf(s.Action) == playbook.OnInstance })
 }
-
 
 // principalSteps plans rule's principal actions for each principal of the
 // finding: the gate that stops them all for that principal, or one step

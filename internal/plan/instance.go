@@ -82,6 +82,9 @@ func instanceGate(f finding.Finding, facts Facts) (why string, stop bool) {
 	if f.Instance.Protected() {
 		return fmt.Sprintf("the instance is tagged %s=true (as the finding shows it): a human must decide", finding.ProtectTag), true
 	}
+	if facts.InstanceProtected {
+		return fmt.Sprintf("the instance is tagged %s=true (as EC2 shows it now): a human must decide", finding.ProtectTag), true
+	}
 	return "", false
 }
 
