@@ -191,6 +191,13 @@ func (i *Isolator) instance(ctx context.Context, id string) (inst ec2types.Insta
 	return inst, "", false, nil
 }
 
+// InstanceProtected reports whether an instance's tags exempt it
+// (autocontain:protected=true, read by finding.IsProtectValue).
+func InstanceProtected(tags []ec2types.Tag) bool {
+	v, ok := tagValue(tags, protect.TagKey)
+	return ok && finding.IsProtectValue(v)
+}
+
 func tagValue(tags []ec2types.Tag, key string) (string, bool) {
 	for _, t := range tags {
 		if aws.ToString(t.Key) == key {
@@ -205,7 +212,7 @@ func refusal(inst ec2types.Instance, owner, account string, t plan.Target) strin
 	id := aws.ToString(inst.InstanceId)
 	// Case and surrounding spaces aside, as the planner (finding.Instance.Protected)
 	// and the protect guard read the tag.
-	if v, ok := tagValue(inst.Tags, protect.TagKey); ok && finding.IsProtectValue(v) {
+	if InstanceProtected(inst.Tags) {
 		return fmt.Sprintf("instance %s is tagged %s=%s: it is never isolated", id, protect.TagKey, protect.TagValue)
 	}
 	if g, ok := tagValue(inst.Tags, TagAutoScalingGroup); ok && !t.AutoScaling {

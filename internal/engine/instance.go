@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
 
+	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/plan"
@@ -131,7 +132,7 @@ func instanceRole(ctx context.Context, r instanceProfileReader, arn string) (str
 }
 
 // instanceProtected reads whether instance id is tagged protected now
-// (finding.IsProtectValue). An instance EC2 does not know is not
+// (contain.InstanceProtected, as isolate-instance reads it). An instance EC2 does not know is not
 // protected: isolate-instance then refuses it on its own.
 func instanceProtected(ctx context.Context, r instanceReader, id string) (bool, error) {
 	out, err := r.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
@@ -144,10 +145,8 @@ func instanceProtected(ctx context.Context, r instanceReader, id string) (bool, 
 	}
 	for _, r := range out.Reservations {
 		for _, in := range r.Instances {
-			for _, t := range in.Tags {
-				if aws.ToString(t.Key) == finding.ProtectTag && finding.IsProtectValue(aws.ToString(t.Value)) {
-					return true, nil
-				}
+			if contain.InstanceProtected(in.Tags) {
+				return true, nil
 			}
 		}
 	}

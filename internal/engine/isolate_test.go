@@ -56,11 +56,7 @@ func TestIsolationUndoUnderTheHolderRule(t *testing.T) {
 	ctx := context.Background()
 	in := testenv.RunInstance(t, fx.cfg)
 	eng := fx.engine(nil)
-	isolation := func(id string) plan.Plan {
-		return plan.Plan{Finding: finding.Finding{ID: id, Account: goldenHome.ID, Partition: "aws", Region: emulator.Region,
-			UpdatedAt: time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)},
-			Steps: []plan.Step{{Action: playbook.ActionIsolateInstance, Target: plan.Target{Kind: plan.TargetInstance, InstanceID: in.ID}, Reason: "test"}}}
-	}
+	isolation := func(id string) plan.Plan { return isolationPlan(id, in.ID) }
 	c := ec2.NewFromConfig(fx.cfg)
 	groups := func() map[string][]string { return in.InterfaceGroups(t, fx.cfg) }
 	before := groups()
@@ -126,11 +122,7 @@ func TestIsolationUndoRestoresTheGroupsOfTheLatestIsolation(t *testing.T) {
 	ctx := context.Background()
 	in := testenv.RunInstance(t, fx.cfg)
 	eng := fx.engine(nil)
-	isolation := func(id string) plan.Plan {
-		return plan.Plan{Finding: finding.Finding{ID: id, Account: goldenHome.ID, Partition: "aws", Region: emulator.Region,
-			UpdatedAt: time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)},
-			Steps: []plan.Step{{Action: playbook.ActionIsolateInstance, Target: plan.Target{Kind: plan.TargetInstance, InstanceID: in.ID}, Reason: "test"}}}
-	}
+	isolation := func(id string) plan.Plan { return isolationPlan(id, in.ID) }
 	c := ec2.NewFromConfig(fx.cfg)
 	if rec, _ := runPlan(t, eng, isolation("f-first")); rec.Steps[0].Status != audit.StatusDone {
 		t.Fatalf("first isolation: %+v", rec.Steps[0])
@@ -153,4 +145,12 @@ func TestIsolationUndoRestoresTheGroupsOfTheLatestIsolation(t *testing.T) {
 	if got := in.InterfaceGroups(t, fx.cfg); !slices.Equal(got[in.ENIs[0]], byHand[in.ENIs[0]]) || !slices.Equal(got[in.ENIs[1]], byHand[in.ENIs[1]]) {
 		t.Errorf("after undo %v, want the groups given by hand before the second isolation %v", got, byHand)
 	}
+}
+
+// isolationPlan is a plan of finding id that isolates instance, as the
+// planner makes it for a finding about the instance.
+func isolationPlan(id, instance string) plan.Plan {
+	return plan.Plan{Finding: finding.Finding{ID: id, Account: goldenHome.ID, Partition: "aws", Region: emulator.Region,
+		UpdatedAt: time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)},
+		Steps: []plan.Step{{Action: playbook.ActionIsolateInstance, Target: plan.Target{Kind: plan.TargetInstance, InstanceID: instance}, Reason: "test"}}}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -105,7 +106,7 @@ func (e *Engine) scope(ctx context.Context, p plan.Plan) (plan.Facts, *side, err
 	draft := plan.BuildWith(f, e.Playbook, facts)
 	rule, _ := e.Playbook.Match(f)
 	blocks := rule.Has(playbook.ActionBlockIP) && len(f.Addresses) > 0
-	if !draft.ContainsPrincipal() && !draft.ContainsInstance() && plan.InstanceProfile(f, rule, facts) == "" && !blocks {
+	if !slices.ContainsFunc(draft.Steps, func(s plan.Step) bool { return holds(s.Action) }) && plan.InstanceProfile(f, rule, facts) == "" && !blocks {
 		return facts, e.home(), nil
 	}
 	s, session, err := e.member(ctx, f.Account)

@@ -189,11 +189,6 @@ func (p Plan) ContainsPrincipal() bool {
 	return slices.ContainsFunc(p.Steps, func(s Step) bool { return playbook.IsPrincipal(s.Action) })
 }
 
-// ContainsInstance reports whether a step (so far) changes an instance.
-func (p Plan) ContainsInstance() bool {
-	return slices.ContainsFunc(p.Steps, func(s Step) bool { return s.Acts() && playbook.CategoryOf(s.Action) == playbook.OnInstance })
-}
-
 // principalSteps plans rule's principal actions for each principal of the
 // finding: the gate that stops them all for that principal, or one step
 // per action. A step that an earlier principal of the same finding already
