@@ -129,9 +129,7 @@ func ec2Statements(stack awscdk.Stack, actions []string) []awsiam.PolicyStatemen
 		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String(sidDenyProtectedInstance), Effect: awsiam.Effect_DENY,
 			Actions: jsii.Strings(change...), Resources: jsii.Strings(instances),
-			Conditions: &map[string]any{
-				"StringEqualsIgnoreCase": map[string]any{"aws:ResourceTag/" + protect.TagKey: protect.TagValue},
-			},
+			Conditions: protectedTagCondition("aws:ResourceTag/" + protect.TagKey),
 		}))
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 
 	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/engine"
+	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/protect"
 )
 
@@ -61,6 +62,17 @@ func TestRoleIsolatesOnlyAsDeclared(t *testing.T) {
 	instance := "arn:aws:ec2:" + testRegion + ":" + testAccount + ":instance/i-0123456789abcdef0"
 	group := "arn:aws:ec2:" + testRegion + ":" + testAccount + ":security-group/sg-0123456789abcdef0"
 	protected := map[string]string{"aws:ResourceTag/" + protect.TagKey: "True", "aws:TagKeys": contain.TagIsolatedBy}
+	for _, v := range paddedProtectValues {
+		if !finding.IsProtectValue(v) {
+			t.Fatalf("%q is not a protect value for the code", v)
+		}
+		for _, action := range []string{"ec2:ModifyNetworkInterfaceAttribute", "ec2:CreateTags", "ec2:DeleteTags"} {
+			req := request{action: action, resource: instance, context: map[string]string{"aws:ResourceTag/" + protect.TagKey: v, "aws:TagKeys": contain.TagIsolatedBy}}
+			if got, why := s.evaluate(t, policy, req); got {
+				t.Errorf("%s on an instance tagged %s=%q: allowed (%s)", action, protect.TagKey, v, why)
+			}
+		}
+	}
 	for _, tc := range []struct {
 		what string
 		req  request

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/autocontain/autocontain/infra/patterns"
+	"github.com/autocontain/autocontain/internal/contain"
 	"github.com/autocontain/autocontain/internal/engine"
 	"github.com/autocontain/autocontain/internal/playbook"
 	"github.com/autocontain/autocontain/internal/protect"
@@ -459,8 +460,42 @@ func TestMemberTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, pp := memberPolicy(t, withProtect)
-	if got, why := withProtect.evaluate(t, pp, request{action: "iam:PutRolePolicy", resource: own + "role/break-glass-1"}); got {
-		t.Errorf("a protect pattern's role may be changed (%s)", why)
+	// Every IAM change the role holds is denied on a tagged principal
+	// (padded values included) and on a protect pattern's; every EC2
+	// change on a tagged instance: the central role's denies, evaluated
+	// as TestRoleCannotChangeProtectedPrincipals and
+	// TestRoleIsolatesOnlyAsDeclared evaluate them.
+	for _, action := range mutatingIAMActions() {
+		for _, principal := range []string{"user/alice", "role/app"} {
+			for _, v := range paddedProtectValues {
+				req := request{action: action, resource: own + principal, context: map[string]string{
+					"iam:PolicyARN": playbook.DefaultQuarantinePolicy("aws"), "iam:ResourceTag/" + protect.TagKey: v}}
+				if got, why := m.evaluate(t, policy, req); got || !strings.Contains(why, sidDenyProtectedTag) {
+					t.Errorf("%s on %s tagged %s=%q: allowed=%v (%s), want denied by %s", action, principal, protect.TagKey, v, got, why, sidDenyProtectedTag)
+				}
+			}
+		}
+		req := request{action: action, resource: own + "role/break-glass-1", context: ctx}
+		if got, why := withProtect.evaluate(t, pp, req); got || !strings.Contains(why, sidDenyProtectedPatterns) {
+			t.Errorf("%s on a protect pattern's role: allowed=%v (%s), want denied by %s", action, got, why, sidDenyProtectedPatterns)
+		}
+		if got, why := withProtect.evaluate(t, pp, request{action: action, resource: own + "role/app", context: ctx}); !got {
+			t.Errorf("%s on an ordinary role with protect patterns: denied (%s)", action, why)
+		}
+	}
+	instance := "arn:aws:ec2:" + testOtherReg + ":" + testAccount + ":instance/i-0123456789abcdef0"
+	for _, action := range []string{"ec2:ModifyNetworkInterfaceAttribute", "ec2:CreateTags", "ec2:DeleteTags"} {
+		keys := map[string]string{"aws:TagKeys": contain.TagIsolatedBy + "," + contain.TagIsolatedAt}
+		if got, why := m.evaluate(t, policy, request{action: action, resource: instance, context: keys}); !got {
+			t.Errorf("%s on an instance: denied (%s)", action, why)
+		}
+		for _, v := range paddedProtectValues {
+			req := request{action: action, resource: instance, context: map[string]string{
+				"aws:TagKeys": contain.TagIsolatedBy + "," + contain.TagIsolatedAt, "aws:ResourceTag/" + protect.TagKey: v}}
+			if got, why := m.evaluate(t, policy, req); got || !strings.Contains(why, sidDenyProtectedInstance) {
+				t.Errorf("%s on an instance tagged %s=%q: allowed=%v (%s), want denied by %s", action, protect.TagKey, v, got, why, sidDenyProtectedInstance)
+			}
+		}
 	}
 
 	// The IP sets the function finds by name.

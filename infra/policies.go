@@ -43,6 +43,30 @@ func protectPatterns(pb *playbook.Playbook) []string {
 	return out
 }
 
+// protectTagValues are the values of autocontain:protected that the
+// denies match, case aside (StringEqualsIgnoreCase): "true" and "true"
+// padded with one ASCII space before, after, or both. The code protects
+// any value that is "true" once surrounding white space is trimmed
+// (finding.IsProtectValue, strings.TrimSpace: Unicode white space, any
+// amount). An IAM tag value may hold any Unicode separator (IAM API
+// Reference, Tag: Value matches [\p{L}\p{Z}\p{N}_.:/=+\-@]*), an EC2 tag
+// value more, and IAM has no condition operator that trims, so no list
+// matches every padding: the common ones are matched here, any other
+// (two spaces, a no-break space) is protected by the code's check only
+// (infra/README.md, threat model).
+func protectTagValues() []string {
+	v := protect.TagValue
+	return []string{v, " " + v, v + " ", " " + v + " "}
+}
+
+// protectedTagCondition is the condition of every deny on a protected
+// resource: key, the tag's condition key for the resource type
+// (iam:ResourceTag/autocontain:protected for IAM, aws:ResourceTag/… for
+// EC2), is one of protectTagValues, case aside.
+func protectedTagCondition(key string) *map[string]any {
+	return &map[string]any{"StringEqualsIgnoreCase": map[string]any{key: protectTagValues()}}
+}
+
 // Sids of the statements that enforce protection in IAM.
 const (
 	sidDenyProtectedTag      = "NeverChangeTaggedProtectedPrincipals"
@@ -72,12 +96,9 @@ func protectionDenies(stack awscdk.Stack, patterns []string) []awsiam.PolicyStat
 	partition, account := *stack.Partition(), *stack.Account()
 	out := []awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String(sidDenyProtectedTag), Effect: awsiam.Effect_DENY,
-		Actions:   jsii.Strings(actions...),
-		Resources: jsii.Strings("arn:"+partition+":iam::"+account+":user/*", "arn:"+partition+":iam::"+account+":role/*"),
-		// The code compares the value case-insensitively (protect.tagged).
-		Conditions: &map[string]any{
-			"StringEqualsIgnoreCase": map[string]any{"iam:ResourceTag/" + protect.TagKey: protect.TagValue},
-		},
+		Actions:    jsii.Strings(actions...),
+		Resources:  jsii.Strings("arn:"+partition+":iam::"+account+":user/*", "arn:"+partition+":iam::"+account+":role/*"),
+		Conditions: protectedTagCondition("iam:ResourceTag/" + protect.TagKey),
 	})}
 	if len(patterns) > 0 {
 		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

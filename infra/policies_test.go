@@ -232,6 +232,7 @@ func TestAlarmsCanNotify(t *testing.T) {
 		"environment_agnostic": defaultStack(t),
 		"pinned":               synth(t, "pinned_us_east_1", DefaultConfig(), testRegion),
 		"cdk_json_context":     synthCDKJSON(t),
+		"organization_central": synthOrg(t).central,
 	} {
 		t.Run(name, func(t *testing.T) { alarmsCanNotify(t, s) })
 	}
@@ -404,20 +405,31 @@ func TestRoleCannotChangeProtectedPrincipals(t *testing.T) {
 				if tc.withPatern && (name == "default" || name == "cdk_json_context") {
 					want = true
 				}
-				// The call attaches the quarantine policy, for the attach and
-				// detach calls (TestRoleAttachesOnlyTheQuarantinePolicy).
-				ctx := map[string]string{"iam:PolicyARN": playbook.DefaultQuarantinePolicy("aws")}
+				values := []string{""}
 				if tc.tagged {
-					ctx["iam:ResourceTag/"+protect.TagKey] = "True"
+					values = paddedProtectValues
 				}
-				got, why := s.evaluate(t, policy, request{action: action, resource: tc.arn, context: ctx})
-				if got != want {
-					t.Errorf("%s: %s on %s (%s): allowed=%v (%s), want %v", name, action, tc.arn, tc.what, got, why, want)
+				for _, v := range values {
+					// The call attaches the quarantine policy, for the attach and
+					// detach calls (TestRoleAttachesOnlyTheQuarantinePolicy).
+					ctx := map[string]string{"iam:PolicyARN": playbook.DefaultQuarantinePolicy("aws")}
+					if tc.tagged {
+						ctx["iam:ResourceTag/"+protect.TagKey] = v
+					}
+					got, why := s.evaluate(t, policy, request{action: action, resource: tc.arn, context: ctx})
+					if got != want {
+						t.Errorf("%s: %s on %s (%s %q): allowed=%v (%s), want %v", name, action, tc.arn, tc.what, v, got, why, want)
+					}
 				}
 			}
 		}
 	}
 }
+
+// paddedProtectValues are values of autocontain:protected that the code
+// protects (finding.IsProtectValue) and the denies must match too: any
+// case, padded with a space before, after or both.
+var paddedProtectValues = []string{"True", "true", " true", "TRUE ", " True "}
 
 // synthWithPlaybook synthesizes the default configuration with a playbook
 // file, as the app does: the playbook context key names it.
