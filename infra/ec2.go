@@ -46,10 +46,21 @@ const (
 //     groups, VPCs and volumes, and on snapshots, whose ARN names no
 //     account (arn:PARTITION:ec2:REGION::snapshot/ID).
 //
-// And the deny: nothing changes the network interfaces or the tags of an
-// instance tagged autocontain:protected=true. The instance is a resource
-// type of ModifyNetworkInterfaceAttribute (its condition keys include
-// ec2:InstanceID) and of CreateTags, so its aws:ResourceTag applies.
+// And the deny on an instance tagged autocontain:protected=true
+// (protectTagValues): ModifyNetworkInterfaceAttribute, CreateTags and
+// DeleteTags on the instance. What it stops, precisely: CreateTags and
+// DeleteTags name the instance as their resource, so its aws:ResourceTag
+// applies, and isolate-instance tags the instance before it moves the
+// first interface (internal/contain, Isolator.tagInstance), so the deny
+// stops the code's isolation of a protected instance there, even one
+// tagged after the code read it. ModifyNetworkInterfaceAttribute lists
+// network-interface (required), instance and security-group (optional) as
+// resource types (Service Authorization Reference, Amazon EC2); AWS does
+// not document that a change of an interface's groups alone is authorized
+// against its instance (likely only an attachment change is), so the deny
+// on it is kept but is not relied on: a caller of the role's credentials
+// that skips the tag can still move a protected instance's interfaces
+// (infra/README.md, threat model).
 func ec2Statements(stack awscdk.Stack, actions []string) []awsiam.PolicyStatement {
 	partition, account := *stack.Partition(), *stack.Account()
 	arn := func(resource string) string {

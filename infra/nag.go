@@ -84,7 +84,7 @@ const (
 	ec2NagReason    = "isolate-instance isolates the EC2 instance a finding names, known only when the finding arrives, in the Region of the finding: " +
 		"its EC2 actions (declared by the code, tested against the role) apply to the account's instances, network interfaces, security groups, VPCs and volumes, " +
 		"and to snapshots (whose ARN names no account); EC2's Describe actions are authorized on * only. Tags are written and removed only with autocontain's " +
-		"keys (aws:TagKeys), and nothing of an instance tagged autocontain:protected=true is changed (explicit deny)."
+		"keys (aws:TagKeys), and an instance tagged autocontain:protected=true is never tagged (explicit deny), which stops the code's isolation before its first change."
 )
 
 // suppressNagFindings attaches nagSuppressions to the stack's constructs,

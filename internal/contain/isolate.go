@@ -108,7 +108,9 @@ const groupsPerTag = 12
 // IsolationGroupName, in that order.
 //
 // It keeps the instance running (its memory and disks stay for forensics),
-// tags it with the finding and the time, and, when the step says so,
+// tags it with the finding and the time before the first interface moves
+// (so that IAM's deny on a protected instance stops it there), and, when
+// the step says so,
 // snapshots its EBS volumes. It refuses, changing nothing, an instance
 // tagged autocontain:protected=true, one of an Auto Scaling group (unless
 // the step allows it: the group would replace it), one of another account
@@ -278,6 +280,18 @@ func (i *Isolator) Execute(ctx context.Context, req Request) (Outcome, error) {
 		}
 		groups[vpc] = g
 	}
+	// The instance's tags come first, before any interface changes: IAM
+	// authorizes CreateTags against the instance, so the role's deny on an
+	// instance tagged autocontain:protected=true (infra/ec2.go) stops the
+	// isolation here, every interface as it was, even when the tag was set
+	// after the read above. Changing an interface's groups is authorized
+	// against the interface, not documented against its instance.
+	moving := slices.ContainsFunc(enis, func(eni ec2types.NetworkInterface) bool {
+		return !slices.Equal(groupIDs(eni.Groups), []string{groups[interfaceVPC(eni, inst)].closed})
+	})
+	if err := i.tagInstance(ctx, inst, req, moving); err != nil {
+		return Outcome{}, fmt.Errorf("isolate instance %s: no interface changed: %w", id, err)
+	}
 	prior := priorGroups{}
 	var swapped, unknown, closed []string
 	for _, eni := range enis {
@@ -298,9 +312,6 @@ func (i *Isolator) Execute(ctx context.Context, req Request) (Outcome, error) {
 		if moved {
 			swapped = append(swapped, eid)
 		}
-	}
-	if err := i.tagInstance(ctx, inst, req); err != nil {
-		return Outcome{}, fmt.Errorf("isolate instance %s: it is isolated, but %w", id, err)
 	}
 	var snaps []string
 	if t.Snapshot {
@@ -577,17 +588,37 @@ func (i *Isolator) setGroups(ctx context.Context, eni string, groups []string) e
 	return err
 }
 
-// tagInstance tags the instance with the finding and the time, unless it
-// has them already (a re-run, or another finding's isolation).
-func (i *Isolator) tagInstance(ctx context.Context, inst ec2types.Instance, req Request) error {
+// tagInstance tags the instance with the finding and the time, before
+// any of its interfaces changes. An instance that has them already (a
+// retry, or another finding's isolation) keeps them: they are written
+// again unchanged when an interface is still to move (moving), so that
+// every attempt that changes an interface passes IAM's deny on a protected
+// instance first, and not at all otherwise. IAM's refusal
+// (UnauthorizedOperation) is permanent.
+func (i *Isolator) tagInstance(ctx context.Context, inst ec2types.Instance, req Request, moving bool) error {
+	tags := isolatedTags(req)
 	if _, ok := tagValue(inst.Tags, TagIsolatedAt); ok {
-		return nil
+		if !moving {
+			return nil
+		}
+		tags = tags[:0]
+		for _, k := range []string{TagIsolatedAt, TagIsolatedBy} {
+			if v, ok := tagValue(inst.Tags, k); ok {
+				tags = append(tags, ec2types.Tag{Key: aws.String(k), Value: aws.String(v)})
+			}
+		}
 	}
 	id := aws.ToString(inst.InstanceId)
-	if _, err := i.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: isolatedTags(req)}); err != nil {
+	_, err := i.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: tags})
+	switch c := apiCode(err); {
+	case err == nil:
+		return nil
+	case c == "UnauthorizedOperation" || c == "AccessDenied":
+		return failure.Permanent(fmt.Errorf("tag it (%s, %s): refused (the role's policy denies it on an instance tagged %s=%s): %w",
+			TagIsolatedBy, TagIsolatedAt, protect.TagKey, protect.TagValue, err))
+	default:
 		return fmt.Errorf("tag it (%s, %s): %w", TagIsolatedBy, TagIsolatedAt, err)
 	}
-	return nil
 }
 
 // isolatedTags name the finding and the time of an isolation.

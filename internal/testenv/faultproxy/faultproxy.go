@@ -44,8 +44,9 @@ type Fault int
 const (
 	// Throttling answers HTTP 400 with the protocol's throttling error:
 	// {"__type":"ThrottlingException"} for JSON protocols, an
-	// ErrorResponse with code Throttling for the query protocol. The SDK's
-	// standard retryer retries both.
+	// ErrorResponse with code Throttling for the query protocol, and EC2's
+	// RequestLimitExceeded for EC2. The SDK's standard retryer retries
+	// them.
 	Throttling Fault = iota
 	// ServerError answers HTTP 500 InternalFailure (retried by the SDK).
 	ServerError
@@ -68,8 +69,9 @@ const (
 	// denies the call: AccessDeniedException for JSON and REST-JSON
 	// protocols (Lambda's Invoke: "Status Code: 403; Error Code:
 	// AccessDeniedException"), AccessDenied for the query protocol (IAM's
-	// and STS's code; SNS says AuthorizationError, not imitated here). The
-	// SDK does not retry it.
+	// and STS's code; SNS says AuthorizationError, not imitated here), and
+	// UnauthorizedOperation for EC2 (EC2 API Reference, "Error codes for
+	// the Amazon EC2 API"). The SDK does not retry it.
 	AccessDenied
 )
 
@@ -307,7 +309,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		http.Error(w, "faultproxy: reply lost", http.StatusGatewayTimeout)
 	default:
-		writeFault(w, rl.fault, query)
+		writeFault(w, rl.fault, query, query && signedService(r) == "ec2")
 	}
 }
 
@@ -325,6 +327,17 @@ func scope(r *http.Request) string {
 		return cred
 	}
 	return parts[0] + "/" + parts[2]
+}
+
+// signedService is the service of a signed request's SigV4 credential
+// scope ("ec2").
+func signedService(r *http.Request) string {
+	_, cred, _ := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	cred, _, _ = strings.Cut(cred, ",")
+	if parts := strings.Split(cred, "/"); len(parts) > 3 {
+		return parts[3]
+	}
+	return ""
 }
 
 // next counts a call of op from scope (the caller and Region) and returns
@@ -412,13 +425,20 @@ func publishTooLarge(body []byte) bool {
 	return err == nil && len(v.Get("Message")) > MaxSNSMessage
 }
 
-// writeFault answers f in the shape of the protocol.
-func writeFault(w http.ResponseWriter, f Fault, query bool) {
+// faultRequestID is the request id of the proxy's answers.
+const faultRequestID = "00000000-0000-0000-0000-00000000fa17"
+
+// writeFault answers f in the shape of the protocol: EC2's query protocol
+// (ec2) has codes and an error document of its own.
+func writeFault(w http.ResponseWriter, f Fault, query, ec2 bool) {
 	code, status, msg := "ThrottlingException", http.StatusBadRequest, "Rate exceeded"
 	switch f {
 	case Throttling:
 		if query {
 			code = "Throttling"
+		}
+		if ec2 {
+			code = "RequestLimitExceeded"
 		}
 	case ServerError:
 		code, status, msg = "InternalFailure", http.StatusInternalServerError, "injected server error"
@@ -431,13 +451,29 @@ func writeFault(w http.ResponseWriter, f Fault, query bool) {
 		if query {
 			code = "AccessDenied"
 		}
+		if ec2 {
+			code = "UnauthorizedOperation"
+		}
+	}
+	if ec2 {
+		writeEC2Error(w, code, status, msg)
+		return
 	}
 	writeError(w, code, status, msg, query)
 }
 
+// writeEC2Error answers an AWS error as EC2 does, which the SDK's ec2query
+// decoder reads (Response/Errors/Error).
+func writeEC2Error(w http.ResponseWriter, code string, status int, msg string) {
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<Response><Errors><Error><Code>%s</Code><Message>%s</Message></Error></Errors><RequestID>%s</RequestID></Response>`,
+		code, msg, faultRequestID)
+}
+
 // writeError answers an AWS error in the shape of the protocol.
 func writeError(w http.ResponseWriter, code string, status int, msg string, query bool) {
-	const requestID = "00000000-0000-0000-0000-00000000fa17"
+	const requestID = faultRequestID
 	w.Header().Set("X-Amzn-RequestId", requestID)
 	if query {
 		typ := "Sender"

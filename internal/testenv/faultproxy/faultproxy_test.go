@@ -16,6 +16,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
@@ -84,7 +85,7 @@ func (s *ipSet) update(ctx context.Context, token string, addrs ...string) error
 
 // TestFaultsReachTheSDKAsAWSWould injects each fault into calls of every
 // protocol the product uses (JSON: WAF, DynamoDB, EventBridge; query: IAM,
-// SNS; REST-JSON: Lambda) through the real SDK clients, and checks the
+// SNS; EC2's query; REST-JSON: Lambda) through the real SDK clients, and checks the
 // error the SDK decodes, its HTTP status, and how many attempts the
 // standard retryer made (3 at most): throttling and 5xx are retried, a
 // stale lock token and access denied are not.
@@ -106,6 +107,7 @@ func TestFaultsReachTheSDKAsAWSWould(t *testing.T) {
 	listTables := func() error { _, err := ddb.ListTables(ctx, &dynamodb.ListTablesInput{}); return err }
 	listRules := func() error { _, err := events.ListRules(ctx, &eventbridge.ListRulesInput{}); return err }
 	listFunctions := func() error { _, err := fns.ListFunctions(ctx, &lambda.ListFunctionsInput{}); return err }
+	describeVpcs := func() error { _, err := ec2.NewFromConfig(cfg).DescribeVpcs(ctx, &ec2.DescribeVpcsInput{}); return err }
 
 	tests := []struct {
 		name     string
@@ -133,6 +135,10 @@ func TestFaultsReachTheSDKAsAWSWould(t *testing.T) {
 		{"lambda_rest_throttling_code", "GET /2015-03-31/functions", faultproxy.Throttling, 3, listFunctions, "ThrottlingException", 400, 3},
 		{"lambda_rest_access_denied_not_retried", "GET /2015-03-31/functions", faultproxy.AccessDenied, 1, listFunctions, "AccessDeniedException", 403, 1},
 		{"query_access_denied_not_retried", "ListUsers", faultproxy.AccessDenied, 1, listUsers, "AccessDenied", 403, 1},
+		// EC2's own error document and codes.
+		{"ec2_access_denied_not_retried", "DescribeVpcs", faultproxy.AccessDenied, 1, describeVpcs, "UnauthorizedOperation", 403, 1},
+		{"ec2_throttling_retried", "DescribeVpcs", faultproxy.Throttling, 1, describeVpcs, "", 0, 2},
+		{"ec2_throttling_code", "DescribeVpcs", faultproxy.Throttling, 3, describeVpcs, "RequestLimitExceeded", 400, 3},
 		{"short_name_matches_target", "ListIPSets", faultproxy.Throttling, 1, listIPSets, "", 0, 2},
 		{"full_target_matches", "AWSWAF_20190729.ListIPSets", faultproxy.Throttling, 1, listIPSets, "", 0, 2},
 	}
