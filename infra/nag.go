@@ -33,6 +33,12 @@ var nagSuppressions = []nagSuppression{
 			"cdk-nag only recognizes queues named in another queue's redrive policy. A queue behind it would only move the messages; " +
 			"the DeadLettersAlarm notifies the topic of any message, and messages are kept 14 days."},
 
+	// The forwarding rules' dead-letter queues (organization mode's member
+	// stack and GuardDuty forwarders).
+	{construct: "ForwardingDeadLetters", rule: "AwsSolutions-SQS3", orgOnly: true,
+		reason: "This queue is the dead-letter queue of the rules that forward events to the central bus; cdk-nag only recognizes queues named in another " +
+			"queue's redrive policy. A queue behind it would only move the messages; its alarm fires on any message, and messages are kept 14 days to be re-driven."},
+
 	// The function's role.
 	{construct: "Role", rule: "AwsSolutions-IAM5",
 		appliesTo: []string{`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):iam::(<AWS::AccountId>|\d{12}):(user|role|group|policy|instance-profile)\/\*$/`,

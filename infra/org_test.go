@@ -518,12 +518,16 @@ func TestMemberTemplate(t *testing.T) {
 			t.Errorf("the member template has parameter %s", name)
 		}
 	}
+	raw, _ := json.Marshal(m.json)
+	t.Logf("member template: %d bytes (CloudFormation takes %d)", len(raw), maxTemplateBody)
 	cfnLint(t, "organization_member", m)
 }
 
 // TestOrgForwarders: a forwarder in each Region but the home one; every
 // forwarding rule's target is the organization bus, through a role that
-// may put events there only.
+// may put events there only, with a dead-letter queue of its own template
+// that EventBridge may write to and an alarm watches (forwardsToDeadLetters),
+// in the forwarders and the member template.
 func TestOrgForwarders(t *testing.T) {
 	o := synthOrg(t)
 	if len(o.forwarders) != 1 || o.forwarders[testOtherReg] == nil {
@@ -544,6 +548,7 @@ func TestOrgForwarders(t *testing.T) {
 			if arn != want || tg["RoleArn"] == nil {
 				t.Errorf("%s rule %s forwards to %s (role %v), want %s through a role", name, id, arn, tg["RoleArn"], want)
 			}
+			forwardsToDeadLetters(t, name, s, id, tg)
 		}
 		allow, deny := policyStatements(t, s)
 		want := "ref:" + memberParamBus
@@ -558,6 +563,68 @@ func TestOrgForwarders(t *testing.T) {
 		}
 	}
 	cfnLint(t, "organization_forwarder", o.forwarders[testOtherReg])
+}
+
+// forwardsToDeadLetters: the target tg of rule id sends what the bus
+// refuses to an SQS queue of the same template, encrypted, kept 14 days,
+// TLS only, that EventBridge may write to for this rule only; an alarm
+// fires on one message in it.
+func forwardsToDeadLetters(t *testing.T, name string, s *synthesized, id string, tg map[string]any) {
+	t.Helper()
+	dlc, _ := tg["DeadLetterConfig"].(map[string]any)
+	arn, _ := dlc["Arn"].(map[string]any)
+	ga, _ := arn["Fn::GetAtt"].([]any)
+	if len(ga) != 2 || ga[1] != "Arn" {
+		t.Errorf("%s rule %s: target without a dead-letter queue of this template (%v): a refused event is dropped", name, id, tg["DeadLetterConfig"])
+		return
+	}
+	qid := ga[0].(string)
+	q, ok := s.resources("AWS::SQS::Queue")[qid]
+	if !ok {
+		t.Errorf("%s rule %s: dead-letter queue %s is not in the template", name, id, qid)
+		return
+	}
+	if p := props(q); p["SqsManagedSseEnabled"] != true || p["MessageRetentionPeriod"] != float64(14*24*3600) {
+		t.Errorf("%s: dead-letter queue %s: %v, want SQS-managed encryption and 14 days", name, qid, p)
+	}
+	queue := s.resolve(t, dlc["Arn"])
+	var policy []map[string]any
+	for _, qp := range s.resources("AWS::SQS::QueuePolicy") {
+		for _, ref := range asList(props(qp)["Queues"]) {
+			if r, _ := ref.(map[string]any); r["Ref"] == qid {
+				for _, st := range props(qp)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+					policy = append(policy, st.(map[string]any))
+				}
+			}
+		}
+	}
+	send := func(rule, secure string) request {
+		return request{service: "events.amazonaws.com", action: "sqs:SendMessage", resource: queue,
+			context: map[string]string{"aws:SourceArn": "getatt:" + rule + ".Arn", "aws:SecureTransport": secure}}
+	}
+	if got, why := s.evaluate(t, policy, send(id, "true")); !got {
+		t.Errorf("%s rule %s: EventBridge may not send to dead-letter queue %s (%s)", name, id, qid, why)
+	}
+	if got, why := s.evaluate(t, policy, send("SomeoneElsesRule", "true")); got {
+		t.Errorf("%s: another rule may send to dead-letter queue %s (%s)", name, qid, why)
+	}
+	if got, why := s.evaluate(t, policy, send(id, "false")); got {
+		t.Errorf("%s: dead-letter queue %s takes messages without TLS (%s)", name, qid, why)
+	}
+	watched := false
+	for _, a := range s.resources("AWS::CloudWatch::Alarm") {
+		p := props(a)
+		for _, d := range asList(p["Dimensions"]) {
+			v, _ := d.(map[string]any)["Value"].(map[string]any)
+			ref, _ := v["Fn::GetAtt"].([]any)
+			watched = watched || (len(ref) == 2 && ref[0] == qid && ref[1] == "QueueName" &&
+				p["MetricName"] == "ApproximateNumberOfMessagesVisible" && p["Namespace"] == "AWS/SQS" &&
+				p["Threshold"] == float64(1) && p["ComparisonOperator"] == "GreaterThanOrEqualToThreshold")
+		}
+	}
+	if !watched {
+		t.Errorf("%s: no alarm on a message in dead-letter queue %s", name, qid)
+	}
 }
 
 func mapsKeys[V any](m map[string]V) func(func(string) bool) {

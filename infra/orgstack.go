@@ -7,9 +7,11 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudformation"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -238,7 +240,7 @@ func NewMemberStack(scope constructs.Construct, id string, props *MemberStackPro
 		awscdk.Annotations_Of(stack).AddError(jsii.String(err.Error()))
 	}
 	forward(stack, centralBus.ValueAsString(), "ForwardCloudTrailEvents", "forward CloudTrail events the playbook acts on to the central account",
-		"autocontain: EventBridge forwards this account's CloudTrail events the playbook acts on to the central bus", cloudTrail)
+		"autocontain: EventBridge forwards this account's CloudTrail events the playbook acts on to the central bus", memberForwardingDeadLetters, cloudTrail)
 	suppressNagFindings(stack, true)
 	return stack
 }
@@ -327,7 +329,8 @@ func NewForwarderStack(scope constructs.Construct, id string, props *ForwarderSt
 		Resource: jsii.String("event-bus"), ResourceName: jsii.String(props.BusName), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
 	})
 	forward(stack, busARN, "ForwardGuardDutyFindings", "forward GuardDuty findings the playbook acts on to the home Region",
-		"autocontain: EventBridge forwards GuardDuty findings of this Region to the home Region's organization bus", guardDuty)
+		"autocontain: EventBridge forwards GuardDuty findings of this Region to the home Region's organization bus", forwarderDeadLetters(*stack.StackName()), guardDuty)
+	suppressNagFindings(stack, true)
 	return stack
 }
 
@@ -351,10 +354,27 @@ func NewForwarderStacks(scope constructs.Construct, central awscdk.Stack, cfg Co
 	return out
 }
 
+// Names of the forwarding rules' dead-letter queues, and of their alarms
+// (the queue's name and "-alarm"): fixed, so that a person finds them in
+// every account and Region (infra/README.md, "Organization mode"). The
+// member stack's and a forwarder's differ: the central account may be a
+// member too, with both stacks in one Region.
+const memberForwardingDeadLetters = "autocontain-member-forwarding-dead-letters"
+
+func forwarderDeadLetters(stackName string) string { return stackName + "-forwarding-dead-letters" }
+
 // forward adds rules on the stack's default bus, one per pattern, whose
 // target is the bus busARN, through one role EventBridge assumes and that
 // may put events on that bus only (the target grants it).
-func forward(stack awscdk.Stack, busARN *string, id, description, roleDescription string, ps []patterns.Pattern) {
+//
+// An event the central bus refuses after EventBridge's retries (24 hours,
+// 185 attempts, by default) would be dropped without a trace: each target
+// sends it to a dead-letter queue in this stack, named queueName, kept 14
+// days to be re-driven, with an alarm on any message in it. The alarm has
+// no action: an action must be in the alarm's Region (and the topic is
+// the central account's, in the home Region), so the alarm is watched
+// where it is (infra/README.md, "Organization mode").
+func forward(stack awscdk.Stack, busARN *string, id, description, roleDescription, queueName string, ps []patterns.Pattern) {
 	if len(ps) == 0 {
 		return
 	}
@@ -363,8 +383,24 @@ func forward(stack awscdk.Stack, busARN *string, id, description, roleDescriptio
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
 		Description: jsii.String(roleDescription),
 	})
+	// SQS-managed encryption: EventBridge writes to it without a key
+	// policy, and the queue holds events, not secrets.
+	dlq := awssqs.NewQueue(stack, jsii.String("ForwardingDeadLetters"), &awssqs.QueueProps{
+		QueueName:  jsii.String(queueName),
+		Encryption: awssqs.QueueEncryption_SQS_MANAGED, EnforceSSL: jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	awscloudwatch.NewAlarm(stack, jsii.String("ForwardingDeadLettersAlarm"), &awscloudwatch.AlarmProps{
+		AlarmName:        jsii.String(queueName + "-alarm"),
+		AlarmDescription: jsii.String("autocontain: events could not be forwarded to the central bus: they are in queue " + queueName + " (kept 14 days); see infra/README.md, Organization mode"),
+		Metric: dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+			Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}),
+		Threshold: jsii.Number(1), EvaluationPeriods: jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
 	for i, p := range ps {
 		rule(stack, nil, ruleID(id, i), partOf(description, i, len(ps)), p).
-			AddTarget(awseventstargets.NewEventBus(bus, &awseventstargets.EventBusProps{Role: role}))
+			AddTarget(awseventstargets.NewEventBus(bus, &awseventstargets.EventBusProps{Role: role, DeadLetterQueue: dlq}))
 	}
 }

@@ -650,3 +650,84 @@ func TestRoleAttachesOnlyTheQuarantinePolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestRolePolicyFitsIAM: each role's inline policies, resolved, fit in
+// IAM's 10,240 characters (IAM User Guide, "IAM and AWS STS quotas":
+// a role's inline policies in all, whitespace not counted), and CDK does
+// not split the function's role into overflow managed policies (the
+// arnSizeEstimate the stack sets), in single-account and organization
+// mode. A reference to a resource (Ref, Fn::GetAtt) counts 128
+// characters, more than the ARN or name it resolves to here.
+func TestRolePolicyFitsIAM(t *testing.T) {
+	o := synthOrg(t)
+	for name, s := range map[string]*synthesized{"default": defaultStack(t), "cdk_json": synthCDKJSON(t), "organization_central": o.central} {
+		if n := len(s.resources("AWS::IAM::ManagedPolicy")); n != 0 {
+			t.Errorf("%s: %d managed policies: CDK split the role's policy", name, n)
+		}
+		size := 0
+		for _, p := range s.resources("AWS::IAM::Policy") {
+			size += resolvedSize(props(p)["PolicyDocument"])
+		}
+		t.Logf("%s: the role's policy is at most %d characters", name, size)
+		if size > 10240 {
+			t.Errorf("%s: the role's policy takes up to %d characters, more than IAM's 10,240", name, size)
+		}
+	}
+	_, member := memberPolicy(t, o.member)
+	if size := resolvedSize(member); size > 10240 {
+		t.Errorf("the member role's policy takes up to %d characters, more than IAM's 10,240", size)
+	}
+}
+
+// resolvedSize is the length of v as JSON once deployed, at most: the
+// pseudo parameters as testAccount and testRegion resolve them, a
+// reference to a resource as 128 characters.
+func resolvedSize(v any) int {
+	var resolve func(v any) any
+	resolve = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			if ref, ok := x["Ref"].(string); ok {
+				switch ref {
+				case "AWS::Partition":
+					return "aws"
+				case "AWS::AccountId":
+					return testAccount
+				case "AWS::Region":
+					return testRegion
+				}
+				return strings.Repeat("x", 128)
+			}
+			if _, ok := x["Fn::GetAtt"]; ok {
+				return strings.Repeat("x", 128)
+			}
+			if j, ok := x["Fn::Join"].([]any); ok && len(j) == 2 {
+				var parts []string
+				for _, p := range j[1].([]any) {
+					parts = append(parts, fmt.Sprint(resolve(p)))
+				}
+				return strings.Join(parts, j[0].(string))
+			}
+			out := map[string]any{}
+			for k, e := range x {
+				out[k] = resolve(e)
+			}
+			return out
+		case []any:
+			out := make([]any, len(x))
+			for i, e := range x {
+				out[i] = resolve(e)
+			}
+			return out
+		case []map[string]any:
+			out := make([]any, len(x))
+			for i, e := range x {
+				out[i] = resolve(e)
+			}
+			return out
+		}
+		return v
+	}
+	raw, _ := json.Marshal(resolve(v))
+	return len(raw)
+}

@@ -71,6 +71,14 @@ func NewAutocontainStack(scope constructs.Construct, id string, props *Autoconta
 		sprops = props.StackProps
 	}
 	stack := awscdk.NewStack(scope, &id, &sprops)
+	// CDK moves statements of the role's policy into managed policies
+	// (Role/OverflowPolicyN) when it estimates the policy over 10,000
+	// characters, counting each ARN that holds a token (the partition, the
+	// account) as arnSizeEstimate characters, 150 by default. This
+	// stack's ARNs are far shorter: resolved, the whole organization-mode
+	// policy is at most 7,136 characters (TestRolePolicyFitsIAM checks it against
+	// IAM's 10,240), so 150 splits a policy IAM takes whole.
+	stack.Node().SetContext(jsii.String("@aws-cdk/aws-iam.arnSizeEstimate"), jsii.Number(100))
 	cfg := props.Config
 	if cfg.Playbook == nil {
 		cfg.Playbook = DefaultConfig().Playbook
