@@ -10,9 +10,9 @@ import (
 )
 
 // gdBranches returns the GuardDuty patterns' detail branches as JSON (each
-// pattern's $or list, or its detail itself), and the patterns' size
-// together.
-func gdBranches(t *testing.T, pb *playbook.Playbook) (list []string, size int) {
+// pattern's $or list, or its detail itself), the patterns' size
+// together, and how many patterns (rules) there are.
+func gdBranches(t *testing.T, pb *playbook.Playbook) (list []string, size, rules int) {
 	t.Helper()
 	ps, err := GuardDuty(pb, "123456789012")
 	if err != nil {
@@ -33,7 +33,7 @@ func gdBranches(t *testing.T, pb *playbook.Playbook) (list []string, size int) {
 		}
 		size += Size(p, "123456789012")
 	}
-	return list, size
+	return list, size, len(ps)
 }
 
 // typeless returns the branches without a type filter.
@@ -47,7 +47,7 @@ func typeless(list []string) []string {
 func TestSafetyNetPattern(t *testing.T) {
 	withoutNet := playbook.Default()
 	withoutNet.Rules = withoutNet.Rules[:len(withoutNet.Rules)-1]
-	_, sizeWithout := gdBranches(t, withoutNet)
+	_, sizeWithout, _ := gdBranches(t, withoutNet)
 
 	tests := []struct {
 		name        string
@@ -63,7 +63,7 @@ func TestSafetyNetPattern(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			pb := playbook.Default()
 			pb.Settings.SafetyNet = tt.net
-			list, size := gdBranches(t, pb)
+			list, size, rules := gdBranches(t, pb)
 			nets := typeless(list)
 			switch {
 			case tt.wantNet == "" && len(nets) != 0:
@@ -75,7 +75,7 @@ func TestSafetyNetPattern(t *testing.T) {
 			if anomalous == tt.wantCovered {
 				t.Errorf("anomalous-credential-use's branch present %v, want %v: %v", anomalous, !tt.wantCovered, list)
 			}
-			t.Logf("GuardDuty pattern %d characters as measured; %d without the safety-net rule", size, sizeWithout)
+			t.Logf("GuardDuty pattern %d characters as measured, in %d rules; %d without the safety-net rule", size, rules, sizeWithout)
 			if size-sizeWithout > 60 {
 				t.Errorf("the safety net grew the pattern by %d characters: it should add one small branch, not types", size-sizeWithout)
 			}
@@ -117,7 +117,7 @@ func TestSafetyNetCovers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			list, _ := gdBranches(t, mustPlaybook(t, `{"version":1,"rules":[`+tt.rules+`]}`))
+			list, _, _ := gdBranches(t, mustPlaybook(t, `{"version":1,"rules":[`+tt.rules+`]}`))
 			if !slices.Equal(list, tt.want) {
 				t.Errorf("branches\n got %v\nwant %v", list, tt.want)
 			}
