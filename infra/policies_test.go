@@ -42,15 +42,8 @@ func (s *synthesized) resolve(t *testing.T, v any) string {
 		return x
 	case map[string]any:
 		if ref, ok := x["Ref"].(string); ok {
-			switch ref {
-			case "AWS::Partition":
-				return "aws"
-			case "AWS::AccountId":
-				return testAccount
-			case "AWS::Region":
-				return testRegion
-			case "AWS::URLSuffix":
-				return "amazonaws.com"
+			if v, ok := pseudoParameter(ref); ok {
+				return v
 			}
 			if r, ok := s.json["Resources"].(map[string]any)[ref].(map[string]any); ok && r["Type"] == "AWS::SNS::Topic" {
 				if name, ok := props(r)["TopicName"]; ok {
@@ -81,6 +74,13 @@ func (s *synthesized) resolve(t *testing.T, v any) string {
 	}
 	t.Fatalf("cannot resolve %v", v)
 	return ""
+}
+
+// pseudoParameter is the value of a pseudo parameter in testAccount and
+// testRegion.
+func pseudoParameter(ref string) (string, bool) {
+	v, ok := map[string]string{"AWS::Partition": "aws", "AWS::AccountId": testAccount, "AWS::Region": testRegion, "AWS::URLSuffix": "amazonaws.com"}[ref]
+	return v, ok
 }
 
 // alarmARN stands for the ARN of the alarm with logical id id.
@@ -688,13 +688,8 @@ func resolvedSize(v any) int {
 		switch x := v.(type) {
 		case map[string]any:
 			if ref, ok := x["Ref"].(string); ok {
-				switch ref {
-				case "AWS::Partition":
-					return "aws"
-				case "AWS::AccountId":
-					return testAccount
-				case "AWS::Region":
-					return testRegion
+				if v, ok := pseudoParameter(ref); ok {
+					return v
 				}
 				return strings.Repeat("x", 128)
 			}

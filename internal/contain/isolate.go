@@ -110,8 +110,7 @@ const groupsPerTag = 12
 // It keeps the instance running (its memory and disks stay for forensics),
 // tags it with the finding and the time before the first interface moves
 // (so that IAM's deny on a protected instance stops it there), and, when
-// the step says so,
-// snapshots its EBS volumes. It refuses, changing nothing, an instance
+// the step says so, snapshots its EBS volumes. It refuses, changing nothing, an instance
 // tagged autocontain:protected=true, one of an Auto Scaling group (unless
 // the step allows it: the group would replace it), one of another account
 // than the step's, one outside a VPC, and one that is gone.
