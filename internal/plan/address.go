@@ -218,8 +218,8 @@ func (e embedded) String() string {
 // when it is not: a is inside an allow-listed network, or an IPv6 address
 // that stands for an IPv4 host (IPv4-mapped, NAT64, 6to4, Teredo's server
 // or client) embeds an allow-listed address, as reservedRange judges the
-// embedded address against the special-purpose ranges. Without this, the
-// office's 198.51.100.7 would be blocked as 64:ff9b::c633:6407.
+// embedded address against the special-purpose ranges. Without this, an
+// allow-listed 185.220.101.42 would be blocked as 64:ff9b::b9dc:652a.
 func allowListed(pb *playbook.Playbook, a netip.Addr) string {
 	a = a.WithZone("")
 	if n, ok := pb.Allowed(a); ok {
