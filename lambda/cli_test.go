@@ -112,6 +112,36 @@ func TestCLIPlan(t *testing.T) {
 	}
 }
 
+// TestCLIPlanMasksOnlyTheTable: as the README documents, the plan's
+// table masks the key id (AKIA… and its last four characters), and
+// plan -json carries it whole, for the step that will deactivate it.
+func TestCLIPlanMasksOnlyTheTable(t *testing.T) {
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+	const event, key, masked = "../events/guardduty-maliciousipcaller-custom-akia.json", "AKIA5EXAMPLEALICE7Q2", "AKIA…E7Q2"
+	code, table, errOut := cli(t, "plan", "-account", "123456789012", event)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if strings.Contains(table, key) || !strings.Contains(table, masked) {
+		t.Errorf("the table shows the key unmasked, or not at all:\n%s", table)
+	}
+	code, out, errOut := cli(t, "plan", "-json", "-account", "123456789012", event)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var p plan.Plan
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("-json output is not a plan: %v\n%s", err, out)
+	}
+	var deactivates bool
+	for _, s := range p.Steps {
+		deactivates = deactivates || s.Action == "deactivate-key" && s.Target.AccessKeyID == key
+	}
+	if !deactivates || strings.Contains(out, masked) {
+		t.Errorf("plan -json does not carry the key %s whole for deactivate-key:\n%s", key, out)
+	}
+}
+
 func TestCLIApply(t *testing.T) {
 	emu, acct, _ := sandboxFor(t)
 	cfg, ctx := emu.Config(t), context.Background()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
 
 	"github.com/autocontain/autocontain/internal/finding"
 )
@@ -13,30 +14,69 @@ import (
 // to its last four characters (finding.MaskKeys). The principal's own key
 // is masked when the record is made; this also covers the texts that come
 // from AWS or from the event (an error message that quotes the key it
-// could not find, a session name). Changes, never written out, are kept.
+// could not find, a session name, a resource). Every string the record
+// writes out is masked, at any depth, found by reflection so that a field
+// added later is masked too (TestMaskedCoversEveryString); Changes, never
+// written out (json:"-"), are kept.
 func (r Record) Masked() Record {
-	m := finding.MaskKeys
-	r.Finding.ID, r.Finding.Type, r.Finding.EventSource = m(r.Finding.ID), m(r.Finding.Type), m(r.Finding.EventSource)
-	r.Principal = r.Principal.masked()
-	actors := make([]Principal, len(r.Actors))
-	for i, a := range r.Actors {
-		actors[i] = a.masked()
-	}
-	r.Actors = actors
-	r.Rule, r.Error = m(r.Rule), m(r.Error)
-	steps := make([]Step, len(r.Steps))
-	for i, s := range r.Steps {
-		s.Skipped, s.Target, s.Reason, s.Detail, s.Error = m(s.Skipped), m(s.Target), m(s.Reason), m(s.Detail), m(s.Error)
-		steps[i] = s
-	}
-	r.Steps = steps
+	maskStrings(reflect.ValueOf(&r).Elem())
 	return r
 }
 
-func (p Principal) masked() Principal {
-	m := finding.MaskKeys
-	p.Type, p.ARN, p.UserName, p.RoleName, p.SessionName, p.AccessKey = m(p.Type), m(p.ARN), m(p.UserName), m(p.RoleName), m(p.SessionName), m(p.AccessKey)
-	return p
+// maskStrings masks every string in v, which is settable: the exported
+// fields of a struct that JSON writes out, and the elements of slices,
+// arrays, maps and pointers, each slice, map and pointee copied first, so
+// that the record v was copied from keeps its own.
+func maskStrings(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.String:
+		if s := v.String(); s != "" {
+			v.SetString(finding.MaskKeys(s))
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() && f.Tag.Get("json") != "-" {
+				maskStrings(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		if v.IsNil() {
+			return
+		}
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		reflect.Copy(c, v)
+		for i := range c.Len() {
+			maskStrings(c.Index(i))
+		}
+		v.Set(c)
+	case reflect.Array:
+		for i := range v.Len() {
+			maskStrings(v.Index(i))
+		}
+	case reflect.Pointer:
+		if v.IsNil() {
+			return
+		}
+		c := reflect.New(v.Type().Elem())
+		c.Elem().Set(v.Elem())
+		maskStrings(c.Elem())
+		v.Set(c)
+	case reflect.Map:
+		if v.IsNil() {
+			return
+		}
+		c := reflect.MakeMapWithSize(v.Type(), v.Len())
+		for it := v.MapRange(); it.Next(); {
+			k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+			k.Set(it.Key())
+			e.Set(it.Value())
+			maskStrings(k)
+			maskStrings(e)
+			c.SetMapIndex(k, e)
+		}
+		v.Set(c)
+	}
 }
 
 // plain is a Record without its methods, to encode it.

@@ -71,11 +71,25 @@ func (i Instance) Tag(key string) (string, bool) {
 }
 
 // Protected reports whether the instance is tagged autocontain:protected
-// with the value true (case and surrounding spaces aside, as the protect
-// guard reads the tag of a user or role).
+// with the value true (the value's case and surrounding spaces aside, as
+// the protect guard reads the tag of a user or role).
+//
+// EC2 tag keys are case sensitive, so "Autocontain:Protected" is another
+// tag to AWS, and an instance may carry both (Security Hub copies them as
+// two keys of Resources[].Tags). The finding's tags cannot steer this
+// toward isolation: every tag whose key is the protect tag's, whatever its
+// case, and every copy of it (GuardDuty's tags are a list, which may repeat
+// a key), is read, and the instance is protected if any says true. A
+// report where an isolation was meant costs a person a look; an isolation
+// where protection was meant cannot be taken back as easily, and whoever
+// can tag the instance could write the exact key anyway.
 func (i Instance) Protected() bool {
-	v, ok := i.Tag(ProtectTag)
-	return ok && IsProtectValue(v)
+	for _, t := range i.Tags {
+		if strings.EqualFold(t.Key, ProtectTag) && IsProtectValue(t.Value) {
+			return true
+		}
+	}
+	return false
 }
 
 // IsProtectValue reports whether v, the value of a ProtectTag on a user,

@@ -73,6 +73,11 @@ func TestParseInstance(t *testing.T) {
 		{"no_profile", map[string]any{"instanceId": "i-0abcdef12", "iamInstanceProfile": nil, "tags": nil}, &Instance{ID: "i-0abcdef12"}},
 		{"protect_tag", map[string]any{"instanceId": "i-12345678", "tags": []any{map[string]any{"key": "autocontain:protected", "value": " TRUE "}}},
 			&Instance{ID: "i-12345678", Tags: []Tag{{"autocontain:protected", " TRUE "}}}},
+		// GuardDuty's tags are a list, which may repeat a key: no copy of
+		// the protect tag that says false hides one that says true.
+		{"protect_tag_repeated", map[string]any{"instanceId": "i-12345678", "tags": []any{map[string]any{"key": "autocontain:protected", "value": "false"},
+			map[string]any{"key": "autocontain:protected", "value": "true"}}},
+			&Instance{ID: "i-12345678", Tags: []Tag{{"autocontain:protected", "false"}, {"autocontain:protected", "true"}}}},
 	}
 	for _, tt := range ok {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,7 +88,7 @@ func TestParseInstance(t *testing.T) {
 			if !reflect.DeepEqual(f.Instance, tt.want) {
 				t.Errorf("got %+v, want %+v", f.Instance, tt.want)
 			}
-			if tt.name == "protect_tag" && !f.Instance.Protected() {
+			if strings.HasPrefix(tt.name, "protect_tag") && !f.Instance.Protected() {
 				t.Error("the protect tag is not seen")
 			}
 		})

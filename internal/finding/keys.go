@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -18,7 +19,9 @@ import (
 //   - a key repeated in one object (encoding/json keeps the last);
 //   - two keys of one object that differ only in case (encoding/json matches
 //     struct fields case-insensitively, so "userName" and "USERNAME" would
-//     both fill one field, the later winning).
+//     both fill one field, the later winning), except in the objects of
+//     dataMaps, whose keys are data read into a Go map, which keeps each
+//     key as written.
 //
 // It looks at every object at any depth. Syntax errors are left to the
 // decoder that follows, which names them better.
@@ -39,7 +42,12 @@ func checkRaw(raw []byte) error {
 		wantKey bool
 		key     string
 		index   int
-		keys    map[string]string // folded key -> key as written
+		keys    map[string]string // folded key (the key itself in a data map) -> key as written
+		// at is the container's path as dataMaps writes it while it can
+		// still lead to one of them; dead once it cannot.
+		at   string
+		dead bool
+		data bool // one of dataMaps: its keys are not folded
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -55,6 +63,32 @@ func checkRaw(raw []byte) error {
 		} else {
 			top.index++
 		}
+	}
+	// childPath is the path, as dataMaps writes it, of a container opening
+	// inside the innermost open one, and whether it is dead: no data map
+	// lies at or under it. It looks at the innermost frame only, so a deep
+	// nesting costs no more per value than a shallow one.
+	childPath := func() (string, bool) {
+		if len(stack) == 0 {
+			return "", false
+		}
+		top := stack[len(stack)-1]
+		if top.dead || top.object && strings.ContainsAny(top.key, ".[") {
+			return "", true // a key such as "findings[].Tags" names no field
+		}
+		at := top.at + "[]"
+		if top.object {
+			at = top.key
+			if top.at != "" {
+				at = top.at + "." + top.key
+			}
+		}
+		for _, m := range dataMaps {
+			if m == at || strings.HasPrefix(m, at+".") || strings.HasPrefix(m, at+"[") {
+				return at, false
+			}
+		}
+		return "", true
 	}
 	// pathOf names the innermost open value by its JSON path. It is built
 	// only for an error: building it per value would cost time quadratic in
@@ -90,7 +124,10 @@ func checkRaw(raw []byte) error {
 				continue
 			}
 			key, _ := tok.(string)
-			folded := foldKey(key)
+			folded := key
+			if !top.data {
+				folded = foldKey(key)
+			}
 			if prev, dup := top.keys[folded]; dup {
 				where := "the event"
 				if p := pathOf(); p != "" {
@@ -107,9 +144,14 @@ func checkRaw(raw []byte) error {
 		}
 		switch tok {
 		case json.Delim('{'):
-			stack = append(stack, &frame{object: true, wantKey: true, keys: map[string]string{}})
+			f := &frame{object: true, wantKey: true, keys: map[string]string{}}
+			f.at, f.dead = childPath()
+			f.data = !f.dead && slices.Contains(dataMaps, f.at)
+			stack = append(stack, f)
 		case json.Delim('['):
-			stack = append(stack, &frame{})
+			f := &frame{}
+			f.at, f.dead = childPath()
+			stack = append(stack, f)
 		case json.Delim(']'):
 			stack = stack[:len(stack)-1]
 			valueDone()
@@ -117,6 +159,21 @@ func checkRaw(raw []byte) error {
 			valueDone()
 		}
 	}
+}
+
+// dataMaps are the objects, by path (an array's elements as "[]"), whose
+// keys are data rather than field names: ASFF's free-form maps, read into
+// a Go map or not at all. Two of their keys may differ only in case, as
+// EC2 tag keys do ("env" and "Env" are two tags: EC2 User Guide, "Tag your
+// Amazon EC2 resources", tag keys are case sensitive); refusing them would
+// refuse every finding about an instance so tagged, and let whoever can
+// tag it keep it from being isolated. A key repeated exactly is still
+// refused.
+var dataMaps = []string{
+	"detail.findings[].ProductFields",
+	"detail.findings[].UserDefinedFields",
+	"detail.findings[].Resources[].Tags",
+	"detail.findings[].Resources[].Details.Other",
 }
 
 // foldKey maps s to one representative of its case-folding class, the way

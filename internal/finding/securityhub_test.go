@@ -494,3 +494,89 @@ func TestParseSecurityHubAttackSequence(t *testing.T) {
 		t.Errorf("error %v, want one naming the endpoint", err)
 	}
 }
+
+// shInstance is shFinding about instance i-0a1b2c3d4e5f67890 with the
+// given tags (Resources[].Tags, ASFF's map of tag key to value).
+func shInstance(tags map[string]any) map[string]any {
+	return shFinding(func(f map[string]any) {
+		f["Resources"] = []any{map[string]any{"Type": "AwsEc2Instance", "Id": "arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f67890",
+			"Tags": tags, "Details": map[string]any{"AwsEc2Instance": map[string]any{}}}}
+		f["ProductFields"].(map[string]any)["aws/guardduty/service/Archived"] = "true"
+		f["UserDefinedFields"] = map[string]any{"owner": "a", "Owner": "b"}
+	})
+}
+
+// TestSecurityHubCaseVariantTagsAreRead: EC2 tag keys are case sensitive,
+// so an instance may be tagged both env and Env; Security Hub copies them
+// as two keys of Resources[].Tags. The finding is read, with both tags
+// (and keys of ProductFields and UserDefinedFields that differ only in
+// case, which are data too, each read as written); a key repeated
+// exactly, and keys differing in case where they are field names, are
+// still refused.
+func TestSecurityHubCaseVariantTagsAreRead(t *testing.T) {
+	raw := shEvent(t, shInstance(map[string]any{"env": "prod", "Env": "dev", "Name": "web-1"}))
+	fs, err := ParseAll(raw)
+	if err != nil {
+		t.Fatalf("an instance tagged env and Env is refused: %v", err)
+	}
+	f := fs[0]
+	if f.Instance == nil {
+		t.Fatal("no instance")
+	}
+	want := []Tag{{Key: "Env", Value: "dev"}, {Key: "Name", Value: "web-1"}, {Key: "env", Value: "prod"}}
+	if !reflect.DeepEqual(f.Instance.Tags, want) {
+		t.Errorf("tags %+v, want %+v", f.Instance.Tags, want)
+	}
+	if f.Archived {
+		t.Error("ProductFields' aws/guardduty/service/Archived was read for .../archived (false)")
+	}
+
+	valid := string(raw)
+	replace := func(old, new string) string {
+		if !strings.Contains(valid, old) {
+			t.Fatalf("%q not in %s", old, valid)
+		}
+		return strings.Replace(valid, old, new, 1)
+	}
+	for _, tt := range []struct{ name, event, wantErr string }{
+		{"exact_duplicate_tag", replace(`"Env":"dev"`, `"Env":"dev","Env":"prod"`), `key "Env" appears twice in detail.findings[0].Resources[0].Tags`},
+		{"exact_duplicate_product_field", replace(`"aws/guardduty/service/count":"3"`, `"aws/guardduty/service/count":"3","aws/guardduty/service/count":"9"`), "appears twice"},
+		{"case_variant_field_name_beside_tags", replace(`"Tags":{`, `"tags":{},"Tags":{`), "differ only in case"},
+		{"case_variant_inside_details", replace(`"AwsEc2Instance":{}`, `"AwsEc2Instance":{"VpcId":"vpc-1","VPCID":"vpc-2"}`), "differ only in case"},
+		{"a_key_that_spells_the_path_is_no_data_map", replace(`"detail":{`, `"detail":{"findings[].Resources[].Tags":{"a":"1","A":"2"},`), "differ only in case"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := ParseAll([]byte(tt.event)); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("ParseAll error = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestSecurityHubProtectTagCaseVariants: the protect tag cannot be steered
+// by a tag whose key differs from it only in case: the instance is
+// protected if any of them says true.
+func TestSecurityHubProtectTagCaseVariants(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		tags      map[string]any
+		protected bool
+	}{
+		{"exact_true", map[string]any{"autocontain:protected": "true"}, true},
+		{"exact_false_variant_true", map[string]any{"autocontain:protected": "false", "Autocontain:Protected": "true"}, true},
+		{"exact_true_variant_false", map[string]any{"autocontain:protected": "true", "AUTOCONTAIN:PROTECTED": "false"}, true},
+		{"variant_true_alone", map[string]any{"AutoContain:Protected": " TRUE "}, true},
+		{"all_false", map[string]any{"autocontain:protected": "false", "Autocontain:Protected": "no"}, false},
+		{"other_key", map[string]any{"autocontain:protect": "true"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fs, err := ParseAll(shEvent(t, shInstance(tt.tags)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fs[0].Instance.Protected(); got != tt.protected {
+				t.Errorf("Protected() = %v with tags %v, want %v", got, tt.tags, tt.protected)
+			}
+		})
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/autocontain/autocontain/internal/playbook"
 )
 
 // special is one row of the never-block table: a range that is not an
@@ -190,12 +192,8 @@ func reservedRange(a netip.Addr) (netip.Prefix, string) {
 	}
 	var reasons []string
 	for _, e := range r.embeds(a) {
-		what := "the IPv4 address " + e.addr.String()
-		if e.role != "" {
-			what = "its " + e.role + " " + e.addr.String()
-		}
 		if er := specialRow(e.addr); er != nil {
-			reasons = append(reasons, fmt.Sprintf("%s is in %s, %s (%s)", what, er.prefix, er.name, er.rfc))
+			reasons = append(reasons, fmt.Sprintf("%s is in %s, %s (%s)", e, er.prefix, er.name, er.rfc))
 		}
 	}
 	if len(reasons) > 0 {
@@ -205,6 +203,39 @@ func reservedRange(a netip.Addr) (netip.Prefix, string) {
 		return netip.Prefix{}, ""
 	}
 	return r.prefix, why
+}
+
+// String names the embedded address in a reason: "the IPv4 address
+// 185.220.101.42", or "its client 185.220.101.42" for Teredo.
+func (e embedded) String() string {
+	if e.role != "" {
+		return "its " + e.role + " " + e.addr.String()
+	}
+	return "the IPv4 address " + e.addr.String()
+}
+
+// allowListed tells why a is never blocked for settings.allowCidrs, or ""
+// when it is not: a is inside an allow-listed network, or an IPv6 address
+// that stands for an IPv4 host (IPv4-mapped, NAT64, 6to4, Teredo's server
+// or client) embeds an allow-listed address, as reservedRange judges the
+// embedded address against the special-purpose ranges. Without this, an
+// allow-listed 185.220.101.42 would be blocked as 64:ff9b::b9dc:652a.
+func allowListed(pb *playbook.Playbook, a netip.Addr) string {
+	a = a.WithZone("")
+	if n, ok := pb.Allowed(a); ok {
+		return fmt.Sprintf("%s is in %s, allow-listed in settings.allowCidrs", a, n)
+	}
+	r := specialRow(a)
+	if r == nil || r.embeds == nil {
+		return ""
+	}
+	for _, e := range r.embeds(a) {
+		if n, ok := pb.Allowed(e.addr); ok {
+			return fmt.Sprintf("%s is in %s, %s (%s), and %s is in %s, allow-listed in settings.allowCidrs: never blocked",
+				a, r.prefix, r.name, r.rfc, e, n)
+		}
+	}
+	return ""
 }
 
 // hostPrefix returns the single-address CIDR of a: /32 or /128, as WAF wants.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/autocontain/autocontain/internal/finding"
+	"github.com/autocontain/autocontain/internal/playbook"
 )
 
 // lastAddr is the last address of p.
@@ -200,4 +201,57 @@ func TestMappedAddressGoesToIPv4Set(t *testing.T) {
 		}
 	}
 	t.Fatalf("no block step in %+v", p.Steps)
+}
+
+// TestEmbeddedAllowListedIsNeverBlocked: an IPv6 address that stands for an
+// allow-listed IPv4 host is never blocked, whichever way it embeds it, and
+// the skip names the embedded address and the allowCidrs entry; one that
+// embeds a public address outside the list is blocked as its /128.
+func TestEmbeddedAllowListedIsNeverBlocked(t *testing.T) {
+	pb := testPlaybook(t, func(s *playbook.Settings) {
+		s.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("185.220.101.0/24")}
+	})
+	tests := []struct {
+		name, addr string
+		why        []string // substrings of the skip's reason; nil: blocked
+	}{
+		{"ipv4_itself", "185.220.101.42", []string{"185.220.101.0/24", "allowCidrs"}},
+		{"ipv4_mapped", "::ffff:185.220.101.42", []string{"the IPv4 address 185.220.101.42", "185.220.101.0/24", "allowCidrs"}},
+		{"nat64_well_known", "64:ff9b::b9dc:652a", []string{"RFC 6052", "the IPv4 address 185.220.101.42", "185.220.101.0/24", "allowCidrs"}},
+		{"nat64_local_use", "64:ff9b:1::b9dc:652a", []string{"local-use NAT64"}},
+		{"six_to_four", "2002:b9dc:652a::1", []string{"6to4", "the IPv4 address 185.220.101.42", "185.220.101.0/24", "allowCidrs"}},
+		{"teredo_client", "2001:0:4137:9e76:8000:f227:4623:9ad5", []string{"TEREDO", "its client 185.220.101.42", "185.220.101.0/24", "allowCidrs"}},
+		{"teredo_server", "2001:0:b9dc:652a::d264:3216", []string{"TEREDO", "its server 185.220.101.42", "185.220.101.0/24", "allowCidrs"}},
+		{"nat64_public_outside_the_list", "64:ff9b::2d9b:cde9", nil},
+		{"teredo_public_outside_the_list", "2001:0:4137:9e76:8000:f227:d264:3216", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := gd("UnauthorizedAccess:EC2/SSHBruteForce", 2, finding.Principal{Kind: finding.KindNone}, tt.addr)
+			p := BuildWith(f, pb, Facts{Home: testHome})
+			var acts, skips []Step
+			for _, s := range p.Steps {
+				switch {
+				case s.Action == playbook.ActionBlockIP:
+					acts = append(acts, s)
+				case s.Skipped == playbook.ActionBlockIP:
+					skips = append(skips, s)
+				}
+			}
+			if tt.why == nil {
+				if len(acts) != 1 || len(skips) != 0 {
+					t.Fatalf("%s is public and not allow-listed: want it blocked, steps %+v", tt.addr, p.Steps)
+				}
+				return
+			}
+			if len(acts) != 0 || len(skips) != 1 {
+				t.Fatalf("%s is blocked: steps %+v", tt.addr, p.Steps)
+			}
+			for _, w := range tt.why {
+				if !strings.Contains(skips[0].Reason, w) {
+					t.Errorf("the skip says %q, not %q", skips[0].Reason, w)
+				}
+			}
+		})
+	}
 }

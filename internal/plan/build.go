@@ -374,8 +374,8 @@ func (p *Plan) blockSteps(action string, f finding.Finding, pb *playbook.Playboo
 			p.skip(action, addrTarget(a), fmt.Sprintf("%s is in %s, %s: never blocked", a, r, why))
 			continue
 		}
-		if n, ok := pb.Allowed(a); ok {
-			p.skip(action, addrTarget(a), fmt.Sprintf("%s is in %s, allow-listed in settings.allowCidrs", a, n))
+		if why := allowListed(pb, a); why != "" {
+			p.skip(action, addrTarget(a), why)
 			continue
 		}
 		if done[hostPrefix(a).String()] {

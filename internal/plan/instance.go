@@ -63,6 +63,15 @@ func (p *Plan) instanceSteps(spec playbook.ActionSpec, pb *playbook.Playbook, fa
 		why += fmt.Sprintf("; it is in Auto Scaling group %s, which may replace it (settings.isolateAutoScaling)", group)
 	}
 	p.add(action, t, why)
+	if p.DryRun {
+		// A dry run reads nothing from the account, and isolate-instance,
+		// which reads the instance's tags as EC2 has them now and refuses
+		// a protected one, does not run: an instance tagged since its
+		// finding is planned here (as principalSteps notes for principals).
+		p.skip(ProtectionCheck, Target{Kind: TargetInstance, InstanceID: in.ID},
+			"dry run: the instance's current tags were not read from EC2; a real run leaves it alone if it is tagged "+
+				finding.ProtectTag+"=true now (or, unless settings.isolateAutoScaling, "+finding.AutoScalingTag+")")
+	}
 }
 
 // instanceGate says why nothing may be done to the finding's instance or

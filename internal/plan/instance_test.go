@@ -36,6 +36,8 @@ func rolesRead(m map[string]string) Facts {
 func TestInstancePlans(t *testing.T) {
 	read := rolesRead(map[string]string{webProfile: webRoleARN})
 	asg := finding.Tag{Key: "aws:autoscaling:groupName", Value: "web-asg"}
+	dry := func(s *playbook.Settings) { s.DryRun = true }
+	const instance = "i-0c4e6a8b2d1f39570"
 	tests := []struct {
 		name   string
 		f      finding.Finding
@@ -90,6 +92,20 @@ func TestInstancePlans(t *testing.T) {
 				"revoke-sessions role/web-role": time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC), "isolate-instance instance/i-0c4e6a8b2d1f39570": time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)}},
 			[]brief{{"skip", "revoke-sessions", "role web-role"}, {"skip", "isolate-instance", "instance i-0c4e6a8b2d1f39570"}, {"notify", "", "topic autocontain"}},
 			map[int]string{1: "already done for this finding at 2026-11-20T01:00:00Z"}},
+		// A dry run does not read the instance's tags from EC2 (the engine
+		// reads nothing, and isolate-instance, which refuses an instance
+		// tagged protected now, does not run): a plan that isolates says
+		// so, as it does for a principal's protect tag.
+		{"dry_run_isolate_says_tags_not_read", instanceFinding(""), dry, Facts{Home: home},
+			[]brief{{"skip", "contain-principal", "instance " + instance}, {"isolate-instance", "", "instance " + instance}, {"skip", ProtectionCheck, "instance " + instance}, {"notify", "", "topic autocontain"}},
+			map[int]string{2: "dry run: the instance's current tags were not read from EC2; a real run leaves it alone if it is tagged autocontain:protected=true now"}},
+		{"dry_run_with_profile_says_tags_not_read", instanceFinding(webProfile), dry, Facts{Home: home},
+			[]brief{{"skip", "contain-principal", "principal " + webProfile}, {"isolate-instance", "", "instance " + instance}, {"skip", ProtectionCheck, "instance " + instance}, {"notify", "", "topic autocontain"}},
+			map[int]string{2: "not read from EC2"}},
+		{"dry_run_protected_as_the_finding_shows_no_note", instanceFinding("", finding.Tag{Key: finding.ProtectTag, Value: "true"}), dry, Facts{Home: home},
+			[]brief{{"skip", "contain-principal", "instance " + instance}, {"report", "", "instance " + instance}, {"notify", "", "topic autocontain"}}, nil},
+		{"dry_run_already_done_no_note", instanceFinding(""), dry, Facts{Home: home, Done: map[string]time.Time{"isolate-instance instance/" + instance: time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC)}},
+			[]brief{{"skip", "contain-principal", "instance " + instance}, {"skip", "isolate-instance", "instance " + instance}, {"notify", "", "topic autocontain"}}, nil},
 		{"terminated_instance_names_none", func() finding.Finding { f := instanceFinding(webProfile); f.Instance = nil; return f }(), nil, read,
 			[]brief{{"skip", "contain-principal", "-"}, {"skip", "isolate-instance", "-"}, {"notify", "", "topic autocontain"}},
 			map[int]string{0: "names no principal", 1: "already terminated"}},
