@@ -193,10 +193,11 @@ func (i *Isolator) instance(ctx context.Context, id string) (inst ec2types.Insta
 }
 
 // InstanceProtected reports whether an instance's tags exempt it
-// (autocontain:protected=true, read by finding.IsProtectValue).
+// (autocontain:protected=true, read by finding.IsProtectTag).
 func InstanceProtected(tags []ec2types.Tag) bool {
-	v, ok := tagValue(tags, protect.TagKey)
-	return ok && finding.IsProtectValue(v)
+	return slices.ContainsFunc(tags, func(t ec2types.Tag) bool {
+		return finding.IsProtectTag(aws.ToString(t.Key), aws.ToString(t.Value))
+	})
 }
 
 func tagValue(tags []ec2types.Tag, key string) (string, bool) {

@@ -273,6 +273,8 @@ func TestIsolateRefuses(t *testing.T) {
 		// Read as the planner and the protect guard read it: case and
 		// surrounding spaces aside.
 		{"protected_spaced", []ec2types.Tag{tag("autocontain:protected", " True ")}, motoAccount, plan.Target{}, "is tagged autocontain:protected=true"},
+		// The key in another case, as IAM's deny and the planner read it.
+		{"protected_key_case", []ec2types.Tag{tag("Autocontain:Protected", "true")}, motoAccount, plan.Target{}, "is tagged autocontain:protected=true"},
 		{"auto_scaling", []ec2types.Tag{tag("aws:autoscaling:groupName", "web-asg")}, motoAccount, plan.Target{}, "Auto Scaling group web-asg, which would replace it"},
 		{"other_account", nil, "210987654321", plan.Target{}, "belongs to account 123456789012, not 210987654321"},
 		{"gone", nil, motoAccount, plan.Target{Kind: plan.TargetInstance, InstanceID: "i-0123456789abcdef0"}, "does not exist"},

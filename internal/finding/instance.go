@@ -85,16 +85,26 @@ func (i Instance) Tag(key string) (string, bool) {
 // can tag the instance could write the exact key anyway.
 func (i Instance) Protected() bool {
 	for _, t := range i.Tags {
-		if strings.EqualFold(t.Key, ProtectTag) && IsProtectValue(t.Value) {
+		if IsProtectTag(t.Key, t.Value) {
 			return true
 		}
 	}
 	return false
 }
 
+// IsProtectTag reports whether the tag key=value exempts the user, role or
+// instance that carries it: the key is ProtectTag in any case (IAM's
+// condition key names, aws:ResourceTag/KEY included, ignore case, so the
+// stack's denies protect such a key too) and the value passes
+// IsProtectValue. A resource with several such tags is protected if any of
+// them says so. Every reader of the tag decides by this one function.
+func IsProtectTag(key, value string) bool {
+	return strings.EqualFold(key, ProtectTag) && IsProtectValue(value)
+}
+
 // IsProtectValue reports whether v, the value of a ProtectTag on a user,
 // role or instance, exempts it: true, whatever its case and surrounding
-// spaces. Every reader of the tag decides by this one function.
+// spaces.
 func IsProtectValue(v string) bool { return strings.EqualFold(strings.TrimSpace(v), "true") }
 
 // AutoScalingGroup is the Auto Scaling group the instance's tags name; ""

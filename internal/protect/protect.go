@@ -164,7 +164,7 @@ func (g *Guard) matchPattern(arn string) string {
 
 func tagged(tags []iamtypes.Tag) bool {
 	for _, t := range tags {
-		if aws.ToString(t.Key) == TagKey && finding.IsProtectValue(aws.ToString(t.Value)) {
+		if finding.IsProtectTag(aws.ToString(t.Key), aws.ToString(t.Value)) {
 			return true
 		}
 	}

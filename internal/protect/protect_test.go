@@ -31,6 +31,9 @@ func TestGuard(t *testing.T) {
 		{"break-glass", "/", tag},
 		{"ops-admin", "/admins/", nil},
 		{"untagged-false", "/", []iamtypes.Tag{{Key: aws.String(protect.TagKey), Value: aws.String("false")}}},
+		// IAM's aws:ResourceTag condition ignores the key's case, so the
+		// stack's deny protects this user: the guard must agree.
+		{"key-case", "/", []iamtypes.Tag{{Key: aws.String("Autocontain:Protected"), Value: aws.String(" true")}}},
 	} {
 		if _, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u.name), Path: aws.String(u.path), Tags: u.tags}); err != nil {
 			t.Fatal(err)
@@ -70,6 +73,7 @@ func TestGuard(t *testing.T) {
 		{"plain_user", user(finding.KindIAMUserKey, "alice"), "", ""},
 		{"tagged_user", user(finding.KindIAMUserSession, "break-glass"), "user break-glass is tagged autocontain:protected=true", ""},
 		{"tag_false_is_not_protection", user(finding.KindIAMUserKey, "untagged-false"), "", ""},
+		{"tag_key_in_another_case", user(finding.KindIAMUserKey, "key-case"), "user key-case is tagged", ""},
 		{"pattern_sees_the_path", user(finding.KindIAMUserKey, "ops-admin"), `matches the protect pattern "arn:aws:iam::*:user/admins/*"`, ""},
 		{"federated_issuer_is_checked", user(finding.KindFederated, "break-glass"), "tagged", ""},
 		{"plain_role", role("web-app-role"), "", ""},
