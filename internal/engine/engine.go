@@ -519,10 +519,10 @@ func (e *Engine) deferred(ctx context.Context, start time.Time, err error) {
 }
 
 // metric logs one count of metric name in embedded metric format, with
-// msg, timestamped at, the invocation's start: Lambda timestamps an Errors
-// data point when the function was invoked, not when the error occurred
-// (Lambda Developer Guide, "Types of metrics for Lambda functions"), so
-// the alarm's periods see both in the same one.
+// msg, timestamped at: the invocation's start, because Lambda timestamps
+// an Errors data point when the function was invoked, not when the error
+// occurred (Lambda Developer Guide, "Types of metrics for Lambda
+// functions"), and the alarm must see both in the same period.
 func (e *Engine) metric(ctx context.Context, at time.Time, level slog.Level, name, msg string) {
 	e.Log.LogAttrs(ctx, level, msg,
 		slog.Group("_aws",

@@ -58,7 +58,8 @@ const errorTypeInProgress = "DeliveryInProgress"
 // ErrorClasses are the errorTypes ErrorType returns, most specific first
 // (an in-progress delivery, which is no failure, after every failure):
 // the first class an error matches (errors.Is, through wrapping and
-// errors.Join) names it. The README's "Error types" table is made from
+// errors.Join; the in-progress class only an error that is nothing else)
+// names it. The README's "Error types" table is made from
 // this list.
 var ErrorClasses = []ErrorClass{
 	{Type: "HomeAccountUnknown", is: []error{ErrHomeUnknown},
