@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/failure"
@@ -80,11 +81,12 @@ func ParseCommand(raw []byte) (Command, bool, error) {
 	return c, true, nil
 }
 
-// deliver runs an event's findings (RunAll). Its result is the audit
-// record of the one finding most events carry, or the list of records, one
-// per finding, of a Security Hub event that carries several.
-func (e *Engine) deliver(ctx context.Context, raw []byte) (any, error) {
-	recs, err := e.RunAll(ctx, raw)
+// deliver runs an event's findings (RunAll) in an invocation that started
+// at start. Its result is the audit record of the one finding most events
+// carry, or the list of records, one per finding, of a Security Hub event
+// that carries several.
+func (e *Engine) deliver(ctx context.Context, start time.Time, raw []byte) (any, error) {
+	recs, err := e.runAll(ctx, start, raw)
 	if len(recs) == 1 {
 		return recs[0], err
 	}
@@ -96,9 +98,10 @@ func (e *Engine) deliver(ctx context.Context, raw []byte) (any, error) {
 
 // Handle serves one invocation: a command, or an event to contain.
 func (e *Engine) Handle(ctx context.Context, raw []byte) (any, error) {
+	start := e.now()
 	c, ok, err := ParseCommand(raw)
 	if !ok {
-		rec, err := e.deliver(ctx, raw)
+		rec, err := e.deliver(ctx, start, raw)
 		if failure.IsPermanent(err) {
 			// Retrying cannot mend it (the principal is gone, IAM refuses
 			// the change): the record says what failed, and the metric,
@@ -106,7 +109,9 @@ func (e *Engine) Handle(ctx context.Context, raw []byte) (any, error) {
 			// Lambda repeat the hopeless delivery twice before it
 			// dead-letters. The ledger did not mark it handled, so a new
 			// delivery (an updated finding, an operator's apply) acts again.
-			e.metric(ctx, slog.LevelError, MetricFailedPermanently, "autocontain delivery failed permanently: not retried")
+			// Never an event that deliver counted as deferred: a deferral
+			// is worth a retry, so an event with one is not permanent.
+			e.metric(ctx, start, slog.LevelError, MetricFailedPermanently, "autocontain delivery failed permanently: not retried")
 			return rec, nil
 		}
 		return rec, err

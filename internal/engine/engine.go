@@ -144,11 +144,14 @@ func (e *Engine) planOf(f finding.Finding) plan.Plan {
 // remembers finished work, so retrying is safe. An event that carries
 // several findings is refused here: RunAll handles it.
 func (e *Engine) Run(ctx context.Context, raw []byte) (audit.Record, error) {
+	start := e.now()
 	f, err := finding.Parse(raw)
 	if err != nil {
 		return audit.Record{}, e.rejected(ctx, err)
 	}
-	return e.run(ctx, f)
+	rec, err := e.run(ctx, f)
+	e.deferred(ctx, start, err)
+	return rec, err
 }
 
 // RunAll runs each finding an event carries as a delivery of its own, in
@@ -156,6 +159,11 @@ func (e *Engine) Run(ctx context.Context, raw []byte) (audit.Record, error) {
 // error joins each finding's (each names its finding); an event any of
 // whose findings cannot be read is refused whole, and nothing is done.
 func (e *Engine) RunAll(ctx context.Context, raw []byte) ([]audit.Record, error) {
+	return e.runAll(ctx, e.now(), raw)
+}
+
+// runAll is RunAll of an invocation that started at start.
+func (e *Engine) runAll(ctx context.Context, start time.Time, raw []byte) ([]audit.Record, error) {
 	fs, err := finding.ParseAll(raw)
 	if err != nil {
 		return nil, e.rejected(ctx, err)
@@ -165,7 +173,9 @@ func (e *Engine) RunAll(ctx context.Context, raw []byte) ([]audit.Record, error)
 	for i, f := range fs {
 		recs[i], errs[i] = e.run(ctx, f)
 	}
-	return recs, errors.Join(errs...)
+	err = errors.Join(errs...)
+	e.deferred(ctx, start, err)
+	return recs, err
 }
 
 // rejected logs an event that cannot be read, and returns its error.
@@ -426,10 +436,8 @@ func (e *Engine) finish(ctx context.Context, rec audit.Record, err error) (audit
 	switch {
 	case errors.Is(err, ErrInProgress):
 		// Retried, but not a failure: its own outcome, logged at warning
-		// level, and counted in a metric that the stack's error alarm
-		// subtracts from the function's errors.
+		// level (the event's run counts it: deferred).
 		rec.Outcome = audit.OutcomeInProgress
-		e.inProgressMetric(ctx)
 	case err != nil:
 		rec.Error, rec.ErrorCode = err.Error(), failure.Code(err)
 		rec.Finish()
@@ -496,16 +504,29 @@ const (
 	MetricFailedPermanently = "DeliveriesFailedPermanently"
 )
 
-// inProgressMetric logs one DeliveriesInProgress in embedded metric format.
-func (e *Engine) inProgressMetric(ctx context.Context) {
-	e.metric(ctx, slog.LevelWarn, MetricInProgress, "autocontain delivery deferred: another delivery of the finding is in progress")
+// deferred logs one DeliveriesInProgress, in embedded metric format, for
+// an event whose run (started at start) failed only because other
+// deliveries held its findings' claims (errorType DeliveryInProgress):
+// nothing else. The stack's error alarm subtracts the metric from the
+// function's Errors, which Lambda counts once per invocation, so it is
+// counted once per event, however many of its findings were deferred, and
+// not at all when anything else failed with them: a real failure must
+// page.
+func (e *Engine) deferred(ctx context.Context, start time.Time, err error) {
+	if ErrorType(err) == errorTypeInProgress {
+		e.metric(ctx, start, slog.LevelWarn, MetricInProgress, "autocontain delivery deferred: another delivery of the finding is in progress")
+	}
 }
 
-// metric logs one count of metric name in embedded metric format, with msg.
-func (e *Engine) metric(ctx context.Context, level slog.Level, name, msg string) {
+// metric logs one count of metric name in embedded metric format, with
+// msg, timestamped at: the invocation's start, because Lambda timestamps
+// an Errors data point when the function was invoked, not when the error
+// occurred (Lambda Developer Guide, "Types of metrics for Lambda
+// functions"), and the alarm must see both in the same period.
+func (e *Engine) metric(ctx context.Context, at time.Time, level slog.Level, name, msg string) {
 	e.Log.LogAttrs(ctx, level, msg,
 		slog.Group("_aws",
-			slog.Int64("Timestamp", e.now().UnixMilli()),
+			slog.Int64("Timestamp", at.UnixMilli()),
 			slog.Any("CloudWatchMetrics", []map[string]any{{
 				"Namespace":  MetricNamespace,
 				"Dimensions": [][]string{{"FunctionName"}},

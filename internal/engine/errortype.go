@@ -42,15 +42,24 @@ type ErrorClass struct {
 	// can mend.
 	Retried string
 	is      []error
+	// only: an error is of this class only when each error it joins
+	// (errors.Join, RunAll) is, so that a class that is no failure never
+	// names an invocation that also failed.
+	only bool
 }
 
 // DefaultErrorType is the errorType of a failure of no other class.
 const DefaultErrorType = "InvocationFailed"
 
+// errorTypeInProgress is the errorType of an invocation that was only
+// deferred: the DeliveriesInProgress metric counts exactly those.
+const errorTypeInProgress = "DeliveryInProgress"
+
 // ErrorClasses are the errorTypes ErrorType returns, most specific first
 // (an in-progress delivery, which is no failure, after every failure):
 // the first class an error matches (errors.Is, through wrapping and
-// errors.Join) names it. The README's "Error types" table is made from
+// errors.Join; the in-progress class only an error that is nothing else)
+// names it. The README's "Error types" table is made from
 // this list.
 var ErrorClasses = []ErrorClass{
 	{Type: "HomeAccountUnknown", is: []error{ErrHomeUnknown},
@@ -83,10 +92,11 @@ var ErrorClasses = []ErrorClass{
 	{Type: "StepFailed", is: []error{audit.ErrStepFailed},
 		When:    "A step of the plan failed in a way a retry may mend (throttling, a 5xx, a timeout). The audit record names the step. A step that failed for good (the principal is gone, IAM refuses) is not an error: the invocation succeeds with outcome `failed` and the `DeliveriesFailedPermanently` metric counts it.",
 		Retried: "yes: every action is idempotent, and the ledger remembers the steps that finished"},
-	// Last of the named classes: not a failure, so any failure joined
-	// with it (another finding of the same event, RunAll) names the error.
-	{Type: "DeliveryInProgress", is: []error{ErrInProgress},
-		When:    "Another delivery of the same finding holds its claim in the ledger right now, and nothing else failed. Not a failure: the audit outcome is `in-progress` and the `DeliveriesInProgress` metric counts it.",
+	// Last of the named classes, and only when nothing else failed: not a
+	// failure, so any failure joined with it (another finding of the same
+	// event, RunAll), named or not, names the error.
+	{Type: errorTypeInProgress, is: []error{ErrInProgress}, only: true,
+		When:    "Another delivery of the same finding holds its claim in the ledger right now, and nothing else failed (in an event of several findings, every finding that did not succeed was deferred so; any other failure names the error instead). Not a failure: the audit outcome is `in-progress` and the `DeliveriesInProgress` metric counts the invocation, once.",
 		Retried: "yes: the retry finds the finding handled, or takes the work over"},
 	{Type: DefaultErrorType,
 		When:    "Any other failure; the errorMessage says what failed (a reconcile that could not write an IP set, for example).",
@@ -102,10 +112,40 @@ func ErrorType(err error) string {
 	}
 	for _, c := range ErrorClasses {
 		for _, kind := range c.is {
-			if errors.Is(err, kind) {
+			if c.only && only(err, kind) || !c.only && errors.Is(err, kind) {
 				return c.Type
 			}
 		}
 	}
 	return DefaultErrorType
+}
+
+// only reports whether err is kind and nothing else: its chain reaches
+// kind (as errors.Is finds it), and where it joins several errors, each of
+// them is only kind.
+func only(err, kind error) bool {
+	for err != nil {
+		if x, ok := err.(interface{ Is(error) bool }); err == kind || ok && x.Is(kind) {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			n := 0
+			for _, e := range u.Unwrap() {
+				if e == nil {
+					continue
+				}
+				if !only(e, kind) {
+					return false
+				}
+				n++
+			}
+			return n > 0
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
 }

@@ -78,6 +78,10 @@ func TestErrorType(t *testing.T) {
 		// in-progress delivery is not a failure, and must not hide one.
 		{"joined_step_failed_and_in_progress", errors.Join(finding.MaskError(stepFailed), finished(ErrInProgress)), "StepFailed", false},
 		{"joined_in_progress_and_ledger", errors.Join(finished(ErrInProgress), finished(ledgerDown)), "LedgerUnavailable", false},
+		// Nor one of no named class: an in-progress delivery names the
+		// error only when every finding that failed was deferred.
+		{"joined_in_progress_and_unclassified", errors.Join(finished(ErrInProgress), finished(errors.New("write IP set: WAFUnavailableEntityException"))), DefaultErrorType, false},
+		{"joined_two_in_progress", errors.Join(finished(ErrInProgress), nil, finished(ErrInProgress)), "DeliveryInProgress", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

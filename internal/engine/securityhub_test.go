@@ -1,15 +1,19 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/autocontain/autocontain/internal/audit"
 	"github.com/autocontain/autocontain/internal/finding"
 	"github.com/autocontain/autocontain/internal/plan"
+	"github.com/autocontain/autocontain/internal/testenv/faultproxy"
 )
 
 // securityHubPairs names each Security Hub sample with the GuardDuty
@@ -225,4 +229,136 @@ func TestSecurityHubSeverityCannotBeSteered(t *testing.T) {
 			t.Errorf("Severity.Product %s: the copy's plan differs from Product 4.0's:\n%s\n%s", product, got, first)
 		}
 	}
+}
+
+// TestSecurityHubDeferralHidesNoFailure: Lambda counts one Errors per
+// invocation, and the stack's error alarm subtracts DeliveriesInProgress
+// from it. So an event of two findings counts at most one deferral, and
+// none when the other finding really failed: the failure must page. The
+// event goes through RunAll (the CLI) and Handle (the Lambda entry), each
+// an invocation that meets the same state. The count is timestamped at
+// the invocation's start, as Lambda timestamps Errors, so that both fall
+// in the same period of the alarm.
+func TestSecurityHubDeferralHidesNoFailure(t *testing.T) {
+	tests := []struct {
+		name string
+		// claimed[i]: another delivery holds finding i's claim.
+		claimed [2]bool
+		// fail makes the first finding (alice's key) fail, retryably.
+		fail       bool
+		errorType  string
+		inProgress int
+	}{
+		{"one_deferred_one_failed", [2]bool{false, true}, true, "StepFailed", 0},
+		{"both_deferred", [2]bool{true, true}, false, errorTypeInProgress, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t)
+			eng := fx.engine(nil)
+			var logs bytes.Buffer
+			eng.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+			// A clock a minute on at each reading: the invocation's start
+			// is the first reading.
+			var clock time.Time
+			eng.Now = func() time.Time {
+				clock = clock.Add(time.Minute)
+				return clock
+			}
+			ctx := context.Background()
+			raw := fx.acct.Rewrite(event(t, "securityhub-two-findings.json"))
+			ps, err := eng.PlanAll(raw)
+			if err != nil || len(ps) != 2 {
+				t.Fatalf("%d plans: %v", len(ps), err)
+			}
+			for i, p := range ps {
+				if tt.claimed[i] {
+					if _, err := eng.claim(ctx, p.Finding, "other-delivery"); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if tt.fail {
+				fx.proxy.Inject("UpdateAccessKey", faultproxy.Throttling, 1000)
+			}
+			invocations := map[string]func() ([]audit.Record, error){
+				"RunAll": func() ([]audit.Record, error) { return eng.RunAll(ctx, raw) },
+				"Handle": func() ([]audit.Record, error) {
+					out, err := eng.Handle(ctx, raw)
+					recs, _ := out.([]audit.Record)
+					return recs, err
+				},
+			}
+			for _, entry := range []string{"RunAll", "Handle"} {
+				logs.Reset()
+				clock = time.Now().UTC().Truncate(time.Millisecond)
+				start := clock.Add(time.Minute)
+				recs, err := invocations[entry]()
+				if err == nil || ErrorType(err) != tt.errorType {
+					t.Errorf("%s: error %v (errorType %q), want errorType %q", entry, err, ErrorType(err), tt.errorType)
+				}
+				if len(recs) != 2 {
+					t.Fatalf("%s: %d records, want 2", entry, len(recs))
+				}
+				for i, rec := range recs {
+					want := audit.OutcomeInProgress
+					if !tt.claimed[i] {
+						want = audit.OutcomeFailed
+					}
+					if rec.Outcome != want {
+						t.Errorf("%s: finding %d: outcome %q, want %q\n%s", entry, i+1, rec.Outcome, want, rec.Text())
+					}
+				}
+				counts, stamps := metricCounts(t, logs.String())
+				for _, at := range stamps {
+					if !at.Equal(start) {
+						t.Errorf("%s: a metric timestamped %s, want the invocation's start %s", entry, at, start)
+					}
+				}
+				if counts[MetricInProgress] != tt.inProgress {
+					t.Errorf("%s: %d counts of %s, want %d:\n%s", entry, counts[MetricInProgress], MetricInProgress, tt.inProgress, logs.String())
+				}
+				if counts[MetricFailedPermanently] != 0 {
+					t.Errorf("%s: %s counted a retried invocation", entry, MetricFailedPermanently)
+				}
+			}
+		})
+	}
+}
+
+// metricCounts sums, per metric name, the values of the embedded-format
+// metrics (CloudWatch User Guide, "Embedded metric format specification")
+// in logs, one JSON object a line, and lists their timestamps.
+func metricCounts(t *testing.T, logs string) (map[string]int, []time.Time) {
+	t.Helper()
+	counts := map[string]int{}
+	var stamps []time.Time
+	for line := range strings.Lines(logs) {
+		var entry map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("a log line that is not JSON: %v\n%s", err, line)
+		}
+		var emf struct {
+			Timestamp         int64
+			CloudWatchMetrics []struct {
+				Metrics []struct{ Name string }
+			}
+		}
+		if raw, ok := entry["_aws"]; !ok {
+			continue
+		} else if err := json.Unmarshal(raw, &emf); err != nil {
+			t.Fatalf("_aws: %v\n%s", err, line)
+		}
+		stamps = append(stamps, time.UnixMilli(emf.Timestamp).UTC())
+		for _, d := range emf.CloudWatchMetrics {
+			for _, m := range d.Metrics {
+				var v int
+				if err := json.Unmarshal(entry[m.Name], &v); err != nil {
+					t.Fatalf("metric %s without a count: %v\n%s", m.Name, err, line)
+				}
+				counts[m.Name] += v
+			}
+		}
+	}
+	return counts, stamps
 }
