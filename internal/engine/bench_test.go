@@ -44,7 +44,7 @@ func BenchmarkParsePlan(b *testing.B) {
 // it measures the engine plus a local Python emulator, not AWS's latency;
 // the ratio of the two is the ledger's cost against the emulator. The
 // calls go through the fault proxy, which injects nothing but counts them:
-// ledger-calls/op is the DynamoDB round trips per finding (0 without the
+// calls/op is every AWS call of a finding, ledger-calls/op is the DynamoDB round trips per finding (0 without the
 // ledger), waf-calls/op the GetIPSet and UpdateIPSet calls. Most of the
 // ledger's time is moto's: its TransactWriteItems deep-copies the table it
 // writes, for its rollback (moto/dynamodb/models), so each of the two
@@ -77,15 +77,16 @@ func BenchmarkApply(b *testing.B) {
 			// Each starts from a fresh account: an empty ledger and IP set.
 			fx := newFixture(b)
 			eng := bb.engine(fx)
-			i, ledger, waf := 0, 0, 0
+			i, calls, ledger, waf := 0, 0, 0, 0
 			for b.Loop() {
 				b.StopTimer()
 				i++
 				event := benchFinding(b, fx, template, i)
-				ledgerBefore, wafBefore := ledgerCalls(fx.proxy), wafCalls(fx.proxy)
+				callsBefore, ledgerBefore, wafBefore := allCalls(fx.proxy), ledgerCalls(fx.proxy), wafCalls(fx.proxy)
 				b.StartTimer()
 				rec, err := eng.Run(context.Background(), event)
 				b.StopTimer()
+				calls += allCalls(fx.proxy) - callsBefore
 				ledger += ledgerCalls(fx.proxy) - ledgerBefore
 				waf += wafCalls(fx.proxy) - wafBefore
 				if err != nil || rec.Outcome != audit.OutcomeContained {
@@ -93,6 +94,7 @@ func BenchmarkApply(b *testing.B) {
 				}
 				b.StartTimer()
 			}
+			b.ReportMetric(float64(calls)/float64(i), "calls/op")
 			b.ReportMetric(float64(ledger)/float64(i), "ledger-calls/op")
 			b.ReportMetric(float64(waf)/float64(i), "waf-calls/op")
 		})
@@ -123,3 +125,12 @@ func benchFinding(b testing.TB, fx *fixture, template []byte, i int) []byte {
 
 // wafCalls counts the IP set reads and writes that reached the proxy.
 func wafCalls(p *faultproxy.Proxy) int { return p.Count(opGetIPSet) + p.Count(opUpdateIPSet) }
+
+// allCalls is every request the proxy has forwarded.
+func allCalls(p *faultproxy.Proxy) int {
+	n := 0
+	for _, c := range p.Counts() {
+		n += c
+	}
+	return n
+}
