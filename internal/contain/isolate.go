@@ -289,7 +289,8 @@ func (i *Isolator) Execute(ctx context.Context, req Request) (Outcome, error) {
 	moving := slices.ContainsFunc(enis, func(eni ec2types.NetworkInterface) bool {
 		return !slices.Equal(groupIDs(eni.Groups), []string{groups[interfaceVPC(eni, inst)].closed})
 	})
-	if err := i.tagInstance(ctx, inst, req, moving); err != nil {
+	untagged, err := i.tagInstance(ctx, inst, req, moving)
+	if err != nil {
 		return Outcome{}, fmt.Errorf("isolate instance %s: no interface changed: %w", id, err)
 	}
 	prior := priorGroups{}
@@ -319,7 +320,7 @@ func (i *Isolator) Execute(ctx context.Context, req Request) (Outcome, error) {
 			return Outcome{}, fmt.Errorf("isolate instance %s: it is isolated, but %w", id, err)
 		}
 	}
-	detail := isolationDetail(id, strings.Join(closed, ", "), prior, unknown, snaps)
+	detail := isolationDetail(id, strings.Join(closed, ", "), prior, unknown, snaps) + untagged
 	if len(swapped) == 0 {
 		// Isolated already. The groups its interfaces had before, read
 		// from the tags only autocontain writes, say that autocontain
@@ -595,11 +596,17 @@ func (i *Isolator) setGroups(ctx context.Context, eni string, groups []string) e
 // every attempt that changes an interface passes IAM's deny on a protected
 // instance first, and not at all otherwise. IAM's refusal
 // (UnauthorizedOperation) is permanent.
-func (i *Isolator) tagInstance(ctx context.Context, inst ec2types.Instance, req Request, moving bool) error {
+//
+// An instance that has as many tags as EC2 allows (50: TagLimitExceeded)
+// is isolated untagged, and untagged says so for the detail: whoever can
+// tag the instance could otherwise fill its tags to keep it from ever
+// being isolated. The code read its tags and found it unprotected; the
+// tags are a record and IAM's second check, not the isolation.
+func (i *Isolator) tagInstance(ctx context.Context, inst ec2types.Instance, req Request, moving bool) (untagged string, err error) {
 	tags := isolatedTags(req)
 	if _, ok := tagValue(inst.Tags, TagIsolatedAt); ok {
 		if !moving {
-			return nil
+			return "", nil
 		}
 		tags = tags[:0]
 		for _, k := range []string{TagIsolatedAt, TagIsolatedBy} {
@@ -609,15 +616,17 @@ func (i *Isolator) tagInstance(ctx context.Context, inst ec2types.Instance, req 
 		}
 	}
 	id := aws.ToString(inst.InstanceId)
-	_, err := i.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: tags})
+	_, err = i.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: tags})
 	switch c := apiCode(err); {
 	case err == nil:
-		return nil
+		return "", nil
 	case c == "UnauthorizedOperation" || c == "AccessDenied":
-		return failure.Permanent(fmt.Errorf("tag it (%s, %s): refused (the role's policy denies it on an instance tagged %s=%s): %w",
+		return "", failure.Permanent(fmt.Errorf("tag it (%s, %s): refused (the role's policy denies it on an instance tagged %s=%s): %w",
 			TagIsolatedBy, TagIsolatedAt, protect.TagKey, protect.TagValue, err))
+	case c == "TagLimitExceeded":
+		return fmt.Sprintf("; the instance is not tagged %s/%s: it has as many tags as EC2 allows (%s)", TagIsolatedBy, TagIsolatedAt, c), nil
 	default:
-		return fmt.Errorf("tag it (%s, %s): %w", TagIsolatedBy, TagIsolatedAt, err)
+		return "", fmt.Errorf("tag it (%s, %s): %w", TagIsolatedBy, TagIsolatedAt, err)
 	}
 }
 

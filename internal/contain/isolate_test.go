@@ -2,6 +2,7 @@ package contain_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -540,5 +541,36 @@ func TestIsolateAnInterfaceOfAnotherVPC(t *testing.T) {
 		if !slices.Equal(sorted(after[e]...), sorted(gs...)) {
 			t.Errorf("%s has %v after undo, had %v", e, after[e], gs)
 		}
+	}
+}
+
+// TestIsolateAnInstanceWithEveryTagTaken: EC2 holds at most 50 tags on a
+// resource (TagLimitExceeded past them; moto enforces it), and whoever can
+// tag the instance can fill them. The instance's own tags then cannot be
+// written, but they are a record and IAM's second check, not the
+// isolation: the instance is isolated all the same (the code read its
+// tags and found it unprotected), the detail says why it is untagged, and
+// a re-run is unchanged instead of failing on the same tags for ever.
+func TestIsolateAnInstanceWithEveryTagTaken(t *testing.T) {
+	var tags []ec2types.Tag
+	for k := range 50 {
+		tags = append(tags, ec2types.Tag{Key: aws.String(fmt.Sprintf("k%02d", k)), Value: aws.String("v")})
+	}
+	fx := newInstance(t, tags...)
+	rec := fx.isolate(t, "f1", plan.Target{})
+	s := rec.Steps[0]
+	if s.Status != audit.StatusDone || !strings.Contains(s.Detail, "TagLimitExceeded") {
+		t.Fatalf("step %+v; want done, the detail naming TagLimitExceeded", s)
+	}
+	closed := aws.ToString(fx.group(t, contain.IsolationGroupName).GroupId)
+	if got := fx.groupsOf(t); !slices.Equal(got[fx.eni0], []string{closed}) || !slices.Equal(got[fx.eni1], []string{closed}) {
+		t.Errorf("groups %v; want every interface in %s", got, closed)
+	}
+	if got := fx.tagsOf(t, fx.id); got[contain.TagIsolatedAt] != "" || len(got) != 50 {
+		t.Errorf("instance tags %v; want its own 50", got)
+	}
+	again := fx.isolate(t, "f1", plan.Target{})
+	if s := again.Steps[0]; s.Status != audit.StatusUnchanged {
+		t.Errorf("re-run %+v; want unchanged", s)
 	}
 }
