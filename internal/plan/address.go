@@ -148,6 +148,9 @@ func sixToFour(a netip.Addr) []embedded {
 	return []embedded{{addr: netip.AddrFrom4([4]byte(b[2:6]))}}
 }
 
+// teredoServer is the role of a Teredo address's server in embedded.
+const teredoServer = "server"
+
 // teredo is the Teredo server's IPv4 address (bits 32 to 63) and the
 // client's public, NAT-mapped one (the last 32 bits, inverted) (RFC 4380
 // section 4).
@@ -157,7 +160,7 @@ func teredo(a netip.Addr) []embedded {
 	var c [4]byte
 	binary.BigEndian.PutUint32(c[:], client)
 	return []embedded{
-		{role: "server", addr: netip.AddrFrom4([4]byte(b[4:8]))},
+		{role: teredoServer, addr: netip.AddrFrom4([4]byte(b[4:8]))},
 		{role: "client", addr: netip.AddrFrom4(c)},
 	}
 }
@@ -216,10 +219,14 @@ func (e embedded) String() string {
 
 // allowListed tells why a is never blocked for settings.allowCidrs, or ""
 // when it is not: a is inside an allow-listed network, or an IPv6 address
-// that stands for an IPv4 host (IPv4-mapped, NAT64, 6to4, Teredo's server
-// or client) embeds an allow-listed address, as reservedRange judges the
-// embedded address against the special-purpose ranges. Without this, an
-// allow-listed 185.220.101.42 would be blocked as 64:ff9b::b9dc:652a.
+// that stands for an IPv4 host (IPv4-mapped, NAT64, 6to4, Teredo's client)
+// embeds an allow-listed address. Without this, an allow-listed
+// 185.220.101.42 would be blocked as 64:ff9b::b9dc:652a. A Teredo
+// address's server is not judged here: it is not the host but the relay
+// the client chose, and a relay reaches the client at the client's own
+// address, so any client may write an allow-listed server into its
+// address; allowCidrs names hosts to trust, not the clients of a server
+// inside them.
 func allowListed(pb *playbook.Playbook, a netip.Addr) string {
 	a = a.WithZone("")
 	if n, ok := pb.Allowed(a); ok {
@@ -230,6 +237,9 @@ func allowListed(pb *playbook.Playbook, a netip.Addr) string {
 		return ""
 	}
 	for _, e := range r.embeds(a) {
+		if e.role == teredoServer {
+			continue
+		}
 		if n, ok := pb.Allowed(e.addr); ok {
 			return fmt.Sprintf("%s is in %s, %s (%s), and %s is in %s, allow-listed in settings.allowCidrs: never blocked",
 				a, r.prefix, r.name, r.rfc, e, n)
