@@ -750,14 +750,26 @@ func (i *Isolator) Undo(ctx context.Context, h ledger.Hold) (done, left string, 
 			}
 		}
 	}
+	untagged := false
 	if !isolated {
-		if err := i.untag(ctx, id, TagIsolatedBy, TagIsolatedAt); err != nil {
+		// IAM's deny refuses it on an instance tagged
+		// autocontain:protected=true since (infra/ec2.go): its interfaces
+		// are restored, and the two tags, which change nothing, stay, said
+		// in left, rather than an undo that fails on every attempt.
+		err := i.untag(ctx, id, TagIsolatedBy, TagIsolatedAt)
+		switch c := apiCode(err); {
+		case err == nil:
+			untagged = true
+		case c == "UnauthorizedOperation" || c == "AccessDenied":
+			leftOut = append(leftOut, fmt.Sprintf("its tags %s and %s stay: IAM refused to remove them (%s; is it tagged %s=%s now?)",
+				TagIsolatedBy, TagIsolatedAt, c, protect.TagKey, protect.TagValue))
+		default:
 			return "", "", err
 		}
 	}
 	if len(restored) > 0 {
 		done = fmt.Sprintf("instance %s: restored the security groups of %s", id, strings.Join(restored, ", "))
-		if !isolated {
+		if untagged {
 			done += "; removed its isolation tags (snapshots kept)"
 		}
 	}

@@ -574,3 +574,38 @@ func TestIsolateAnInstanceWithEveryTagTaken(t *testing.T) {
 		t.Errorf("re-run %+v; want unchanged", s)
 	}
 }
+
+// TestIsolateUndoOfAnInstanceProtectedSince: IAM denies DeleteTags on an
+// instance tagged autocontain:protected=true (infra/ec2.go), which a
+// person may add after the isolation, or after a first attempt that
+// tagged the instance and then failed (the instance's tags come first).
+// Undo restores the interfaces and leaves the two tags, saying so, instead
+// of failing on every attempt; a second undo does the same.
+func TestIsolateUndoOfAnInstanceProtectedSince(t *testing.T) {
+	fx := newInstance(t)
+	ctx := context.Background()
+	rec := fx.isolate(t, "f1", plan.Target{})
+	if s := rec.Steps[0]; s.Status != audit.StatusDone {
+		t.Fatalf("isolate: %+v", s)
+	}
+	if _, err := fx.ec2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{fx.id},
+		Tags: []ec2types.Tag{{Key: aws.String("autocontain:protected"), Value: aws.String("true")}}}); err != nil {
+		t.Fatal(err)
+	}
+	hd := ledger.Hold{Action: playbook.ActionIsolateInstance, Account: motoAccount, Principal: "instance/" + fx.id, Resource: "isolation", Prior: rec.Changes[0].Prior}
+	// The interfaces' prior-groups tags go; the instance's are refused.
+	fx.proxy.Inject("DeleteTags", faultproxy.Pass, 2)
+	fx.proxy.Inject("DeleteTags", faultproxy.AccessDenied, 1)
+	done, left, err := fx.isolator().Undo(ctx, hd)
+	if err != nil || !strings.Contains(done, "restored the security groups") || strings.Contains(done, "removed its isolation tags") ||
+		!strings.Contains(left, "IAM refused to remove them (UnauthorizedOperation") {
+		t.Fatalf("undo: done %q, left %q, %v", done, left, err)
+	}
+	if got := fx.groupsOf(t); !slices.Equal(got[fx.eni0], sorted(fx.web, fx.db)) || !slices.Equal(got[fx.eni1], []string{fx.db}) {
+		t.Errorf("groups after undo %v", got)
+	}
+	fx.proxy.Inject("DeleteTags", faultproxy.AccessDenied, 1)
+	if done, left, err := fx.isolator().Undo(ctx, hd); err != nil || done != "" || !strings.Contains(left, "IAM refused") {
+		t.Errorf("undo again: done %q, left %q, %v", done, left, err)
+	}
+}
