@@ -59,6 +59,18 @@ func newInstance(t *testing.T, tags ...ec2types.Tag) *instanceFixture {
 	return fx
 }
 
+// newIsolated is the fixture's instance isolated by finding f1, and the
+// record of that step.
+func newIsolated(t *testing.T) (*instanceFixture, audit.Record) {
+	t.Helper()
+	fx := newInstance(t)
+	rec := fx.isolate(t, "f1", plan.Target{})
+	if s := rec.Steps[0]; s.Status != audit.StatusDone {
+		t.Fatalf("isolate: %+v", s)
+	}
+	return fx, rec
+}
+
 func (fx *instanceFixture) isolator() *contain.Isolator {
 	return &contain.Isolator{EC2: fx.ec2, Region: motoRegion}
 }
@@ -172,12 +184,8 @@ func changes(p *faultproxy.Proxy) []string {
 // runs again without a change; and undoes: each interface has its groups
 // back, and the tags are gone.
 func TestIsolateInstance(t *testing.T) {
-	fx := newInstance(t)
+	fx, rec := newIsolated(t)
 	ctx := context.Background()
-	rec := fx.isolate(t, "f1", plan.Target{})
-	if s := rec.Steps[0]; s.Status != audit.StatusDone {
-		t.Fatalf("isolate: %+v", s)
-	}
 	open, closed := fx.group(t, contain.OpenGroupName), fx.group(t, contain.IsolationGroupName)
 	oid, cid := aws.ToString(open.GroupId), aws.ToString(closed.GroupId)
 	if got := fx.groupsOf(t); !slices.Equal(got[fx.eni0], []string{cid}) || !slices.Equal(got[fx.eni1], []string{cid}) {
@@ -582,12 +590,8 @@ func TestIsolateAnInstanceWithEveryTagTaken(t *testing.T) {
 // Undo restores the interfaces and leaves the two tags, saying so, instead
 // of failing on every attempt; a second undo does the same.
 func TestIsolateUndoOfAnInstanceProtectedSince(t *testing.T) {
-	fx := newInstance(t)
+	fx, rec := newIsolated(t)
 	ctx := context.Background()
-	rec := fx.isolate(t, "f1", plan.Target{})
-	if s := rec.Steps[0]; s.Status != audit.StatusDone {
-		t.Fatalf("isolate: %+v", s)
-	}
 	if _, err := fx.ec2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{fx.id},
 		Tags: []ec2types.Tag{{Key: aws.String("autocontain:protected"), Value: aws.String("true")}}}); err != nil {
 		t.Fatal(err)
