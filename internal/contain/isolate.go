@@ -294,16 +294,19 @@ func (i *Isolator) Execute(ctx context.Context, req Request) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("isolate instance %s: no interface changed: %w", id, err)
 	}
 	prior := priorGroups{}
-	var swapped, unknown, closed []string
+	var swapped, unknown, closed, notRecorded []string
 	for _, eni := range enis {
 		eid := aws.ToString(eni.NetworkInterfaceId)
 		g := groups[interfaceVPC(eni, inst)]
 		if !slices.Contains(closed, g.closed) {
 			closed = append(closed, g.closed)
 		}
-		was, moved, err := i.isolateInterface(ctx, eni, g.open, g.closed)
+		was, moved, untaggedENI, err := i.isolateInterface(ctx, eni, g.open, g.closed)
 		if err != nil {
 			return Outcome{}, fmt.Errorf("isolate instance %s: %w", id, err)
+		}
+		if untaggedENI {
+			notRecorded = append(notRecorded, eid)
 		}
 		if len(was) > 0 {
 			prior[eid] = was
@@ -321,6 +324,10 @@ func (i *Isolator) Execute(ctx context.Context, req Request) (Outcome, error) {
 		}
 	}
 	detail := isolationDetail(id, strings.Join(closed, ", "), prior, unknown, snaps) + untagged
+	if len(notRecorded) > 0 {
+		detail += fmt.Sprintf("; %s not tagged %s: as many tags as EC2 allows (TagLimitExceeded), so the previous groups are in the ledger only",
+			strings.Join(notRecorded, ", "), TagPriorGroups)
+	}
 	if len(swapped) == 0 {
 		// Isolated already. The groups its interfaces had before, read
 		// from the tags only autocontain writes, say that autocontain
@@ -544,8 +551,12 @@ func chunkStrings(s []string, size int) [][]string {
 // autocontain's groups already (then the tag has them from the attempt
 // that moved it), and moves it to the open group, then to the isolation
 // group. It returns the groups it had before autocontain (nil when not
-// known) and whether it moved it.
-func (i *Isolator) isolateInterface(ctx context.Context, eni ec2types.NetworkInterface, open, closed string) (prior []string, moved bool, err error) {
+// known), whether it moved it, and whether the tag could not be written
+// because the interface has as many tags as EC2 allows (50,
+// TagLimitExceeded): it is isolated all the same, so that whoever can tag
+// it cannot keep it from isolation by filling its tags, and its previous
+// groups are then in the step's Prior (the ledger) only.
+func (i *Isolator) isolateInterface(ctx context.Context, eni ec2types.NetworkInterface, open, closed string) (prior []string, moved, untagged bool, err error) {
 	eid := aws.ToString(eni.NetworkInterfaceId)
 	cur := groupIDs(eni.Groups)
 	ours := slices.Contains(cur, open) || slices.Contains(cur, closed)
@@ -560,17 +571,19 @@ func (i *Isolator) isolateInterface(ctx context.Context, eni ec2types.NetworkInt
 			// failure between the swaps still knows them. A tag left by an
 			// earlier isolation that was undone is overwritten: the groups
 			// the interface has now are its own.
-			if _, err := i.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{eid}, Tags: priorTags(cur)}); err != nil {
-				return nil, false, fmt.Errorf("record the security groups of %s on it (tag %s): %w", eid, TagPriorGroups, err)
+			_, err := i.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{eid}, Tags: priorTags(cur)})
+			untagged = apiCode(err) == "TagLimitExceeded"
+			if err != nil && !untagged {
+				return nil, false, false, fmt.Errorf("record the security groups of %s on it (tag %s): %w", eid, TagPriorGroups, err)
 			}
 		}
 	}
 	if slices.Equal(cur, []string{closed}) {
-		return prior, false, nil
+		return prior, false, untagged, nil
 	}
 	if !slices.Equal(cur, []string{open}) {
 		if err := i.setGroups(ctx, eid, []string{open}); err != nil {
-			return nil, false, fmt.Errorf("move %s to all-allow group %s (first of two steps): %w", eid, open, err)
+			return nil, false, false, fmt.Errorf("move %s to all-allow group %s (first of two steps): %w", eid, open, err)
 		}
 	}
 	if err := i.setGroups(ctx, eid, []string{closed}); err != nil {
@@ -579,9 +592,9 @@ func (i *Isolator) isolateInterface(ctx context.Context, eni ec2types.NetworkInt
 		if len(prior) > 0 {
 			_ = i.setGroups(context.WithoutCancel(ctx), eid, prior)
 		}
-		return nil, false, fmt.Errorf("move %s to isolation group %s (second of two steps): %w", eid, closed, err)
+		return nil, false, false, fmt.Errorf("move %s to isolation group %s (second of two steps): %w", eid, closed, err)
 	}
-	return prior, true, nil
+	return prior, true, untagged, nil
 }
 
 func (i *Isolator) setGroups(ctx context.Context, eni string, groups []string) error {

@@ -560,11 +560,7 @@ func TestIsolateAnInterfaceOfAnotherVPC(t *testing.T) {
 // tags and found it unprotected), the detail says why it is untagged, and
 // a re-run is unchanged instead of failing on the same tags for ever.
 func TestIsolateAnInstanceWithEveryTagTaken(t *testing.T) {
-	var tags []ec2types.Tag
-	for k := range 50 {
-		tags = append(tags, ec2types.Tag{Key: aws.String(fmt.Sprintf("k%02d", k)), Value: aws.String("v")})
-	}
-	fx := newInstance(t, tags...)
+	fx := newInstance(t, everyTag()...)
 	rec := fx.isolate(t, "f1", plan.Target{})
 	s := rec.Steps[0]
 	if s.Status != audit.StatusDone || !strings.Contains(s.Detail, "TagLimitExceeded") {
@@ -612,4 +608,42 @@ func TestIsolateUndoOfAnInstanceProtectedSince(t *testing.T) {
 	if done, left, err := fx.isolator().Undo(ctx, hd); err != nil || done != "" || !strings.Contains(left, "IAM refused") {
 		t.Errorf("undo again: done %q, left %q, %v", done, left, err)
 	}
+}
+
+// TestIsolateAnInterfaceWithEveryTagTaken: an interface with EC2's 50
+// tags cannot carry autocontain:prior-groups, and whoever can tag it could
+// fill them to keep the instance from isolation. It is isolated all the
+// same, its previous groups in the step's Prior (the ledger) only, the
+// detail says so, and undo restores them from there.
+func TestIsolateAnInterfaceWithEveryTagTaken(t *testing.T) {
+	fx := newInstance(t)
+	ctx := context.Background()
+	if _, err := fx.ec2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{fx.eni0}, Tags: everyTag()}); err != nil {
+		t.Fatal(err)
+	}
+	rec := fx.isolate(t, "f1", plan.Target{})
+	s := rec.Steps[0]
+	if s.Status != audit.StatusDone || !strings.Contains(s.Detail, fx.eni0+" not tagged") || !strings.Contains(s.Detail, "TagLimitExceeded") {
+		t.Fatalf("step %+v; want done, the detail naming %s and TagLimitExceeded", s, fx.eni0)
+	}
+	closed := aws.ToString(fx.group(t, contain.IsolationGroupName).GroupId)
+	if got := fx.groupsOf(t); !slices.Equal(got[fx.eni0], []string{closed}) || !slices.Equal(got[fx.eni1], []string{closed}) {
+		t.Errorf("groups %v; want every interface in %s", got, closed)
+	}
+	hd := ledger.Hold{Action: playbook.ActionIsolateInstance, Account: motoAccount, Principal: "instance/" + fx.id, Resource: "isolation", Prior: rec.Changes[0].Prior}
+	if done, left, err := fx.isolator().Undo(ctx, hd); err != nil || left != "" || !strings.Contains(done, "restored") {
+		t.Fatalf("undo: done %q, left %q, %v", done, left, err)
+	}
+	if got := fx.groupsOf(t); !slices.Equal(got[fx.eni0], sorted(fx.web, fx.db)) {
+		t.Errorf("%s after undo %v", fx.eni0, got[fx.eni0])
+	}
+}
+
+// everyTag is as many tags as EC2 allows on a resource (50).
+func everyTag() []ec2types.Tag {
+	var tags []ec2types.Tag
+	for k := range 50 {
+		tags = append(tags, ec2types.Tag{Key: aws.String(fmt.Sprintf("k%02d", k)), Value: aws.String("v")})
+	}
+	return tags
 }
