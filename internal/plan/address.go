@@ -66,8 +66,8 @@ type embedded struct {
 // 4380), both routed on the Internet, and IPv4-mapped ::ffff:0:0/96 (blocked
 // as the IPv4 address itself). An attacker really does reach a service from
 // such an address, and its /128 matches only that one host. Such an address
-// is judged by the IPv4 address it embeds: when that (either one, for
-// Teredo's server and client) is never blocked, neither is the IPv6 address,
+// is judged by the IPv4 address it embeds (for Teredo, the client's, see
+// teredo): when that is never blocked, neither is the IPv6 address,
 // and the skip reason says why. The local-use NAT64 prefix 64:ff9b:1::/48
 // (RFC 8215) is not globally reachable and its embedding depends on the
 // operator's prefix length, so it is never blocked.
@@ -148,21 +148,18 @@ func sixToFour(a netip.Addr) []embedded {
 	return []embedded{{addr: netip.AddrFrom4([4]byte(b[2:6]))}}
 }
 
-// teredoServer is the role of a Teredo address's server in embedded.
-const teredoServer = "server"
-
-// teredo is the Teredo server's IPv4 address (bits 32 to 63) and the
-// client's public, NAT-mapped one (the last 32 bits, inverted) (RFC 4380
-// section 4).
+// teredo is the Teredo client's public, NAT-mapped IPv4 address, the last
+// 32 bits inverted (RFC 4380 section 4): the host the address stands for.
+// The server's address (bits 32 to 63) is not judged: it is a relay the
+// client picks, relays reach the client at its own mapped address, so any
+// client may write any server into its address, a private or allow-listed
+// one included, and the server field says nothing about the host.
 func teredo(a netip.Addr) []embedded {
 	b := a.As16()
 	client := binary.BigEndian.Uint32(b[12:16]) ^ 0xffffffff
 	var c [4]byte
 	binary.BigEndian.PutUint32(c[:], client)
-	return []embedded{
-		{role: teredoServer, addr: netip.AddrFrom4([4]byte(b[4:8]))},
-		{role: "client", addr: netip.AddrFrom4(c)},
-	}
+	return []embedded{{role: "client", addr: netip.AddrFrom4(c)}}
 }
 
 // specialRow returns the most specific row of specials containing a, or nil.
@@ -219,14 +216,9 @@ func (e embedded) String() string {
 
 // allowListed tells why a is never blocked for settings.allowCidrs, or ""
 // when it is not: a is inside an allow-listed network, or an IPv6 address
-// that stands for an IPv4 host (IPv4-mapped, NAT64, 6to4, Teredo's client)
+// that stands for an IPv4 host (IPv4-mapped, NAT64, 6to4, Teredo)
 // embeds an allow-listed address. Without this, an allow-listed
-// 185.220.101.42 would be blocked as 64:ff9b::b9dc:652a. A Teredo
-// address's server is not judged here: it is not the host but the relay
-// the client chose, and a relay reaches the client at the client's own
-// address, so any client may write an allow-listed server into its
-// address; allowCidrs names hosts to trust, not the clients of a server
-// inside them.
+// 185.220.101.42 would be blocked as 64:ff9b::b9dc:652a.
 func allowListed(pb *playbook.Playbook, a netip.Addr) string {
 	a = a.WithZone("")
 	if n, ok := pb.Allowed(a); ok {
@@ -237,9 +229,6 @@ func allowListed(pb *playbook.Playbook, a netip.Addr) string {
 		return ""
 	}
 	for _, e := range r.embeds(a) {
-		if e.role == teredoServer {
-			continue
-		}
 		if n, ok := pb.Allowed(e.addr); ok {
 			return fmt.Sprintf("%s is in %s, %s (%s), and %s is in %s, allow-listed in settings.allowCidrs: never blocked",
 				a, r.prefix, r.name, r.rfc, e, n)

@@ -39,8 +39,8 @@ func covered(a netip.Addr) bool {
 // every row are never blocked, and so reported by that row or a more specific
 // one inside it; the address just outside a row, when no other row covers it,
 // is blockable. For a row judged by its embedded IPv4 address the first and
-// last addresses embed 0.0.0.0 and 255.255.255.255 (or, for Teredo, a server
-// of 0.0.0.0 and 255.255.255.255), which are never blocked either.
+// last addresses embed 0.0.0.0 and 255.255.255.255 (for Teredo, a client of
+// 255.255.255.255 and 0.0.0.0), which are never blocked either.
 func TestSpecialsRowByRow(t *testing.T) {
 	seen := map[netip.Prefix]bool{}
 	for _, r := range specials {
@@ -119,12 +119,14 @@ func TestReservedRange(t *testing.T) {
 		{"6to4_cgnat", "2002:6440:0101::1", "2002::/16", []string{"100.64.1.1 is in 100.64.0.0/10"}},
 		{"6to4_public", "2002:b9dc:652a::1", "", nil},
 
-		// Teredo: server in bits 32-63, client the inverted last 32 bits.
+		// Teredo: judged by the client, the inverted last 32 bits.
 		// 2001:0:4136:e378:8000:63bf:3fff:fdd2 is RFC 4380's example:
 		// server 65.54.227.120, client 192.0.2.45 (a documentation address).
 		{"teredo_rfc_example_documentation_client", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001::/32", []string{"TEREDO", "its client 192.0.2.45 is in 192.0.2.0/24"}},
 		{"teredo_private_client", "2001:0:4136:e378:8000:63bf:f5ff:fffe", "2001::/32", []string{"its client 10.0.0.1 is in 10.0.0.0/8"}},
-		{"teredo_private_server", "2001:0:a00:1:8000:63bf:46dd:9ad5", "2001::/32", []string{"its server 10.0.0.1 is in 10.0.0.0/8"}},
+		// The server is a relay the client picks, not the host: a private
+		// server field must not keep a public client from being blocked.
+		{"teredo_private_server_public_client", "2001:0:a00:1:8000:63bf:46dd:9ad5", "", nil},
 		{"teredo_public_both", "2001:0:4136:e378:8000:63bf:46dd:9ad5", "", nil}, // client 185.34.101.42
 
 		// IPv4-mapped: judged as the IPv4 address.
