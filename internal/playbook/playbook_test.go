@@ -536,3 +536,28 @@ func TestDefaultIsolatesCompromisedInstances(t *testing.T) {
 		})
 	}
 }
+
+// TestAllowCIDRsReadMappedAsIPv4: an IPv4-mapped network in allowCidrs is
+// the IPv4 network it maps, so the addresses it names are allowed however
+// they arrive (addresses are judged as IPv4); an IPv6 network stays one.
+func TestAllowCIDRsReadMappedAsIPv4(t *testing.T) {
+	pb, err := Parse([]byte(settings(`"allowCidrs":["::ffff:185.220.101.0/120", "2001:db8::/32", "::ffff:0:0/95"]`)), "test.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		addr string
+		want string // the allowing network; "" for none
+	}{
+		{"185.220.101.42", "185.220.101.0/24"},
+		{"185.220.102.1", ""},
+		{"2001:db8::1", "2001:db8::/32"},
+		{"::fffe:0:1", "::fffe:0:0/95"}, // a network wider than the mapped range stays IPv6
+	}
+	for _, tt := range tests {
+		n, ok := pb.Allowed(netip.MustParseAddr(tt.addr))
+		if got := map[bool]string{true: n.String(), false: ""}[ok]; got != tt.want {
+			t.Errorf("Allowed(%s) = %q, want %q", tt.addr, got, tt.want)
+		}
+	}
+}

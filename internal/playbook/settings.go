@@ -216,9 +216,19 @@ func parseNetworks(texts []string) (Networks, error) {
 		if err != nil {
 			return nil, indexed(i, fmt.Errorf("%q is not a CIDR such as 192.0.2.0/24 or 2001:db8::/32", t))
 		}
-		out = append(out, p)
+		out = append(out, unmapPrefix(p))
 	}
 	return out, nil
+}
+
+// unmapPrefix writes an IPv4-mapped network (::ffff:185.220.101.0/120) as
+// the IPv4 network it maps (185.220.101.0/24): addresses are judged as
+// IPv4, so only that form can contain them.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p
 }
 
 // pathError is a decoding error that names its field path itself: the
