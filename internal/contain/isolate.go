@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/autocontain/autocontain/internal/failure"
 	"github.com/autocontain/autocontain/internal/finding"
@@ -161,23 +160,14 @@ func (*Isolator) Step(h ledger.Hold) (plan.Step, error) {
 	return plan.Step{Action: playbook.ActionIsolateInstance, Target: t}, nil
 }
 
-// apiCode is the AWS error code of err, "" for none.
-func apiCode(err error) string {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		return api.ErrorCode()
-	}
-	return ""
-}
-
 // instance reads the instance and the account that owns it; ok is false
 // when EC2 has no such instance (any more).
 func (i *Isolator) instance(ctx context.Context, id string) (inst ec2types.Instance, owner string, ok bool, err error) {
 	out, err := i.EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
 	switch {
-	case apiCode(err) == "InvalidInstanceID.NotFound":
+	case failure.Code(err) == "InvalidInstanceID.NotFound":
 		return inst, "", false, nil
-	case apiCode(err) == "InvalidInstanceID.Malformed":
+	case failure.Code(err) == "InvalidInstanceID.Malformed":
 		return inst, "", false, failure.Permanent(fmt.Errorf("read instance %s: %w", id, err))
 	case err != nil:
 		return inst, "", false, fmt.Errorf("read instance %s: %w", id, err)
@@ -377,7 +367,7 @@ func (i *Isolator) group(ctx context.Context, vpc, name, kind string) (string, e
 				Tags: []ec2types.Tag{{Key: aws.String(TagIsolation), Value: aws.String(kind)}}}},
 		})
 		// Another delivery created it at the same moment: read theirs.
-		if err != nil && apiCode(err) != "InvalidGroup.Duplicate" {
+		if err != nil && failure.Code(err) != "InvalidGroup.Duplicate" {
 			return "", fmt.Errorf("create security group %s in %s: %w", name, vpc, err)
 		}
 		if sg, found, err = i.findGroup(ctx, vpc, name); err != nil {
@@ -449,13 +439,13 @@ func (i *Isolator) allowAll(ctx context.Context, sg ec2types.SecurityGroup) erro
 	for _, v6 := range []bool{false, true} {
 		if !allowsAll(sg.IpPermissions, v6) {
 			_, err := i.EC2.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(gid), IpPermissions: []ec2types.IpPermission{allTraffic(v6)}})
-			if err != nil && apiCode(err) != "InvalidPermission.Duplicate" {
+			if err != nil && failure.Code(err) != "InvalidPermission.Duplicate" {
 				return fmt.Errorf("allow all inbound traffic in security group %s: %w", gid, err)
 			}
 		}
 		if !allowsAll(sg.IpPermissionsEgress, v6) {
 			_, err := i.EC2.AuthorizeSecurityGroupEgress(ctx, &ec2.AuthorizeSecurityGroupEgressInput{GroupId: aws.String(gid), IpPermissions: []ec2types.IpPermission{allTraffic(v6)}})
-			if err != nil && apiCode(err) != "InvalidPermission.Duplicate" {
+			if err != nil && failure.Code(err) != "InvalidPermission.Duplicate" {
 				return fmt.Errorf("allow all outbound traffic in security group %s: %w", gid, err)
 			}
 		}
@@ -470,13 +460,13 @@ func (i *Isolator) allowNothing(ctx context.Context, sg ec2types.SecurityGroup) 
 	gid := aws.ToString(sg.GroupId)
 	if len(sg.IpPermissions) > 0 {
 		_, err := i.EC2.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(gid), IpPermissions: sg.IpPermissions})
-		if err != nil && apiCode(err) != "InvalidPermission.NotFound" {
+		if err != nil && failure.Code(err) != "InvalidPermission.NotFound" {
 			return fmt.Errorf("remove the inbound rules of isolation group %s: %w", gid, err)
 		}
 	}
 	if len(sg.IpPermissionsEgress) > 0 {
 		_, err := i.EC2.RevokeSecurityGroupEgress(ctx, &ec2.RevokeSecurityGroupEgressInput{GroupId: aws.String(gid), IpPermissions: sg.IpPermissionsEgress})
-		if err != nil && apiCode(err) != "InvalidPermission.NotFound" {
+		if err != nil && failure.Code(err) != "InvalidPermission.NotFound" {
 			return fmt.Errorf("remove the outbound rules of isolation group %s: %w", gid, err)
 		}
 	}
@@ -572,7 +562,7 @@ func (i *Isolator) isolateInterface(ctx context.Context, eni ec2types.NetworkInt
 			// earlier isolation that was undone is overwritten: the groups
 			// the interface has now are its own.
 			_, err := i.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{eid}, Tags: priorTags(cur)})
-			untagged = apiCode(err) == "TagLimitExceeded"
+			untagged = failure.Code(err) == "TagLimitExceeded"
 			if err != nil && !untagged {
 				return nil, false, false, fmt.Errorf("record the security groups of %s on it (tag %s): %w", eid, TagPriorGroups, err)
 			}
@@ -630,10 +620,10 @@ func (i *Isolator) tagInstance(ctx context.Context, inst ec2types.Instance, req 
 	}
 	id := aws.ToString(inst.InstanceId)
 	_, err = i.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: tags})
-	switch c := apiCode(err); {
+	switch c := failure.Code(err); {
 	case err == nil:
 		return "", nil
-	case c == "UnauthorizedOperation" || c == "AccessDenied":
+	case deniedCode(c):
 		return "", failure.Permanent(fmt.Errorf("tag it (%s, %s): refused (the role's policy denies it on an instance tagged %s=%s): %w",
 			TagIsolatedBy, TagIsolatedAt, protect.TagKey, protect.TagValue, err))
 	case c == "TagLimitExceeded":
@@ -642,6 +632,10 @@ func (i *Isolator) tagInstance(ctx context.Context, inst ec2types.Instance, req 
 		return "", fmt.Errorf("tag it (%s, %s): %w", TagIsolatedBy, TagIsolatedAt, err)
 	}
 }
+
+// deniedCode tells whether an AWS error code is IAM's refusal, in EC2's
+// words (UnauthorizedOperation) or the common one (AccessDenied).
+func deniedCode(code string) bool { return code == "UnauthorizedOperation" || code == "AccessDenied" }
 
 // isolatedTags name the finding and the time of an isolation.
 func isolatedTags(req Request) []ec2types.Tag {
@@ -748,7 +742,7 @@ func (i *Isolator) Undo(ctx context.Context, h ledger.Hold) (done, left string, 
 			continue
 		default:
 			if err := i.setGroups(ctx, eid, prior); err != nil {
-				if apiCode(err) == "InvalidGroup.NotFound" {
+				if failure.Code(err) == "InvalidGroup.NotFound" {
 					isolated = true
 					leftOut = append(leftOut, fmt.Sprintf("%s: a previous security group of %s no longer exists: left isolated", eid, strings.Join(prior, ", ")))
 					continue
@@ -770,10 +764,10 @@ func (i *Isolator) Undo(ctx context.Context, h ledger.Hold) (done, left string, 
 		// are restored, and the two tags, which change nothing, stay, said
 		// in left, rather than an undo that fails on every attempt.
 		err := i.untag(ctx, id, TagIsolatedBy, TagIsolatedAt)
-		switch c := apiCode(err); {
+		switch c := failure.Code(err); {
 		case err == nil:
 			untagged = true
-		case c == "UnauthorizedOperation" || c == "AccessDenied":
+		case deniedCode(c):
 			leftOut = append(leftOut, fmt.Sprintf("its tags %s and %s stay: IAM refused to remove them (%s; is it tagged %s=%s now?)",
 				TagIsolatedBy, TagIsolatedAt, c, protect.TagKey, protect.TagValue))
 		default:
