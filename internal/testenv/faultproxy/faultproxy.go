@@ -313,18 +313,23 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// scope is the caller and Region of a signed request: the access key id
-// and the Region of the SigV4 credential scope
-// (Credential=AKID/DATE/REGION/SERVICE/aws4_request).
-func scope(r *http.Request) string {
+// credential is the SigV4 credential scope of a signed request, split:
+// AKID, DATE, REGION, SERVICE, aws4_request (nil when unsigned).
+func credential(r *http.Request) []string {
 	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
 	if !ok {
-		return ""
+		return nil
 	}
 	cred, _, _ = strings.Cut(cred, ",")
-	parts := strings.Split(cred, "/")
+	return strings.Split(cred, "/")
+}
+
+// scope is the caller and Region of a signed request: the access key id
+// and the Region of the SigV4 credential scope.
+func scope(r *http.Request) string {
+	parts := credential(r)
 	if len(parts) < 3 {
-		return cred
+		return strings.Join(parts, "/")
 	}
 	return parts[0] + "/" + parts[2]
 }
@@ -332,9 +337,7 @@ func scope(r *http.Request) string {
 // signedService is the service of a signed request's SigV4 credential
 // scope ("ec2").
 func signedService(r *http.Request) string {
-	_, cred, _ := strings.Cut(r.Header.Get("Authorization"), "Credential=")
-	cred, _, _ = strings.Cut(cred, ",")
-	if parts := strings.Split(cred, "/"); len(parts) > 3 {
+	if parts := credential(r); len(parts) > 3 {
 		return parts[3]
 	}
 	return ""
@@ -473,8 +476,7 @@ func writeEC2Error(w http.ResponseWriter, code string, status int, msg string) {
 
 // writeError answers an AWS error in the shape of the protocol.
 func writeError(w http.ResponseWriter, code string, status int, msg string, query bool) {
-	const requestID = faultRequestID
-	w.Header().Set("X-Amzn-RequestId", requestID)
+	w.Header().Set("X-Amzn-RequestId", faultRequestID)
 	if query {
 		typ := "Sender"
 		if status >= 500 {
@@ -483,7 +485,7 @@ func writeError(w http.ResponseWriter, code string, status int, msg string, quer
 		w.Header().Set("Content-Type", "text/xml")
 		w.WriteHeader(status)
 		fmt.Fprintf(w, `<ErrorResponse><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`,
-			typ, code, msg, requestID)
+			typ, code, msg, faultRequestID)
 		return
 	}
 	body := fmt.Sprintf(`{"__type":%q,"message":%q}`, code, msg)
